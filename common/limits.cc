@@ -1,0 +1,74 @@
+#include "common/limits.h"
+
+#include <string>
+
+namespace halfmq {
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool HasControlByte(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status ValidateName(std::string_view what, std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument(std::string(what) + " name is empty");
+  if (name.size() > kMaxNameBytes) {
+    return Status::InvalidArgument(std::string(what) + " name is longer than " +
+                                   std::to_string(kMaxNameBytes) + " bytes");
+  }
+  if (name[0] == '.' || name[0] == '-') {
+    return Status::InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                                   "' may not start with '.' or '-'");
+  }
+  for (char c : name) {
+    if (!IsNameChar(c)) {
+      return Status::InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                                     "' has a character outside [A-Za-z0-9._-]");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateMessageId(std::string_view id) {
+  if (id.empty()) return Status::InvalidArgument("message id is empty");
+  if (id.size() > kMaxMessageIdBytes) {
+    return Status::InvalidArgument("message id is longer than " +
+                                   std::to_string(kMaxMessageIdBytes) + " bytes");
+  }
+  for (unsigned char c : id) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return Status::InvalidArgument("message id must be printable ASCII without spaces");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateKey(std::string_view key) {
+  if (key.empty()) return Status::InvalidArgument("message key is empty");
+  if (key.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument("message key is longer than " + std::to_string(kMaxKeyBytes) +
+                                   " bytes");
+  }
+  if (HasControlByte(key)) return Status::InvalidArgument("message key has a control byte");
+  return Status::Ok();
+}
+
+Status ValidateTag(std::string_view tag) {
+  if (tag.size() > kMaxTagBytes) {
+    return Status::InvalidArgument("tag is longer than " + std::to_string(kMaxTagBytes) +
+                                   " bytes");
+  }
+  if (HasControlByte(tag)) return Status::InvalidArgument("tag has a control byte");
+  return Status::Ok();
+}
+
+}  // namespace halfmq
