@@ -1,0 +1,171 @@
+#include "storage/committer.h"
+
+#include <glog/logging.h>
+#include <rocksdb/db.h>
+
+namespace halfmq::storage {
+namespace {
+
+// Largest group written at once; bigger queues are written in several
+// groups so a burst does not build one enormous WriteBatch.
+constexpr size_t kMaxGroupBytes = 64 << 20;
+
+// Re-applies the operations of one batch to another. RocksDB has no public
+// WriteBatch append, so merging replays each record; the cost is one copy of
+// each key and value, small next to a WAL write.
+class MergeHandler : public rocksdb::WriteBatch::Handler {
+ public:
+  MergeHandler(const std::vector<rocksdb::ColumnFamilyHandle*>& handles, rocksdb::WriteBatch* dst)
+      : handles_(handles), dst_(dst) {}
+
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    return dst_->Put(Handle(cf), key, value);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    return dst_->Delete(Handle(cf), key);
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    return dst_->SingleDelete(Handle(cf), key);
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
+    return dst_->DeleteRange(Handle(cf), begin, end);
+  }
+  rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+    return dst_->Merge(Handle(cf), key, value);
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* Handle(uint32_t cf) const {
+    CHECK_LT(cf, handles_.size()) << "unknown column family id " << cf;
+    return handles_[cf];
+  }
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+  rocksdb::WriteBatch* dst_;
+};
+
+}  // namespace
+
+Committer::Committer(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                     FlushMode mode, std::chrono::milliseconds flush_interval)
+    : db_(db), handles_(std::move(handles)), mode_(mode), flush_interval_(flush_interval) {
+  writer_ = std::thread([this] { WriterLoop(); });
+  if (mode_ == FlushMode::kAsync) syncer_ = std::thread([this] { SyncLoop(); });
+}
+
+Committer::~Committer() { Stop(); }
+
+void Committer::Submit(rocksdb::WriteBatch batch, Callback done) {
+  MutexLock lock(&mu_);
+  CHECK(!stopping_) << "Committer::Submit after Stop";
+  queue_.push_back(Pending{std::move(batch), std::move(done)});
+  if (queue_.size() == 1) work_cv_.Signal();
+}
+
+void Committer::Stop() {
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopping_ = true;
+    work_cv_.SignalAll();
+    sync_cv_.SignalAll();
+  }
+  if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
+  if (mode_ == FlushMode::kAsync) {
+    rocksdb::Status s = db_->SyncWAL();
+    LOG_IF(ERROR, !s.ok()) << "final WAL sync failed: " << s.ToString();
+  }
+  MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+CommitterStats Committer::stats() const {
+  CommitterStats s;
+  s.batches = stat_batches_.load(std::memory_order_relaxed);
+  s.groups = stat_groups_.load(std::memory_order_relaxed);
+  s.syncs = stat_syncs_.load(std::memory_order_relaxed);
+  s.bytes = stat_bytes_.load(std::memory_order_relaxed);
+  s.max_group = stat_max_group_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void Committer::WriterLoop() {
+  std::vector<Pending> work;
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      while (queue_.empty() && !stopping_) work_cv_.Wait();
+      if (queue_.empty() && stopping_) return;
+      work.swap(queue_);
+    }
+    // Split very large backlogs into bounded groups, keeping order.
+    size_t start = 0;
+    while (start < work.size()) {
+      size_t end = start;
+      size_t bytes = 0;
+      while (end < work.size() && (end == start || bytes + work[end].batch.GetDataSize() <=
+                                                       kMaxGroupBytes)) {
+        bytes += work[end].batch.GetDataSize();
+        ++end;
+      }
+      std::vector<Pending> group(std::make_move_iterator(work.begin() + start),
+                                 std::make_move_iterator(work.begin() + end));
+      WriteGroup(&group);
+      start = end;
+    }
+    work.clear();
+  }
+}
+
+void Committer::WriteGroup(std::vector<Pending>* group) {
+  rocksdb::WriteOptions options;
+  options.sync = (mode_ == FlushMode::kSync);
+  rocksdb::Status s;
+  size_t bytes = 0;
+  if (group->size() == 1) {
+    bytes = (*group)[0].batch.GetDataSize();
+    s = db_->Write(options, &(*group)[0].batch);
+  } else {
+    rocksdb::WriteBatch merged;
+    MergeHandler handler(handles_, &merged);
+    for (Pending& p : *group) {
+      rocksdb::Status ms = p.batch.Iterate(&handler);
+      CHECK(ms.ok()) << "merging write batches: " << ms.ToString();
+    }
+    bytes = merged.GetDataSize();
+    s = db_->Write(options, &merged);
+  }
+  // See the class comment: memory may already be ahead of disk, so the only
+  // safe continuation is a restart that recovers from RocksDB.
+  CHECK(s.ok()) << "RocksDB write failed, exiting so restart recovers durable state: "
+                << s.ToString();
+  stat_batches_.fetch_add(group->size(), std::memory_order_relaxed);
+  stat_groups_.fetch_add(1, std::memory_order_relaxed);
+  if (options.sync) stat_syncs_.fetch_add(1, std::memory_order_relaxed);
+  stat_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  uint64_t prev = stat_max_group_.load(std::memory_order_relaxed);
+  while (group->size() > prev &&
+         !stat_max_group_.compare_exchange_weak(prev, group->size(), std::memory_order_relaxed)) {
+  }
+  for (Pending& p : *group) {
+    if (p.done) p.done();
+  }
+}
+
+void Committer::SyncLoop() {
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      if (!stopping_) sync_cv_.WaitFor(flush_interval_);
+      if (stopping_) return;
+    }
+    rocksdb::Status s = db_->SyncWAL();
+    CHECK(s.ok()) << "WAL sync failed: " << s.ToString();
+    stat_syncs_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace halfmq::storage

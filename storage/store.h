@@ -1,0 +1,135 @@
+// Store: the broker's one RocksDB instance. Owns the column families of
+// storage/keys.h, the group-commit Committer, and the typed reads the broker
+// needs at start-up and while serving.
+//
+// Writes go only through Commit(), as Batches. Reads may touch disk, so
+// network threads must not call them (the broker runs them on its blocking
+// pool); they are safe to call from any number of threads at once.
+//
+// Lifecycle: Open() -> use -> destructor (stops the committer after writing
+// everything queued, then closes RocksDB cleanly). Thread-safe.
+#ifndef HALFMQ_STORAGE_STORE_H_
+#define HALFMQ_STORAGE_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/status.h"
+#include "proto/halfmq/v1/records.pb.h"
+#include "storage/batch.h"
+#include "storage/committer.h"
+#include "storage/keys.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Cache;
+class Iterator;
+}  // namespace rocksdb
+
+namespace halfmq::storage {
+
+struct StoreOptions {
+  std::string path;
+  FlushMode flush = FlushMode::kSync;
+  std::chrono::milliseconds flush_interval{100};
+  size_t block_cache_bytes = 64 << 20;
+  size_t message_write_buffer_bytes = 64 << 20;
+  // WAL files are kept until every column family's memtable that has data in
+  // them is flushed; this bound forces flushes of quiet column families.
+  uint64_t max_total_wal_bytes = 256ull << 20;
+};
+
+// A message read back from the log.
+struct LoggedMessage {
+  Offset offset;
+  v1::StoredMessage message;
+};
+
+struct StoreStats {
+  CommitterStats committer;
+  uint64_t live_data_bytes = 0;  // estimate over all column families
+  uint64_t memtable_bytes = 0;
+};
+
+class Store {
+ public:
+  // Opens or creates the store at options.path. Errors: INTERNAL with
+  // RocksDB's message (corruption, permissions, lock held by another process).
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Batch NewBatch() const { return Batch(handles_.data()); }
+
+  // Group commit (see Committer): `done` runs on the writer thread once the
+  // batch is durable per the flush mode. Never blocks on disk.
+  void Commit(Batch batch, Committer::Callback done);
+
+  // Commits and waits. For start-up, tests and background threads only.
+  void CommitAndWait(Batch batch);
+
+  // --- Start-up loads ----------------------------------------------------
+  Status LoadTopics(std::vector<v1::TopicRecord>* topics) const;
+  Status LoadSubscriptions(std::vector<v1::SubscriptionRecord>* subs) const;
+  // Calls fn for each cursor / in-flight record of the subscription.
+  Status LoadCursors(SubscriptionId sub,
+                     const std::function<void(QueueId, const v1::CursorRecord&)>& fn) const;
+  Status LoadInflight(
+      SubscriptionId sub,
+      const std::function<void(QueueId, Offset, const v1::InflightRecord&)>& fn) const;
+  // Offset of the last stored message of a queue, if any.
+  Result<std::optional<Offset>> LastMessageOffset(TopicId topic, QueueId queue) const;
+  // Retention low watermark of a queue, if one was ever written.
+  Result<std::optional<Offset>> QueueLow(TopicId topic, QueueId queue) const;
+
+  // --- Message reads -----------------------------------------------------
+  // Reads consecutive messages of a queue starting at `from`, stopping before
+  // `end`, after max_count messages, or once max_bytes of bodies were read
+  // (at least one message is returned if any exists). Missing offsets
+  // (removed by retention) are skipped.
+  Status ReadMessages(TopicId topic, QueueId queue, Offset from, Offset end, size_t max_count,
+                      size_t max_bytes, std::vector<LoggedMessage>* out) const;
+  // Reads one message; nullopt if it does not exist (never written, or
+  // removed by retention).
+  Result<std::optional<v1::StoredMessage>> ReadMessage(TopicId topic, QueueId queue,
+                                                       Offset offset) const;
+  // Store time of one message, if it exists (retention's binary search).
+  Result<std::optional<int64_t>> MessageStoreTime(TopicId topic, QueueId queue,
+                                                  Offset offset) const;
+  // Asks RocksDB to compact a queue's range [from, to) so that deleted
+  // messages leave the disk soon. Blocking; background threads only.
+  Status CompactMessages(TopicId topic, QueueId queue, Offset from, Offset to);
+
+  // --- Raw reads for keyspaces with their own encodings ------------------
+  Result<std::optional<std::string>> Get(Keyspace keyspace, std::string_view key) const;
+  // Iterates keys >= start (and < end when end is non-empty) in order until
+  // fn returns false.
+  Status Scan(Keyspace keyspace, std::string_view start, std::string_view end,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  StoreStats stats() const;
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  Store(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,
+        std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  rocksdb::ColumnFamilyHandle* cf(Keyspace k) const { return handles_[static_cast<int>(k)]; }
+
+  const StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
+  std::unique_ptr<Committer> committer_;
+};
+
+}  // namespace halfmq::storage
+
+#endif  // HALFMQ_STORAGE_STORE_H_

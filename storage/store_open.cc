@@ -1,0 +1,140 @@
+// Store: opening, closing and committing.
+#include <future>
+
+#include <glog/logging.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include "storage/rocksdb_status.h"
+#include "storage/store.h"
+
+namespace halfmq::storage {
+namespace {
+
+constexpr char kFormatVersionKey[] = "halfmq.format_version";
+constexpr char kFormatVersion[] = "1";
+
+rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
+                                       const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  switch (k) {
+    case Keyspace::kMessages:
+      // The bulk of the data: large memtables so that most consumers read
+      // recent messages from memory, LZ4 on disk.
+      cf.write_buffer_size = options.message_write_buffer_bytes;
+      cf.max_write_buffer_number = 4;
+      cf.compression = rocksdb::kLZ4Compression;
+      cf.bottommost_compression = rocksdb::kZSTD;
+      break;
+    default:
+      // Small, hot state: cursors, in-flight entries, transactions.
+      cf.write_buffer_size = 16 << 20;
+      cf.max_write_buffer_number = 3;
+      cf.compression = rocksdb::kLZ4Compression;
+      break;
+  }
+  return cf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.max_total_wal_size = options.max_total_wal_bytes;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 5;
+  db_options.max_log_file_size = 16 << 20;
+  // With --flush=async the committer syncs the WAL itself; RocksDB must not
+  // buffer WAL writes in process memory, so that a crash of the process
+  // never loses an acknowledged write.
+  db_options.manual_wal_flush = false;
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kNumKeyspaces; ++i) {
+    auto k = static_cast<Keyspace>(i);
+    descriptors.emplace_back(KeyspaceName(k), CfOptions(k, options, cache));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocksDb(s, "opening RocksDB at " + options.path);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // Handle ids must equal our keyspace numbering for batch merging.
+  for (int i = 0; i < kNumKeyspaces; ++i) {
+    CHECK_EQ(handles[i]->GetName(), KeyspaceName(static_cast<Keyspace>(i)));
+  }
+
+  std::string version;
+  s = db->Get(rocksdb::ReadOptions(), handles[0], kFormatVersionKey, &version);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, handles[0], kFormatVersionKey, kFormatVersion);
+    if (!s.ok()) return FromRocksDb(s, "writing format version");
+  } else if (!s.ok()) {
+    return FromRocksDb(s, "reading format version");
+  } else if (version != kFormatVersion) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    return Status::FailedPrecondition("data directory has storage format " + version +
+                                      ", this broker reads format " + kFormatVersion);
+  }
+  return std::unique_ptr<Store>(new Store(options, std::move(db), std::move(handles)));
+}
+
+Store::Store(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : options_(options), db_(std::move(db)), handles_(std::move(handles)) {
+  committer_ = std::make_unique<Committer>(db_.get(), handles_, options_.flush,
+                                           options_.flush_interval);
+}
+
+Store::~Store() {
+  committer_->Stop();
+  committer_.reset();
+  for (auto* h : handles_) {
+    rocksdb::Status s = db_->DestroyColumnFamilyHandle(h);
+    LOG_IF(ERROR, !s.ok()) << "destroying column family handle: " << s.ToString();
+  }
+  handles_.clear();
+  rocksdb::Status s = db_->Close();
+  LOG_IF(ERROR, !s.ok()) << "closing RocksDB: " << s.ToString();
+}
+
+void Store::Commit(Batch batch, Committer::Callback done) {
+  committer_->Submit(std::move(batch.batch_), std::move(done));
+}
+
+void Store::CommitAndWait(Batch batch) {
+  std::promise<void> written;
+  Commit(std::move(batch), [&written] { written.set_value(); });
+  written.get_future().wait();
+}
+
+StoreStats Store::stats() const {
+  StoreStats s;
+  s.committer = committer_->stats();
+  for (auto* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kEstimateLiveDataSize, &v)) {
+      s.live_data_bytes += v;
+    }
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) {
+      s.memtable_bytes += v;
+    }
+  }
+  return s;
+}
+
+}  // namespace halfmq::storage

@@ -1,0 +1,228 @@
+#include "storage/store.h"
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/util/temp_dir.h"
+
+namespace halfmq::storage {
+namespace {
+
+class StoreTest : public ::testing::TestWithParam<FlushMode> {
+ protected:
+  std::unique_ptr<Store> OpenStore() {
+    StoreOptions options;
+    options.path = dir_.Sub("db");
+    options.flush = GetParam();
+    options.flush_interval = std::chrono::milliseconds(5);
+    auto store = Store::Open(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return std::move(store).value();
+  }
+
+  static std::string Msg(const std::string& id, int64_t store_ms) {
+    v1::StoredMessage m;
+    m.set_message_id(id);
+    m.set_body("body-" + id);
+    m.set_store_time_ms(store_ms);
+    return m.SerializeAsString();
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_P(StoreTest, TopicsAndSubscriptionsSurviveReopen) {
+  {
+    auto store = OpenStore();
+    Batch b = store->NewBatch();
+    v1::TopicRecord t;
+    t.set_id(1);
+    t.set_name("orders");
+    t.set_queues(4);
+    b.PutTopic(t);
+    v1::SubscriptionRecord s;
+    s.set_id(3);
+    s.set_group("billing");
+    s.set_topic("orders");
+    s.set_topic_id(1);
+    b.PutSubscription(s);
+    store->CommitAndWait(std::move(b));
+  }
+  auto store = OpenStore();
+  std::vector<v1::TopicRecord> topics;
+  ASSERT_TRUE(store->LoadTopics(&topics).ok());
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].name(), "orders");
+  EXPECT_EQ(topics[0].queues(), 4u);
+  std::vector<v1::SubscriptionRecord> subs;
+  ASSERT_TRUE(store->LoadSubscriptions(&subs).ok());
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs[0].group(), "billing");
+}
+
+TEST_P(StoreTest, MessagesReadBackInOffsetOrderAndQueueEndRecovers) {
+  {
+    auto store = OpenStore();
+    Batch b = store->NewBatch();
+    for (int i = 0; i < 10; ++i) {
+      b.PutMessage(TopicId(1), QueueId(2), Offset(i), Msg("m" + std::to_string(i), 100 + i));
+    }
+    // A neighbouring queue must not leak into reads of queue 2.
+    b.PutMessage(TopicId(1), QueueId(3), Offset(0), Msg("other", 1));
+    store->CommitAndWait(std::move(b));
+  }
+  auto store = OpenStore();
+  auto last = store->LastMessageOffset(TopicId(1), QueueId(2));
+  ASSERT_TRUE(last.ok());
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ(**last, Offset(9));
+  auto none = store->LastMessageOffset(TopicId(1), QueueId(5));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  std::vector<LoggedMessage> out;
+  ASSERT_TRUE(store->ReadMessages(TopicId(1), QueueId(2), Offset(3), Offset(100), 4, 1 << 20, &out)
+                  .ok());
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].offset, Offset(3));
+  EXPECT_EQ(out[3].message.message_id(), "m6");
+
+  out.clear();
+  ASSERT_TRUE(store->ReadMessages(TopicId(1), QueueId(2), Offset(8), Offset(100), 10, 1 << 20, &out)
+                  .ok());
+  EXPECT_EQ(out.size(), 2u);
+}
+
+TEST_P(StoreTest, DeleteMessagesRemovesRangeAndRecordsLowWatermark) {
+  auto store = OpenStore();
+  Batch b = store->NewBatch();
+  for (int i = 0; i < 10; ++i) b.PutMessage(TopicId(1), QueueId(0), Offset(i), Msg("x", i));
+  store->CommitAndWait(std::move(b));
+
+  Batch del = store->NewBatch();
+  del.DeleteMessages(TopicId(1), QueueId(0), Offset(0), Offset(6));
+  del.PutQueueLow(TopicId(1), QueueId(0), Offset(6));
+  store->CommitAndWait(std::move(del));
+  ASSERT_TRUE(store->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(6)).ok());
+
+  auto gone = store->ReadMessage(TopicId(1), QueueId(0), Offset(5));
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  auto kept = store->ReadMessage(TopicId(1), QueueId(0), Offset(6));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->has_value());
+  auto low = store->QueueLow(TopicId(1), QueueId(0));
+  ASSERT_TRUE(low.ok());
+  EXPECT_EQ(**low, Offset(6));
+  std::vector<LoggedMessage> out;
+  ASSERT_TRUE(
+      store->ReadMessages(TopicId(1), QueueId(0), Offset(0), Offset(10), 100, 1 << 20, &out).ok());
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].offset, Offset(6));
+}
+
+TEST_P(StoreTest, InflightAndCursorsLoadPerSubscription) {
+  auto store = OpenStore();
+  Batch b = store->NewBatch();
+  v1::InflightRecord r;
+  r.set_attempt(2);
+  r.set_visible_at_ms(1234);
+  b.PutInflight(SubscriptionId(1), QueueId(0), Offset(5), r);
+  b.PutInflight(SubscriptionId(1), QueueId(1), Offset(7), r);
+  b.PutInflight(SubscriptionId(2), QueueId(0), Offset(9), r);
+  v1::CursorRecord c;
+  c.set_delivered_offset(8);
+  b.PutCursor(SubscriptionId(1), QueueId(1), c);
+  store->CommitAndWait(std::move(b));
+  Batch d = store->NewBatch();
+  d.DeleteInflight(SubscriptionId(1), QueueId(0), Offset(5));
+  store->CommitAndWait(std::move(d));
+
+  std::vector<std::pair<QueueId, Offset>> seen;
+  ASSERT_TRUE(store
+                  ->LoadInflight(SubscriptionId(1),
+                                 [&](QueueId q, Offset o, const v1::InflightRecord& rec) {
+                                   EXPECT_EQ(rec.attempt(), 2u);
+                                   seen.emplace_back(q, o);
+                                 })
+                  .ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].second, Offset(7));
+  int cursors = 0;
+  ASSERT_TRUE(store
+                  ->LoadCursors(SubscriptionId(1),
+                                [&](QueueId q, const v1::CursorRecord& rec) {
+                                  EXPECT_EQ(q, QueueId(1));
+                                  EXPECT_EQ(rec.delivered_offset(), 8u);
+                                  ++cursors;
+                                })
+                  .ok());
+  EXPECT_EQ(cursors, 1);
+}
+
+// Many threads commit at once; every callback runs exactly once, in
+// submission order per thread, and everything is readable afterwards.
+TEST_P(StoreTest, ConcurrentCommitsAreGroupedAndAllCompleted) {
+  auto store = OpenStore();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int>> order(kThreads);
+  std::mutex order_mu;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::future<void>> waits;
+      for (int i = 0; i < kPerThread; ++i) {
+        auto p = std::make_shared<std::promise<void>>();
+        waits.push_back(p->get_future());
+        Batch b = store->NewBatch();
+        b.PutMessage(TopicId(t + 1), QueueId(0), Offset(i), Msg("m", i));
+        store->Commit(std::move(b), [&, p, t, i] {
+          {
+            std::lock_guard<std::mutex> l(order_mu);
+            order[t].push_back(i);
+          }
+          done.fetch_add(1);
+          p->set_value();
+        });
+      }
+      for (auto& w : waits) w.wait();
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(done.load(), kThreads * kPerThread);
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(order[t].size(), static_cast<size_t>(kPerThread));
+    for (int i = 0; i < kPerThread; ++i) EXPECT_EQ(order[t][i], i);
+    auto last = store->LastMessageOffset(TopicId(t + 1), QueueId(0));
+    ASSERT_TRUE(last.ok());
+    EXPECT_EQ(**last, Offset(kPerThread - 1));
+  }
+  auto stats = store->stats();
+  EXPECT_EQ(stats.committer.batches, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_LE(stats.committer.groups, stats.committer.batches);
+}
+
+INSTANTIATE_TEST_SUITE_P(FlushModes, StoreTest,
+                         ::testing::Values(FlushMode::kSync, FlushMode::kAsync),
+                         [](const ::testing::TestParamInfo<FlushMode>& p) {
+                           return p.param == FlushMode::kSync ? "Sync" : "Async";
+                         });
+
+TEST(StoreOpenTest, SecondOpenOfSameDirectoryFails) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  auto first = Store::Open(options);
+  ASSERT_TRUE(first.ok());
+  auto second = Store::Open(options);
+  EXPECT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace halfmq::storage
