@@ -19,5 +19,6 @@
 #define RELEASE(...) HALFMQ_TSA(release_capability(__VA_ARGS__))
 #define EXCLUDES(...) HALFMQ_TSA(locks_excluded(__VA_ARGS__))
 #define NO_THREAD_SAFETY_ANALYSIS HALFMQ_TSA(no_thread_safety_analysis)
+#define RETURN_CAPABILITY(x) HALFMQ_TSA(lock_returned(x))
 
 #endif  // HALFMQ_COMMON_THREAD_ANNOTATIONS_H_

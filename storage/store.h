@@ -93,8 +93,9 @@ class Store {
 
   // --- Message reads -----------------------------------------------------
   // Reads consecutive messages of a queue starting at `from`, stopping before
-  // `end`, after max_count messages, or once max_bytes of bodies were read
-  // (at least one message is returned if any exists). Missing offsets
+  // `end`, after max_count messages, or before the record bytes would
+  // exceed max_bytes (the first message is returned whatever its size).
+  // Missing offsets
   // (removed by retention) are skipped.
   Status ReadMessages(TopicId topic, QueueId queue, Offset from, Offset end, size_t max_count,
                       size_t max_bytes, std::vector<LoggedMessage>* out) const;

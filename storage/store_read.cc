@@ -157,6 +157,7 @@ Status Store::ReadMessages(TopicId topic, QueueId queue, Offset from, Offset end
   for (it->Seek(keys::MessageKey(topic, queue, from)); it->Valid(); it->Next()) {
     auto parts = keys::ParseMessageKey(View(it->key()));
     if (!parts) return Status::Internal("corrupt message key");
+    if (count > 0 && bytes + it->value().size() > max_bytes) break;
     LoggedMessage m;
     m.offset = parts->offset;
     if (!m.message.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
@@ -164,7 +165,7 @@ Status Store::ReadMessages(TopicId topic, QueueId queue, Offset from, Offset end
     }
     bytes += it->value().size();
     out->push_back(std::move(m));
-    if (++count >= max_count || bytes >= max_bytes) break;
+    if (++count >= max_count) break;
   }
   return FromRocksDb(it->status(), "reading messages");
 }

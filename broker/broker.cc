@@ -1,0 +1,150 @@
+#include "broker/broker.h"
+
+#include <glog/logging.h>
+
+#include "common/limits.h"
+
+namespace halfmq::broker {
+
+namespace {
+// Room in a frame for everything around the messages of a Receive response.
+constexpr size_t kResponseSlackBytes = 64 << 10;
+}  // namespace
+
+Status ValidateOptions(const BrokerOptions& o) {
+  if (o.store.path.empty()) return Status::InvalidArgument("--data_dir is empty");
+  if (o.io_threads < 1 || o.io_threads > 64) {
+    return Status::InvalidArgument("--io_threads must be 1..64");
+  }
+  if (o.read_threads < 1 || o.read_threads > 64) {
+    return Status::InvalidArgument("--read_threads must be 1..64");
+  }
+  if (o.max_frame_bytes < (64 << 10) || o.max_frame_bytes > (256u << 20)) {
+    return Status::InvalidArgument("--max_frame_bytes must be 64 KiB..256 MiB");
+  }
+  if (o.max_message_bytes + kResponseSlackBytes > o.max_frame_bytes) {
+    return Status::InvalidArgument(
+        "--max_message_bytes must be at least 64 KiB below --max_frame_bytes");
+  }
+  if (o.memory_budget_bytes < o.max_frame_bytes) {
+    return Status::InvalidArgument("--memory_budget_bytes must be >= --max_frame_bytes");
+  }
+  if (o.max_inflight_requests < 1) {
+    return Status::InvalidArgument("--max_inflight_requests must be >= 1");
+  }
+  if (o.retention_ms < 1) return Status::InvalidArgument("--retention_hours must be > 0");
+  if (o.default_invisible_ms < 1 || o.default_invisible_ms > kMaxInvisibleMs) {
+    return Status::InvalidArgument("--default_invisible_ms out of range");
+  }
+  return Status::Ok();
+}
+
+Broker::Broker(const BrokerOptions& options)
+    : options_(options),
+      pool_(static_cast<size_t>(options.read_threads)),
+      work_(asio::make_work_guard(io_)) {}
+
+Result<std::unique_ptr<Broker>> Broker::Open(const BrokerOptions& options) {
+  HALFMQ_RETURN_IF_ERROR(ValidateOptions(options));
+  std::unique_ptr<Broker> broker(new Broker(options));
+  HALFMQ_RETURN_IF_ERROR(broker->Recover());
+  return broker;
+}
+
+Status Broker::Recover() {
+  auto store = storage::Store::Open(options_.store);
+  if (!store.ok()) return store.status();
+  store_ = std::move(store).value();
+  Clock* clock = options_.clock;
+  topics_ = std::make_unique<TopicManager>(store_.get(), clock);
+  HALFMQ_RETURN_IF_ERROR(topics_->Recover());
+  log_ = std::make_unique<MessageLog>(store_.get(), topics_.get(), clock, &metrics_,
+                                      MessageLimits{options_.max_message_bytes});
+  ConsumeOptions consume;
+  consume.default_invisible_ms = options_.default_invisible_ms;
+  consume.max_inflight_per_subscription = options_.max_inflight_per_subscription;
+  consume.max_receive_bytes = options_.max_frame_bytes - kResponseSlackBytes;
+  consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), clock, &metrics_,
+                                              consume, io_, pool_);
+  HALFMQ_RETURN_IF_ERROR(consume_->Recover());
+  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get());
+  admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
+  dispatcher_ = std::make_unique<Dispatcher>(
+      produce_.get(), consume_.get(), admin_.get(), &metrics_,
+      HelloLimits{options_.max_frame_bytes, options_.max_message_bytes});
+  budget_ = std::make_unique<MemoryBudget>(options_.memory_budget_bytes);
+  ServerOptions server;
+  server.session.max_frame_bytes = options_.max_frame_bytes;
+  server.session.max_inflight_requests = options_.max_inflight_requests;
+  server.max_connections = options_.max_connections;
+  server_ = std::make_unique<Server>(io_, dispatcher_.get(), budget_.get(), &metrics_, server);
+  retention_ = std::make_unique<RetentionService>(store_.get(), topics_.get(), clock, &metrics_,
+                                                  options_.retention_ms,
+                                                  options_.retention_interval);
+  return Status::Ok();
+}
+
+Result<asio::ip::tcp::endpoint> Broker::Start() {
+  CHECK(!started_);
+  auto endpoint = server_->Listen(options_.listen);
+  if (!endpoint.ok()) return endpoint.status();
+  server_->Start();
+  retention_->Start();
+  asio::co_spawn(io_, LogStatsLoop(), asio::detached);
+  for (int i = 0; i < options_.io_threads; ++i) {
+    io_threads_.emplace_back([this] { io_.run(); });
+  }
+  started_ = true;
+  LOG(INFO) << "halfmq-broker listening on " << *endpoint << ", data in "
+            << options_.store.path << ", flush="
+            << (options_.store.flush == storage::FlushMode::kSync ? "sync" : "async");
+  return endpoint;
+}
+
+asio::awaitable<void> Broker::LogStatsLoop() {
+  asio::steady_timer timer(io_);
+  for (;;) {
+    timer.expires_after(options_.stats_log_interval);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    auto s = admin_->Stats();
+    LOG(INFO) << "stats: connections=" << s["connections_open"] << " sent=" << s["messages_sent"]
+              << " received=" << s["messages_received"] << " acked=" << s["messages_acked"]
+              << " commit_groups=" << s["store_commit_groups"]
+              << " commit_batches=" << s["store_commit_batches"]
+              << " rss=" << s["process_resident_bytes"];
+  }
+}
+
+void Broker::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (started_) {
+    LOG(INFO) << "shutting down: no new connections, answering in-flight requests";
+    server_->StopAccepting();
+    consume_->Shutdown();
+    server_->StopReadingAll();
+    if (!server_->WaitForSessions(options_.shutdown_grace)) {
+      LOG(WARNING) << "connections still open after " << options_.shutdown_grace.count()
+                   << " ms; closing them";
+      server_->CloseAll();
+      server_->WaitForSessions(std::chrono::milliseconds(1000));
+    }
+    retention_->Stop();
+    work_.reset();
+    io_.stop();
+    for (auto& t : io_threads_) t.join();
+    io_threads_.clear();
+  }
+  pool_.join();
+  // Destroying the store writes whatever is queued and closes RocksDB.
+  retention_.reset();
+  server_.reset();
+  store_.reset();
+  LOG(INFO) << "shutdown complete";
+}
+
+Broker::~Broker() { Shutdown(); }
+
+}  // namespace halfmq::broker

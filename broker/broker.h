@@ -1,0 +1,105 @@
+// Broker: assembles storage, services and the network server into one
+// running node, and runs its start-up recovery and graceful shutdown.
+//
+// Start-up: open RocksDB, rebuild every in-memory cache from it (topics and
+// queue offsets, subscriptions, cursors, in-flight entries), then listen.
+// Shutdown (SIGINT/SIGTERM in halfmq-broker): stop accepting, answer parked
+// long polls, stop reading requests, wait for in-flight requests to be
+// answered (bounded by shutdown_grace), close connections, stop threads,
+// write everything queued and close RocksDB.
+//
+// Not copyable. Open/Start/Shutdown are called from one controlling thread
+// (never an io thread).
+#ifndef HALFMQ_BROKER_BROKER_H_
+#define HALFMQ_BROKER_BROKER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/admin_service.h"
+#include "broker/consume_service.h"
+#include "broker/dispatcher.h"
+#include "broker/memory_budget.h"
+#include "broker/message_log.h"
+#include "broker/metrics.h"
+#include "broker/produce_service.h"
+#include "broker/retention.h"
+#include "broker/server.h"
+#include "broker/topic_manager.h"
+#include "common/asio.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "storage/store.h"
+
+namespace halfmq::broker {
+
+struct BrokerOptions {
+  std::string listen = "127.0.0.1:7480";
+  storage::StoreOptions store;
+  int io_threads = 2;
+  int read_threads = 2;
+  size_t max_frame_bytes = 8 << 20;
+  size_t max_message_bytes = 4 << 20;
+  size_t max_inflight_requests = 1024;
+  size_t max_connections = 20000;
+  size_t memory_budget_bytes = 256 << 20;
+  int64_t retention_ms = 72ll * 3600 * 1000;
+  std::chrono::milliseconds retention_interval{60000};
+  uint32_t default_invisible_ms = 30000;
+  size_t max_inflight_per_subscription = 100000;
+  std::chrono::milliseconds shutdown_grace{10000};
+  std::chrono::seconds stats_log_interval{60};
+  Clock* clock = Clock::Real();
+};
+
+// Checks option combinations. Errors: INVALID_ARGUMENT naming the option.
+Status ValidateOptions(const BrokerOptions& options);
+
+class Broker {
+ public:
+  static Result<std::unique_ptr<Broker>> Open(const BrokerOptions& options);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Listens and starts the io threads. Returns the bound endpoint.
+  Result<asio::ip::tcp::endpoint> Start();
+  // Graceful shutdown; idempotent.
+  void Shutdown();
+
+  asio::io_context& io() { return io_; }
+  AdminService& admin() { return *admin_; }
+
+ private:
+  explicit Broker(const BrokerOptions& options);
+  Status Recover();
+  asio::awaitable<void> LogStatsLoop();
+
+  const BrokerOptions options_;
+  Metrics metrics_;
+  std::unique_ptr<storage::Store> store_;
+  // The pool is declared before the io_context so that handlers still queued
+  // in the io_context (holding strands on the pool) are destroyed first.
+  asio::thread_pool pool_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::unique_ptr<TopicManager> topics_;
+  std::unique_ptr<MessageLog> log_;
+  std::unique_ptr<ConsumeService> consume_;
+  std::unique_ptr<ProduceService> produce_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<MemoryBudget> budget_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<RetentionService> retention_;
+  std::vector<std::thread> io_threads_;
+  bool started_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_BROKER_H_

@@ -1,0 +1,57 @@
+#include "broker/dispatcher.h"
+
+#include <glog/logging.h>
+
+#include "common/version.h"
+
+namespace halfmq::broker {
+
+void Dispatcher::Dispatch(v1::Frame request, Responder responder,
+                          const std::shared_ptr<Connection>& connection) {
+  Inc(metrics_->requests);
+  switch (request.body_case()) {
+    case v1::Frame::kHello: {
+      const auto& hello = request.hello();
+      connection->SetClientId(hello.client_id());
+      VLOG(1) << "connection " << connection->id() << " from " << connection->peer()
+              << " is client '" << hello.client_id() << "'";
+      v1::Frame frame;
+      auto* out = frame.mutable_hello_response();
+      out->set_broker_version(kHalfmqVersion);
+      out->set_protocol_version(kProtocolVersion);
+      out->set_max_frame_bytes(limits_.max_frame_bytes);
+      out->set_max_message_bytes(limits_.max_message_bytes);
+      return responder.Ok(std::move(frame));
+    }
+    case v1::Frame::kCreateTopic:
+      return admin_->CreateTopic(std::move(*request.mutable_create_topic()), std::move(responder));
+    case v1::Frame::kListTopics:
+      return admin_->ListTopics(std::move(*request.mutable_list_topics()), std::move(responder));
+    case v1::Frame::kGetBrokerStats:
+      return admin_->GetBrokerStats(std::move(*request.mutable_get_broker_stats()),
+                                    std::move(responder));
+    case v1::Frame::kSend:
+      return produce_->Send(std::move(*request.mutable_send()), std::move(responder));
+    case v1::Frame::kReceive:
+      return consume_->Receive(std::move(*request.mutable_receive()), std::move(responder));
+    case v1::Frame::kAck:
+      return consume_->Ack(std::move(*request.mutable_ack()), std::move(responder));
+    case v1::Frame::kNack:
+      return consume_->Nack(std::move(*request.mutable_nack()), std::move(responder));
+    case v1::Frame::kChangeInvisibleDuration:
+      return consume_->ChangeInvisibleDuration(
+          std::move(*request.mutable_change_invisible_duration()), std::move(responder));
+    case v1::Frame::kCreateSubscription:
+      return consume_->CreateSubscription(std::move(*request.mutable_create_subscription()),
+                                          std::move(responder));
+    case v1::Frame::kGetLag:
+      return consume_->GetLag(std::move(*request.mutable_get_lag()), std::move(responder));
+    default:
+      Inc(metrics_->request_errors);
+      return responder.Error(Status::InvalidArgument(
+          "request type " + std::to_string(request.body_case()) +
+          " is not a request this broker serves"));
+  }
+}
+
+}  // namespace halfmq::broker

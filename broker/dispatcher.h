@@ -1,0 +1,45 @@
+// Dispatcher: routes each decoded request frame to its service handler.
+// Knows nothing of sockets (sessions call it) and nothing of storage
+// (services do). Runs on network threads; handlers must not block.
+// Thread-safe.
+#ifndef HALFMQ_BROKER_DISPATCHER_H_
+#define HALFMQ_BROKER_DISPATCHER_H_
+
+#include <memory>
+
+#include "broker/admin_service.h"
+#include "broker/consume_service.h"
+#include "broker/metrics.h"
+#include "broker/produce_service.h"
+#include "broker/responder.h"
+
+namespace halfmq::broker {
+
+struct HelloLimits {
+  uint64_t max_frame_bytes = 0;
+  uint64_t max_message_bytes = 0;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(ProduceService* produce, ConsumeService* consume, AdminService* admin,
+             Metrics* metrics, HelloLimits limits)
+      : produce_(produce), consume_(consume), admin_(admin), metrics_(metrics), limits_(limits) {}
+
+  // `request` is a REQUEST frame with a body. Every request is answered
+  // through `responder`, errors included (unknown request types get
+  // INVALID_ARGUMENT so newer clients can detect an older broker).
+  void Dispatch(v1::Frame request, Responder responder,
+                const std::shared_ptr<Connection>& connection);
+
+ private:
+  ProduceService* const produce_;
+  ConsumeService* const consume_;
+  AdminService* const admin_;
+  Metrics* const metrics_;
+  const HelloLimits limits_;
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_DISPATCHER_H_

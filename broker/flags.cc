@@ -1,0 +1,76 @@
+#include "broker/flags.h"
+
+#include <gflags/gflags.h>
+
+DEFINE_string(listen, "127.0.0.1:7480", "HOST:PORT to accept clients on (port 0: any free port)");
+DEFINE_string(data_dir, "./data", "Directory of the broker's RocksDB instance");
+DEFINE_string(flush, "sync",
+              "sync: acknowledge writes after the WAL is fsynced (group commit); "
+              "async: acknowledge after the write reaches the OS, fsync every "
+              "--flush_interval_ms");
+DEFINE_int32(flush_interval_ms, 100, "WAL fsync interval with --flush=async");
+DEFINE_int32(io_threads, 2, "Network threads");
+DEFINE_int32(read_threads, 2, "Threads that read messages from RocksDB for receives");
+DEFINE_uint64(max_frame_bytes, 8 << 20, "Largest frame accepted; larger ones close the connection");
+DEFINE_uint64(max_message_bytes, 4 << 20,
+              "Largest message (body + keys + tag + properties) accepted");
+DEFINE_uint64(max_inflight_requests, 1024,
+              "Unanswered requests per connection before the broker stops reading from it");
+DEFINE_uint64(max_connections, 20000, "Open client connections; more are refused");
+DEFINE_uint64(memory_budget_bytes, 256 << 20,
+              "Bytes of requests being processed, broker-wide; readers wait beyond it");
+DEFINE_double(retention_hours, 72, "Messages older than this are removed");
+DEFINE_int32(retention_check_interval_ms, 60000, "How often retention runs");
+DEFINE_int32(default_invisible_ms, 30000,
+             "Invisibility of received messages when the receive does not say");
+DEFINE_uint64(max_inflight_per_subscription, 100000,
+              "Received-but-unacked messages per (group, topic) before receives return only "
+              "redeliveries");
+DEFINE_int32(shutdown_grace_ms, 10000, "How long shutdown waits for in-flight requests");
+DEFINE_int32(stats_log_interval_s, 60, "Interval of the stats log line");
+DEFINE_uint64(block_cache_mb, 64, "RocksDB block cache size");
+DEFINE_uint64(write_buffer_mb, 64, "RocksDB memtable size of the messages keyspace");
+
+namespace halfmq::broker {
+
+Result<BrokerOptions> OptionsFromFlags() {
+  BrokerOptions o;
+  o.listen = FLAGS_listen;
+  o.store.path = FLAGS_data_dir;
+  if (FLAGS_flush == "sync") {
+    o.store.flush = storage::FlushMode::kSync;
+  } else if (FLAGS_flush == "async") {
+    o.store.flush = storage::FlushMode::kAsync;
+  } else {
+    return Status::InvalidArgument("--flush must be sync or async, not '" + FLAGS_flush + "'");
+  }
+  if (FLAGS_flush_interval_ms < 1) return Status::InvalidArgument("--flush_interval_ms < 1");
+  o.store.flush_interval = std::chrono::milliseconds(FLAGS_flush_interval_ms);
+  o.store.block_cache_bytes = FLAGS_block_cache_mb << 20;
+  o.store.message_write_buffer_bytes = FLAGS_write_buffer_mb << 20;
+  o.io_threads = FLAGS_io_threads;
+  o.read_threads = FLAGS_read_threads;
+  o.max_frame_bytes = FLAGS_max_frame_bytes;
+  o.max_message_bytes = FLAGS_max_message_bytes;
+  o.max_inflight_requests = FLAGS_max_inflight_requests;
+  o.max_connections = FLAGS_max_connections;
+  o.memory_budget_bytes = FLAGS_memory_budget_bytes;
+  if (!(FLAGS_retention_hours > 0)) return Status::InvalidArgument("--retention_hours must be > 0");
+  o.retention_ms = static_cast<int64_t>(FLAGS_retention_hours * 3600.0 * 1000.0);
+  if (o.retention_ms < 1) o.retention_ms = 1;
+  if (FLAGS_retention_check_interval_ms < 1) {
+    return Status::InvalidArgument("--retention_check_interval_ms must be >= 1");
+  }
+  o.retention_interval = std::chrono::milliseconds(FLAGS_retention_check_interval_ms);
+  if (FLAGS_default_invisible_ms < 1) {
+    return Status::InvalidArgument("--default_invisible_ms must be >= 1");
+  }
+  o.default_invisible_ms = static_cast<uint32_t>(FLAGS_default_invisible_ms);
+  o.max_inflight_per_subscription = FLAGS_max_inflight_per_subscription;
+  o.shutdown_grace = std::chrono::milliseconds(FLAGS_shutdown_grace_ms);
+  o.stats_log_interval = std::chrono::seconds(std::max(1, FLAGS_stats_log_interval_s));
+  HALFMQ_RETURN_IF_ERROR(ValidateOptions(o));
+  return o;
+}
+
+}  // namespace halfmq::broker

@@ -1,0 +1,118 @@
+#include "broker/message_log.h"
+
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "tests/util/temp_dir.h"
+
+namespace halfmq::broker {
+namespace {
+
+class MessageLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::StoreOptions options;
+    options.path = dir_.Sub("db");
+    store_ = std::move(storage::Store::Open(options)).value();
+    topics_ = std::make_unique<TopicManager>(store_.get(), &clock_);
+    std::promise<void> created;
+    topics_->Create("orders", 4, [&](Result<std::shared_ptr<Topic>> t) {
+      EXPECT_TRUE(t.ok());
+      created.set_value();
+    });
+    created.get_future().wait();
+    log_ = std::make_unique<MessageLog>(store_.get(), topics_.get(), &clock_, &metrics_,
+                                        MessageLimits{1024});
+  }
+
+  v1::Message Msg(const std::string& id) {
+    v1::Message m;
+    m.set_topic("orders");
+    m.set_message_id(id);
+    m.set_body("hello");
+    return m;
+  }
+
+  std::vector<v1::SendResult> AppendAndWait(std::vector<AppendEntry> entries) {
+    std::promise<std::vector<v1::SendResult>> done;
+    log_->Append(std::move(entries), store_->NewBatch(), "",
+                 [&](std::vector<v1::SendResult> r) { done.set_value(std::move(r)); });
+    return done.get_future().get();
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_{1000};
+  Metrics metrics_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<TopicManager> topics_;
+  std::unique_ptr<MessageLog> log_;
+};
+
+TEST_F(MessageLogTest, AssignsDenseOffsetsAndMakesThemVisibleWhenDurable) {
+  google::protobuf::RepeatedPtrField<v1::Message> msgs;
+  for (int i = 0; i < 3; ++i) {
+    auto* m = msgs.Add();
+    *m = Msg("id" + std::to_string(i));
+    m->set_queue_id(2);
+  }
+  auto entries = log_->Prepare(&msgs);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  auto results = AppendAndWait(std::move(entries).value());
+  ASSERT_EQ(results.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(results[i].queue_id(), 2u);
+    EXPECT_EQ(results[i].offset(), static_cast<uint64_t>(i));
+    EXPECT_EQ(results[i].store_time_ms(), 1000);
+  }
+  auto topic = topics_->Find("orders");
+  EXPECT_EQ(topic->queue(QueueId(2)).durable_end.load(), 3u);
+  auto stored = store_->ReadMessage(topic->id(), QueueId(2), Offset(1));
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->message_id(), "id1");
+  EXPECT_EQ((*stored)->body(), "hello");
+}
+
+TEST_F(MessageLogTest, ShardingKeyPicksStableQueue) {
+  EXPECT_EQ(QueueForShardingKey("order-1", 4), QueueForShardingKey("order-1", 4));
+  google::protobuf::RepeatedPtrField<v1::Message> msgs;
+  auto* m = msgs.Add();
+  *m = Msg("a");
+  m->set_sharding_key("order-1");
+  auto entries = log_->Prepare(&msgs);
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ((*entries)[0].queue, QueueForShardingKey("order-1", 4));
+}
+
+TEST_F(MessageLogTest, RejectsBadInputWithTypedErrors) {
+  struct Case {
+    std::function<void(v1::Message*)> mutate;
+    StatusCode code;
+  };
+  std::vector<Case> cases = {
+      {[](v1::Message* m) { m->set_topic("missing"); }, StatusCode::kNotFound},
+      {[](v1::Message* m) { m->set_topic("bad name"); }, StatusCode::kInvalidArgument},
+      {[](v1::Message* m) { m->set_message_id(""); }, StatusCode::kInvalidArgument},
+      {[](v1::Message* m) { m->set_body(std::string(2000, 'x')); },
+       StatusCode::kInvalidArgument},
+      {[](v1::Message* m) { m->set_queue_id(4); }, StatusCode::kInvalidArgument},
+      {[](v1::Message* m) { m->add_keys(""); }, StatusCode::kInvalidArgument},
+      {[](v1::Message* m) { (*m->mutable_properties())[""] = "v"; },
+       StatusCode::kInvalidArgument},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    google::protobuf::RepeatedPtrField<v1::Message> msgs;
+    auto* m = msgs.Add();
+    *m = Msg("ok");
+    cases[i].mutate(m);
+    auto entries = log_->Prepare(&msgs);
+    ASSERT_FALSE(entries.ok()) << "case " << i;
+    EXPECT_EQ(entries.status().code(), cases[i].code) << "case " << i << ": " << entries.status();
+  }
+  google::protobuf::RepeatedPtrField<v1::Message> empty;
+  EXPECT_EQ(log_->Prepare(&empty).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace halfmq::broker

@@ -1,0 +1,26 @@
+// ProduceService: Send (single messages and atomic batches). Runs on network
+// threads; the write itself goes through MessageLog and the committer, and the
+// answer is sent once the messages are durable. Thread-safe.
+#ifndef HALFMQ_BROKER_PRODUCE_SERVICE_H_
+#define HALFMQ_BROKER_PRODUCE_SERVICE_H_
+
+#include "broker/message_log.h"
+#include "broker/responder.h"
+#include "storage/store.h"
+
+namespace halfmq::broker {
+
+class ProduceService {
+ public:
+  ProduceService(storage::Store* store, MessageLog* log) : store_(store), log_(log) {}
+
+  void Send(v1::SendRequest request, Responder responder);
+
+ private:
+  storage::Store* const store_;
+  MessageLog* const log_;
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_PRODUCE_SERVICE_H_

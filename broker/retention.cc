@@ -1,0 +1,90 @@
+#include "broker/retention.h"
+
+#include <glog/logging.h>
+
+namespace halfmq::broker {
+
+RetentionService::RetentionService(storage::Store* store, TopicManager* topics, Clock* clock,
+                                   Metrics* metrics, int64_t retention_ms,
+                                   std::chrono::milliseconds interval)
+    : store_(store),
+      topics_(topics),
+      clock_(clock),
+      metrics_(metrics),
+      retention_ms_(retention_ms),
+      interval_(interval) {}
+
+RetentionService::~RetentionService() { Stop(); }
+
+void RetentionService::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void RetentionService::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void RetentionService::Loop() {
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      if (!stop_) cv_.WaitFor(interval_);
+      if (stop_) return;
+    }
+    auto removed = RunOnce();
+    if (!removed.ok()) LOG(ERROR) << "retention pass failed: " << removed.status();
+  }
+}
+
+Result<uint64_t> RetentionService::FirstToKeep(const Topic& topic, QueueId q, uint64_t lo,
+                                               uint64_t hi, int64_t cutoff_ms) {
+  // Invariant: everything before lo is expired; hi is the first known keeper
+  // (or the end).
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    auto t = store_->MessageStoreTime(topic.id(), q, Offset(mid));
+    if (!t.ok()) return t.status();
+    if (!t->has_value() || **t < cutoff_ms) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+Result<uint64_t> RetentionService::RunOnce() {
+  int64_t cutoff = clock_->NowMs() - retention_ms_;
+  uint64_t removed = 0;
+  for (const auto& topic : topics_->List()) {
+    for (uint32_t qi = 0; qi < topic->queue_count(); ++qi) {
+      QueueId q(qi);
+      QueueState& qs = topic->queue(q);
+      uint64_t lo = qs.min_offset.load();
+      uint64_t hi = qs.durable_end.load();
+      if (lo >= hi) continue;
+      auto keep = FirstToKeep(*topic, q, lo, hi, cutoff);
+      if (!keep.ok()) return keep.status();
+      if (*keep == lo) continue;
+      storage::Batch batch = store_->NewBatch();
+      batch.DeleteMessages(topic->id(), q, Offset(lo), Offset(*keep));
+      batch.PutQueueLow(topic->id(), q, Offset(*keep));
+      store_->CommitAndWait(std::move(batch));
+      qs.min_offset.store(*keep);
+      removed += *keep - lo;
+      VLOG(1) << "retention: " << topic->name() << "/" << qi << " removed [" << lo << ", "
+              << *keep << ")";
+      Status s = store_->CompactMessages(topic->id(), q, Offset(lo), Offset(*keep));
+      LOG_IF(WARNING, !s.ok()) << "compacting after retention: " << s;
+    }
+  }
+  Inc(metrics_->retention_runs);
+  Inc(metrics_->retention_deleted, static_cast<int64_t>(removed));
+  if (removed > 0) LOG(INFO) << "retention removed " << removed << " messages";
+  return removed;
+}
+
+}  // namespace halfmq::broker

@@ -1,0 +1,129 @@
+#include "broker/server.h"
+
+#include <glog/logging.h>
+
+namespace halfmq::broker {
+
+Result<asio::ip::tcp::endpoint> ParseEndpoint(const std::string& host_port) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) {
+    return Status::InvalidArgument("address '" + host_port + "' is not HOST:PORT");
+  }
+  std::string host = host_port.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("'" + host + "' is not an IP address");
+  unsigned long port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoul(host_port.substr(colon + 1), &used);
+    if (used != host_port.size() - colon - 1) port = 70000;
+  } catch (...) {
+    port = 70000;
+  }
+  if (port > 65535) return Status::InvalidArgument("bad port in '" + host_port + "'");
+  return asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+Server::Server(asio::io_context& io, Dispatcher* dispatcher, MemoryBudget* budget,
+               Metrics* metrics, ServerOptions options)
+    : io_(io),
+      dispatcher_(dispatcher),
+      budget_(budget),
+      metrics_(metrics),
+      options_(options),
+      acceptor_(io) {}
+
+Result<asio::ip::tcp::endpoint> Server::Listen(const std::string& host_port) {
+  auto endpoint = ParseEndpoint(host_port);
+  if (!endpoint.ok()) return endpoint.status();
+  boost::system::error_code ec;
+  acceptor_.open(endpoint->protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(*endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + host_port + ": " + ec.message());
+  return acceptor_.local_endpoint();
+}
+
+void Server::Start() { asio::co_spawn(io_, AcceptLoop(), asio::detached); }
+
+asio::awaitable<void> Server::AcceptLoop() {
+  for (;;) {
+    boost::system::error_code ec;
+    asio::ip::tcp::socket socket(asio::make_strand(io_));
+    co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      // Typically EMFILE: back off briefly instead of spinning.
+      LOG(WARNING) << "accept failed: " << ec.message();
+      asio::steady_timer t(io_, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    std::shared_ptr<Session> session;
+    {
+      MutexLock lock(&mu_);
+      if (sessions_.size() >= options_.max_connections) {
+        Inc(metrics_->connections_rejected);
+        LOG_EVERY_N(WARNING, 100) << "--max_connections=" << options_.max_connections
+                                  << " reached; refusing a connection";
+        socket.close(ec);
+        continue;
+      }
+      uint64_t id = next_id_++;
+      session = std::make_shared<Session>(std::move(socket), id, options_.session, dispatcher_,
+                                          budget_, metrics_,
+                                          [this](uint64_t closed) { OnClosed(closed); });
+      sessions_[id] = session;
+    }
+    Inc(metrics_->connections_accepted);
+    Inc(metrics_->connections_open);
+    session->Start();
+  }
+}
+
+void Server::OnClosed(uint64_t id) {
+  MutexLock lock(&mu_);
+  if (sessions_.erase(id)) Inc(metrics_->connections_open, -1);
+  if (sessions_.empty()) all_closed_.SignalAll();
+}
+
+void Server::StopAccepting() {
+  asio::post(io_, [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  });
+}
+
+void Server::StopReadingAll() {
+  MutexLock lock(&mu_);
+  for (auto& [id, s] : sessions_) s->StopReading();
+}
+
+void Server::CloseAll() {
+  MutexLock lock(&mu_);
+  for (auto& [id, s] : sessions_) s->Close();
+}
+
+bool Server::WaitForSessions(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(&mu_);
+  while (!sessions_.empty()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    all_closed_.WaitFor(deadline - now);
+  }
+  return true;
+}
+
+size_t Server::open_sessions() const {
+  MutexLock lock(&mu_);
+  return sessions_.size();
+}
+
+}  // namespace halfmq::broker

@@ -1,0 +1,93 @@
+#include "broker/subscription.h"
+
+#include <glog/logging.h>
+
+namespace halfmq::broker {
+
+LongPoll::LongPoll(asio::io_context& io, std::function<void()> resume)
+    : strand_(asio::make_strand(io)), timer_(strand_), resume_(std::move(resume)) {}
+
+void LongPoll::Arm(asio::steady_timer::time_point at) {
+  asio::post(strand_, [self = shared_from_this(), at] {
+    if (self->fired_) return;
+    self->timer_.expires_at(at);
+    self->timer_.async_wait([self](const boost::system::error_code&) { self->Fire(); });
+  });
+}
+
+void LongPoll::Wake() {
+  // Posted after Arm (both go through the strand in order), so the cancel
+  // finds the pending wait; if the timer already fired this is a no-op.
+  asio::post(strand_, [self = shared_from_this()] {
+    if (!self->fired_) self->Fire();
+    self->timer_.cancel();
+  });
+}
+
+void LongPoll::Fire() {
+  if (fired_) return;
+  fired_ = true;
+  auto resume = std::move(resume_);
+  resume_ = nullptr;
+  resume();
+}
+
+Subscription::Subscription(SubscriptionId id, std::string group, std::shared_ptr<Topic> topic,
+                           asio::thread_pool& pool)
+    : id_(id),
+      group_(std::move(group)),
+      topic_(std::move(topic)),
+      receive_strand_(asio::make_strand(pool)) {
+  MutexLock lock(&mu_);
+  cursors_.resize(topic_->queue_count());
+}
+
+void Subscription::OnAppend() { WakeAll(); }
+
+void Subscription::WakeAll() {
+  std::vector<std::shared_ptr<LongPoll>> wake;
+  {
+    MutexLock lock(&mu_);
+    ++version_;
+    wake.swap(waiters_);
+  }
+  for (auto& w : wake) w->Wake();
+}
+
+void Subscription::SetInflight(QueueId q, uint64_t offset, const Inflight& entry) {
+  auto& map = cursors_[q.value()].inflight;
+  auto it = map.find(offset);
+  if (it != map.end()) {
+    by_visible_.erase({it->second.visible_at_ms, q.value(), offset});
+    it->second = entry;
+  } else {
+    map.emplace(offset, entry);
+    ++inflight_count_;
+  }
+  by_visible_.insert({entry.visible_at_ms, q.value(), offset});
+}
+
+void Subscription::EraseInflight(QueueId q, uint64_t offset) {
+  auto& map = cursors_[q.value()].inflight;
+  auto it = map.find(offset);
+  if (it == map.end()) return;
+  by_visible_.erase({it->second.visible_at_ms, q.value(), offset});
+  map.erase(it);
+  --inflight_count_;
+}
+
+std::vector<std::pair<QueueId, uint64_t>> Subscription::VisibleInflight(int64_t now,
+                                                                        size_t max) const {
+  std::vector<std::pair<QueueId, uint64_t>> out;
+  for (auto it = by_visible_.begin(); it != by_visible_.end() && out.size() < max; ++it) {
+    if (std::get<0>(*it) > now) break;
+    out.emplace_back(QueueId(std::get<1>(*it)), std::get<2>(*it));
+  }
+  return out;
+}
+
+int64_t Subscription::NextVisibleMs() const {
+  return by_visible_.empty() ? INT64_MAX : std::get<0>(*by_visible_.begin());
+}
+
+}  // namespace halfmq::broker

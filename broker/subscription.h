@@ -1,0 +1,123 @@
+// Subscription: one consumer group's view of one topic, with per-message
+// acknowledgement (like SQS or RocketMQ 5's simple consumer).
+//
+// Per queue it keeps a delivery cursor (every offset below it was handed out
+// at least once) and the in-flight set: messages received and not yet acked,
+// each with its attempt count and the time it becomes deliverable again. An
+// acked message leaves the in-flight set and, being below the cursor, is never
+// delivered again. A message whose invisibility ends is redelivered with its
+// attempt incremented. All of this is persisted (cursors and in-flight keyspaces)
+// in the same batch that changes it; memory is a cache rebuilt at start-up.
+//
+// Threading: all fields are guarded by mu_. Receives of one subscription run
+// one at a time on its receive strand (on the broker's blocking pool, since
+// they read messages from disk); acks, nacks and visibility changes run on
+// network threads and only take mu_. Batches are submitted to the committer
+// while mu_ is held, so they reach RocksDB in the order memory changed.
+//
+// Owned by ConsumeService (shared with the topic, which notifies it of
+// appends, and with pending receives). Lives until the broker stops.
+#ifndef HALFMQ_BROKER_SUBSCRIPTION_H_
+#define HALFMQ_BROKER_SUBSCRIPTION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "broker/topic_manager.h"
+#include "common/asio.h"
+#include "common/ids.h"
+#include "common/mutex.h"
+
+namespace halfmq::broker {
+
+// A receive waiting for messages (long poll). Wakes on an append, on a
+// message becoming visible again, at its deadline, or at shutdown; then runs
+// `resume` once. Thread-safe: Arm and Wake may be called from any thread.
+class LongPoll : public std::enable_shared_from_this<LongPoll> {
+ public:
+  LongPoll(asio::io_context& io, std::function<void()> resume);
+  // Fires at `at` unless woken earlier.
+  void Arm(asio::steady_timer::time_point at);
+  void Wake();
+
+ private:
+  void Fire();
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer timer_;
+  bool fired_ = false;  // strand only
+  std::function<void()> resume_;
+};
+
+class Subscription : public AppendListener, public std::enable_shared_from_this<Subscription> {
+ public:
+  struct Inflight {
+    uint32_t attempt = 0;
+    int64_t visible_at_ms = 0;
+    int64_t first_received_ms = 0;
+  };
+  struct Cursor {
+    uint64_t delivered = 0;
+    uint64_t skipped = 0;
+    std::map<uint64_t, Inflight> inflight;
+  };
+
+  Subscription(SubscriptionId id, std::string group, std::shared_ptr<Topic> topic,
+               asio::thread_pool& pool);
+
+  SubscriptionId id() const { return id_; }
+  const std::string& group() const { return group_; }
+  const std::shared_ptr<Topic>& topic() const { return topic_; }
+  asio::strand<asio::thread_pool::executor_type>& receive_strand() { return receive_strand_; }
+
+  // AppendListener: new messages are durable; wake long polls.
+  void OnAppend() override EXCLUDES(mu_);
+  // Wakes every long poll (something became visible, or shutdown).
+  void WakeAll() EXCLUDES(mu_);
+
+  Mutex& mu() RETURN_CAPABILITY(mu_) { return mu_; }
+
+  // --- State, all under mu() ---------------------------------------------
+  Cursor& cursor(QueueId q) REQUIRES(mu_) { return cursors_[q.value()]; }
+  std::vector<Cursor>& cursors() REQUIRES(mu_) { return cursors_; }
+  size_t inflight_count() const REQUIRES(mu_) { return inflight_count_; }
+  uint64_t version() const REQUIRES(mu_) { return version_; }
+  uint32_t NextRoundRobinStart() REQUIRES(mu_) { return rr_++ % topic_->queue_count(); }
+
+  // Adds or updates an in-flight entry, keeping the visibility index in step.
+  void SetInflight(QueueId q, uint64_t offset, const Inflight& entry) REQUIRES(mu_);
+  void EraseInflight(QueueId q, uint64_t offset) REQUIRES(mu_);
+  // Up to `max` in-flight messages visible at `now`, earliest first.
+  std::vector<std::pair<QueueId, uint64_t>> VisibleInflight(int64_t now, size_t max) const
+      REQUIRES(mu_);
+  // Earliest time an in-flight message becomes visible; INT64_MAX if none.
+  int64_t NextVisibleMs() const REQUIRES(mu_);
+  // Records something that may let a waiting receive make progress.
+  void BumpVersion() REQUIRES(mu_) { ++version_; }
+  void AddWaiter(std::shared_ptr<LongPoll> poll) REQUIRES(mu_) {
+    waiters_.push_back(std::move(poll));
+  }
+
+ private:
+  const SubscriptionId id_;
+  const std::string group_;
+  const std::shared_ptr<Topic> topic_;
+  asio::strand<asio::thread_pool::executor_type> receive_strand_;
+
+  Mutex mu_;
+  std::vector<Cursor> cursors_ GUARDED_BY(mu_);
+  // (visible_at_ms, queue, offset) of every in-flight entry.
+  std::set<std::tuple<int64_t, uint32_t, uint64_t>> by_visible_ GUARDED_BY(mu_);
+  size_t inflight_count_ GUARDED_BY(mu_) = 0;
+  uint32_t rr_ GUARDED_BY(mu_) = 0;
+  uint64_t version_ GUARDED_BY(mu_) = 0;
+  std::vector<std::shared_ptr<LongPoll>> waiters_ GUARDED_BY(mu_);
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_SUBSCRIPTION_H_

@@ -1,0 +1,171 @@
+#include "tests/util/broker_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace halfmq::testing {
+
+std::string BinDir() {
+  const char* dir = std::getenv("HALFMQ_BIN_DIR");
+  return dir ? dir : "./build/bin";
+}
+
+std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::string& data_dir,
+                                                    const std::vector<std::string>& flags) {
+  int ready[2];
+  if (::pipe(ready) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return nullptr;
+  }
+  std::unique_ptr<BrokerProcess> p(new BrokerProcess());
+  p->log_path_ = data_dir + ".log";
+  std::vector<std::string> args = {BinDir() + "/halfmq-broker", "--listen=127.0.0.1:0",
+                                   "--data_dir=" + data_dir,
+                                   "--ready_fd=" + std::to_string(ready[1]),
+                                   "--stats_log_interval_s=3600"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(ready[0]);
+    int log = ::open(p->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log >= 0) {
+      ::dup2(log, STDERR_FILENO);
+      ::dup2(log, STDOUT_FILENO);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  p->pid_ = pid;
+  std::string line;
+  char buf[128];
+  pollfd pfd{ready[0], POLLIN, 0};
+  while (line.find('\n') == std::string::npos) {
+    // Event-driven: the broker writes this line once it listens. The
+    // timeout only turns a broker that never starts into a clean failure.
+    int r = ::poll(&pfd, 1, 60000);
+    if (r <= 0) break;
+    ssize_t n = ::read(ready[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  ::close(ready[0]);
+  if (line.find('\n') == std::string::npos) {
+    ADD_FAILURE() << "broker did not become ready; log:\n" << p->LogTail();
+    p->Kill9();
+    return nullptr;
+  }
+  p->address_ = line.substr(0, line.find('\n'));
+  return p;
+}
+
+BrokerProcess::~BrokerProcess() {
+  if (pid_ > 0) Kill9();
+}
+
+void BrokerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int BrokerProcess::Terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+std::string BrokerProcess::LogTail(size_t bytes) const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string all = ss.str();
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& stdin_data) {
+  std::vector<std::string> args = argv_in;
+  if (!args.empty() && args[0].find('/') == std::string::npos) args[0] = BinDir() + "/" + args[0];
+  int in[2], out[2], err[2];
+  if (::pipe(in) || ::pipe(out) || ::pipe(err)) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  // Feed stdin and drain both outputs with poll so that no pipe fills up.
+  size_t written = 0;
+  if (stdin_data.empty()) {
+    ::close(in[1]);
+    in[1] = -1;
+  } else {
+    ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+  }
+  CommandResult result;
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open || in[1] >= 0) {
+    pollfd fds[3];
+    int n = 0;
+    if (out_open) fds[n++] = {out[0], POLLIN, 0};
+    if (err_open) fds[n++] = {err[0], POLLIN, 0};
+    if (in[1] >= 0) fds[n++] = {in[1], POLLOUT, 0};
+    if (::poll(fds, n, -1) < 0) break;
+    for (int i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == in[1]) {
+        ssize_t w = ::write(in[1], stdin_data.data() + written, stdin_data.size() - written);
+        if (w > 0) written += static_cast<size_t>(w);
+        if (w < 0 || written == stdin_data.size()) {
+          ::close(in[1]);
+          in[1] = -1;
+        }
+        continue;
+      }
+      ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
+      bool is_out = fds[i].fd == out[0];
+      if (r <= 0) {
+        (is_out ? out_open : err_open) = false;
+      } else {
+        (is_out ? result.out : result.err).append(buf, static_cast<size_t>(r));
+      }
+    }
+  }
+  ::close(out[0]);
+  ::close(err[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+}  // namespace halfmq::testing

@@ -1,0 +1,97 @@
+#include "tests/util/raw_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto/framing.h"
+
+namespace halfmq::testing {
+
+RawClient::RawClient(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) return;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) return;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  fd_ = fd;
+}
+
+RawClient::~RawClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawClient::SendBytes(const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool RawClient::SendFrame(const v1::Frame& frame) {
+  std::string wire;
+  if (!proto::AppendFrame(frame, 1u << 30, &wire)) return false;
+  return SendBytes(wire);
+}
+
+bool RawClient::ReadExact(char* p, size_t n, int timeout_ms) {
+  size_t got = 0;
+  while (got < n) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
+    ssize_t r = ::recv(fd_, p + got, n - got, 0);
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+std::optional<v1::Frame> RawClient::ReadFrame(int timeout_ms) {
+  uint8_t header[4];
+  if (!ReadExact(reinterpret_cast<char*>(header), 4, timeout_ms)) return std::nullopt;
+  uint32_t len = proto::DecodeFrameLength(header);
+  std::string body(len, '\0');
+  if (!ReadExact(body.data(), len, timeout_ms)) return std::nullopt;
+  v1::Frame f;
+  if (!f.ParseFromString(body)) return std::nullopt;
+  return f;
+}
+
+std::optional<v1::Frame> RawClient::Call(v1::Frame request, int timeout_ms) {
+  uint64_t id = next_id_++;
+  request.set_request_id(id);
+  request.set_type(v1::REQUEST);
+  if (!SendFrame(request)) return std::nullopt;
+  for (;;) {
+    auto f = ReadFrame(timeout_ms);
+    if (!f) return std::nullopt;
+    if (f->type() == v1::RESPONSE && f->request_id() == id) return f;
+  }
+}
+
+bool RawClient::WaitForClose(int timeout_ms) {
+  char buf[4096];
+  for (;;) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
+    ssize_t r = ::recv(fd_, buf, sizeof(buf), 0);
+    if (r <= 0) return true;
+  }
+}
+
+}  // namespace halfmq::testing

@@ -1,0 +1,40 @@
+// A deliberately simple blocking protocol client for tests: speaks frames
+// directly so tests can send exactly the bytes they want (garbage, oversize
+// frames) and check the broker's raw answers, independently of the client
+// library.
+#ifndef HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
+#define HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
+
+#include <optional>
+#include <string>
+
+#include "proto/halfmq/v1/api.pb.h"
+
+namespace halfmq::testing {
+
+class RawClient {
+ public:
+  // Connects to "127.0.0.1:port"; check connected().
+  explicit RawClient(const std::string& address);
+  ~RawClient();
+  bool connected() const { return fd_ >= 0; }
+
+  bool SendBytes(const std::string& bytes);
+  bool SendFrame(const v1::Frame& frame);
+  // Reads the next frame; nullopt when the connection closed or after
+  // timeout_ms (a safety net, not a synchronisation device).
+  std::optional<v1::Frame> ReadFrame(int timeout_ms = 30000);
+  // Sends a request and reads frames until the response with its id.
+  std::optional<v1::Frame> Call(v1::Frame request, int timeout_ms = 30000);
+  // True once the peer has closed the connection (read returns EOF/reset).
+  bool WaitForClose(int timeout_ms = 30000);
+
+ private:
+  bool ReadExact(char* p, size_t n, int timeout_ms);
+  int fd_ = -1;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace halfmq::testing
+
+#endif  // HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
