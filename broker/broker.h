@@ -72,6 +72,7 @@ class Broker {
 
   asio::io_context& io() { return io_; }
   AdminService& admin() { return *admin_; }
+  RetentionService& retention() { return *retention_; }
 
  private:
   explicit Broker(const BrokerOptions& options);

@@ -31,7 +31,7 @@ void RetentionService::Loop() {
   for (;;) {
     {
       MutexLock lock(&mu_);
-      if (!stop_) cv_.WaitFor(interval_);
+      if (!stop_) cv_.WaitFor(&mu_, interval_);
       if (stop_) return;
     }
     auto removed = RunOnce();

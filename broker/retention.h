@@ -52,7 +52,7 @@ class RetentionService {
   const std::chrono::milliseconds interval_;
 
   Mutex mu_;
-  CondVar cv_{&mu_};
+  CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -116,7 +116,7 @@ bool Server::WaitForSessions(std::chrono::milliseconds timeout) {
   while (!sessions_.empty()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
-    all_closed_.WaitFor(deadline - now);
+    all_closed_.WaitFor(&mu_, deadline - now);
   }
   return true;
 }

@@ -61,7 +61,7 @@ class Server {
   asio::ip::tcp::acceptor acceptor_;
 
   mutable Mutex mu_;
-  CondVar all_closed_{&mu_};
+  CondVar all_closed_;
   std::map<uint64_t, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
 };

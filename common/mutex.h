@@ -36,29 +36,40 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex* const mu_;
 };
 
-// A condition variable bound to one Mutex, which callers must hold.
+// A condition variable; every wait names the Mutex the caller holds (as in
+// Abseil), so the thread-safety analysis can check it.
 class CondVar {
  public:
-  explicit CondVar(Mutex* mu) : mu_(mu) {}
+  CondVar() = default;
+  // Binds a default mutex for the argument-less Wait()/WaitFor(d) forms,
+  // which the analysis cannot check; prefer Wait(mu).
+  explicit CondVar(Mutex* mu) : bound_(mu) {}
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
 
-  void Wait() REQUIRES(mu_) NO_THREAD_SAFETY_ANALYSIS {
-    std::unique_lock<std::mutex> lock(mu_->mu_, std::adopt_lock);
+  void Wait(Mutex* mu) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     cv_.wait(lock);
     lock.release();
   }
   // Returns false on timeout.
   template <typename Rep, typename Period>
-  bool WaitFor(std::chrono::duration<Rep, Period> d) REQUIRES(mu_) NO_THREAD_SAFETY_ANALYSIS {
-    std::unique_lock<std::mutex> lock(mu_->mu_, std::adopt_lock);
+  bool WaitFor(Mutex* mu, std::chrono::duration<Rep, Period> d) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     bool signalled = cv_.wait_for(lock, d) == std::cv_status::no_timeout;
     lock.release();
     return signalled;
+  }
+  void Wait() NO_THREAD_SAFETY_ANALYSIS { Wait(bound_); }
+  template <typename Rep, typename Period>
+  bool WaitFor(std::chrono::duration<Rep, Period> d) NO_THREAD_SAFETY_ANALYSIS {
+    return WaitFor(bound_, d);
   }
   void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }
 
  private:
-  Mutex* const mu_;
+  Mutex* const bound_ = nullptr;
   std::condition_variable cv_;
 };
 

@@ -97,7 +97,7 @@ void Committer::WriterLoop() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      while (queue_.empty() && !stopping_) work_cv_.Wait();
+      while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
       if (queue_.empty() && stopping_) return;
       work.swap(queue_);
     }
@@ -159,7 +159,7 @@ void Committer::SyncLoop() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      if (!stopping_) sync_cv_.WaitFor(flush_interval_);
+      if (!stopping_) sync_cv_.WaitFor(&mu_, flush_interval_);
       if (stopping_) return;
     }
     rocksdb::Status s = db_->SyncWAL();

@@ -85,8 +85,8 @@ class Committer {
   const std::chrono::milliseconds flush_interval_;
 
   mutable Mutex mu_;
-  CondVar work_cv_{&mu_};
-  CondVar sync_cv_{&mu_};
+  CondVar work_cv_;
+  CondVar sync_cv_;
   std::vector<Pending> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
