@@ -1,5 +1,7 @@
 #include "broker/admin_service.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <memory>
 #include <string>
@@ -12,7 +14,7 @@ int64_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
   long pages_total = 0, pages_resident = 0;
   if (!(statm >> pages_total >> pages_resident)) return 0;
-  return static_cast<int64_t>(pages_resident) * 4096;
+  return static_cast<int64_t>(pages_resident) * ::sysconf(_SC_PAGESIZE);
 }
 
 }  // namespace

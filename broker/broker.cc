@@ -7,8 +7,10 @@
 namespace halfmq::broker {
 
 namespace {
-// Room in a frame for everything around the messages of a Receive response.
-constexpr size_t kResponseSlackBytes = 64 << 10;
+// Room in a frame for everything around the messages of a Receive response:
+// per message the topic name, receipt handle and field tags (at most
+// 1024 x ~200 bytes), plus the frame itself.
+constexpr size_t kResponseSlackBytes = 256 << 10;
 }  // namespace
 
 Status ValidateOptions(const BrokerOptions& o) {
@@ -19,12 +21,19 @@ Status ValidateOptions(const BrokerOptions& o) {
   if (o.read_threads < 1 || o.read_threads > 64) {
     return Status::InvalidArgument("--read_threads must be 1..64");
   }
-  if (o.max_frame_bytes < (64 << 10) || o.max_frame_bytes > (256u << 20)) {
-    return Status::InvalidArgument("--max_frame_bytes must be 64 KiB..256 MiB");
+  if (o.max_frame_bytes < (512 << 10) || o.max_frame_bytes > (64u << 20)) {
+    return Status::InvalidArgument("--max_frame_bytes must be 512 KiB..64 MiB");
   }
-  if (o.max_message_bytes + kResponseSlackBytes > o.max_frame_bytes) {
+  if (o.max_message_bytes < 1024 || o.max_message_bytes + kResponseSlackBytes > o.max_frame_bytes) {
     return Status::InvalidArgument(
-        "--max_message_bytes must be at least 64 KiB below --max_frame_bytes");
+        "--max_message_bytes must be >= 1 KiB and at least 256 KiB below --max_frame_bytes");
+  }
+  if (o.max_connections < 1) return Status::InvalidArgument("--max_connections must be >= 1");
+  if (o.shutdown_grace.count() < 0) {
+    return Status::InvalidArgument("--shutdown_grace_ms must be >= 0");
+  }
+  if (o.store.block_cache_bytes < (1 << 20) || o.store.message_write_buffer_bytes < (1 << 20)) {
+    return Status::InvalidArgument("--block_cache_mb and --write_buffer_mb must be >= 1");
   }
   if (o.memory_budget_bytes < o.max_frame_bytes) {
     return Status::InvalidArgument("--memory_budget_bytes must be >= --max_frame_bytes");

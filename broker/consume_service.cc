@@ -85,6 +85,11 @@ Status ConsumeService::Recover() {
   HALFMQ_RETURN_IF_ERROR(store_->LoadSubscriptions(&records));
   size_t inflight = 0;
   for (const auto& r : records) {
+    {
+      // Never reuse an id, even of a subscription skipped below.
+      MutexLock lock(&mu_);
+      next_id_ = std::max(next_id_, r.id() + 1);
+    }
     auto topic = topics_->FindById(TopicId(r.topic_id()));
     if (topic == nullptr) {
       LOG(WARNING) << "subscription " << r.group() << "/" << r.topic() << " names missing topic id "
@@ -116,7 +121,6 @@ Status ConsumeService::Recover() {
     MutexLock lock(&mu_);
     subs_[{r.group(), r.topic()}].sub = sub;
     by_id_[r.id()] = sub;
-    next_id_ = std::max(next_id_, r.id() + 1);
   }
   LOG(INFO) << "recovered " << records.size() << " subscriptions with " << inflight
             << " in-flight messages";

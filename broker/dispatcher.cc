@@ -47,7 +47,7 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
     case v1::Frame::kGetLag:
       return consume_->GetLag(std::move(*request.mutable_get_lag()), std::move(responder));
     default:
-      Inc(metrics_->request_errors);
+      Inc(metrics_->requests_unsupported);
       return responder.Error(Status::InvalidArgument(
           "request type " + std::to_string(request.body_case()) +
           " is not a request this broker serves"));

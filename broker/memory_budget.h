@@ -5,7 +5,7 @@
 // (Beast-style back-pressure: the broker stops reading, TCP flow control
 // pushes back on clients) instead of failing.
 //
-// Thread-safe. Owned by the Server; outlives every session.
+// Thread-safe. Owned by the Broker; outlives every session.
 #ifndef HALFMQ_BROKER_MEMORY_BUDGET_H_
 #define HALFMQ_BROKER_MEMORY_BUDGET_H_
 

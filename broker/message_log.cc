@@ -38,6 +38,11 @@ Status MessageLog::Validate(const v1::Message& m) const {
   size_t property_bytes = 0;
   for (const auto& [name, value] : m.properties()) {
     if (name.empty()) return Status::InvalidArgument("property name is empty");
+    for (unsigned char c : name) {
+      if (c < 0x20 || c == 0x7f) {
+        return Status::InvalidArgument("property name has a control byte");
+      }
+    }
     property_bytes += name.size() + value.size();
   }
   if (property_bytes > kMaxPropertyBytes) {

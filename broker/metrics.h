@@ -13,7 +13,7 @@ namespace halfmq::broker {
 
 #define HALFMQ_BROKER_METRICS(X)                                                 \
   X(connections_accepted) X(connections_open) X(connections_rejected)             \
-  X(frames_malformed) X(frames_oversize) X(requests) X(request_errors)            \
+  X(frames_malformed) X(frames_oversize) X(requests) X(requests_unsupported)            \
   X(messages_sent) X(send_bytes) X(messages_received) X(messages_redelivered)     \
   X(messages_acked) X(messages_nacked) X(receipt_handles_expired)                 \
   X(long_polls_waiting) X(memory_budget_waits) X(retention_deleted)               \

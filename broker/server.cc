@@ -68,6 +68,10 @@ asio::awaitable<void> Server::AcceptLoop() {
     std::shared_ptr<Session> session;
     {
       MutexLock lock(&mu_);
+      if (stopping_) {
+        socket.close(ec);  // accepted while shutdown began
+        continue;
+      }
       if (sessions_.size() >= options_.max_connections) {
         Inc(metrics_->connections_rejected);
         LOG_EVERY_N(WARNING, 100) << "--max_connections=" << options_.max_connections
@@ -94,6 +98,10 @@ void Server::OnClosed(uint64_t id) {
 }
 
 void Server::StopAccepting() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   asio::post(io_, [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);

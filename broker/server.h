@@ -40,7 +40,7 @@ class Server {
   // Starts accepting on the io_context.
   void Start();
 
-  void StopAccepting();
+  void StopAccepting() EXCLUDES(mu_);
   void StopReadingAll() EXCLUDES(mu_);
   void CloseAll() EXCLUDES(mu_);
   // Blocks until no session is open or the timeout passes; returns whether
@@ -64,6 +64,7 @@ class Server {
   CondVar all_closed_;
   std::map<uint64_t, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 // Parses "host:port". Errors: INVALID_ARGUMENT.

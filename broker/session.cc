@@ -9,7 +9,7 @@ namespace halfmq::broker {
 namespace {
 // Outgoing frames may be larger than the incoming limit only by the
 // response overhead; receive responses are capped well below it.
-constexpr size_t kMaxOutgoingFrameBytes = 64 << 20;
+constexpr size_t kMaxOutgoingFrameBytes = 72 << 20;
 // Read buffers larger than this are released after use so that idle
 // connections stay small.
 constexpr size_t kKeepBufferBytes = 64 << 10;
@@ -118,9 +118,13 @@ asio::awaitable<void> Session::WriteLoop() {
     if (closed_) break;
     writing.clear();
     writing.swap(outgoing_);
+    size_t answers = outgoing_answers_;
+    outgoing_answers_ = 0;
     co_await asio::async_write(socket_, asio::buffer(writing),
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
+    inflight_ -= answers;
+    if (answers > 0) read_wakeup_.cancel();
     if (writing.capacity() > kKeepBufferBytes) std::string().swap(writing);
   }
   CloseOnStrand();
@@ -143,11 +147,8 @@ void Session::SendFrame(v1::Frame frame, bool answers_request) {
   if (closed_flag_.load(std::memory_order_acquire)) return;
   asio::post(socket_.get_executor(),
              [self = shared_from_this(), frame = std::move(frame), answers_request] {
-               if (answers_request) {
-                 --self->inflight_;
-                 self->read_wakeup_.cancel();
-               }
                if (self->closed_) return;
+               if (answers_request) ++self->outgoing_answers_;
                self->Enqueue(frame);
                self->write_wakeup_.cancel();
              });

@@ -75,6 +75,9 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   asio::steady_timer read_wakeup_;
   asio::steady_timer write_wakeup_;
   std::string outgoing_;
+  // Answers queued in outgoing_ but not yet written; their requests still
+  // count as in flight, so the outgoing buffer is bounded by the cap too.
+  size_t outgoing_answers_ = 0;
   size_t inflight_ = 0;
   bool stop_reading_ = false;
   bool reader_done_ = false;

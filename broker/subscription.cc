@@ -27,6 +27,7 @@ void LongPoll::Wake() {
 void LongPoll::Fire() {
   if (fired_) return;
   fired_ = true;
+  fired_flag_.store(true, std::memory_order_release);
   auto resume = std::move(resume_);
   resume_ = nullptr;
   resume();
@@ -52,6 +53,11 @@ void Subscription::WakeAll() {
     wake.swap(waiters_);
   }
   for (auto& w : wake) w->Wake();
+}
+
+void Subscription::AddWaiter(std::shared_ptr<LongPoll> poll) {
+  std::erase_if(waiters_, [](const std::shared_ptr<LongPoll>& w) { return w->fired(); });
+  waiters_.push_back(std::move(poll));
 }
 
 void Subscription::SetInflight(QueueId q, uint64_t offset, const Inflight& entry) {

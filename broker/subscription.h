@@ -20,6 +20,7 @@
 #ifndef HALFMQ_BROKER_SUBSCRIPTION_H_
 #define HALFMQ_BROKER_SUBSCRIPTION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,12 +45,15 @@ class LongPoll : public std::enable_shared_from_this<LongPoll> {
   // Fires at `at` unless woken earlier.
   void Arm(asio::steady_timer::time_point at);
   void Wake();
+  // True once it has resumed its receive (any thread).
+  bool fired() const { return fired_flag_.load(std::memory_order_acquire); }
 
  private:
   void Fire();
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   bool fired_ = false;  // strand only
+  std::atomic<bool> fired_flag_{false};
   std::function<void()> resume_;
 };
 
@@ -98,9 +102,9 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   int64_t NextVisibleMs() const REQUIRES(mu_);
   // Records something that may let a waiting receive make progress.
   void BumpVersion() REQUIRES(mu_) { ++version_; }
-  void AddWaiter(std::shared_ptr<LongPoll> poll) REQUIRES(mu_) {
-    waiters_.push_back(std::move(poll));
-  }
+  // Parks a long poll; drops the ones that already fired (timed out), so the
+  // list holds only polls that are still waiting.
+  void AddWaiter(std::shared_ptr<LongPoll> poll) REQUIRES(mu_);
 
  private:
   const SubscriptionId id_;

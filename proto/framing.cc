@@ -30,8 +30,11 @@ bool AppendFrame(const v1::Frame& frame, size_t max_frame_bytes, std::string* ou
 
 bool ParseFrame(std::string_view body, v1::Frame* frame) {
   if (!frame->ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
-  return frame->body_case() != v1::Frame::BODY_NOT_SET ||
-         frame->type() == v1::RESPONSE;  // an error response may have no body
+  // An error response may have no body. A request whose body is a field this
+  // version does not know (a newer client) still parses, so that the broker
+  // can answer it with INVALID_ARGUMENT instead of closing the connection.
+  return frame->body_case() != v1::Frame::BODY_NOT_SET || frame->type() == v1::RESPONSE ||
+         !frame->GetReflection()->GetUnknownFields(*frame).empty();
 }
 
 FrameDecoder::Result FrameDecoder::Next(v1::Frame* frame) {

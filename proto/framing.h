@@ -26,7 +26,9 @@ void EncodeFrameLength(uint32_t length, uint8_t header[kFrameHeaderBytes]);
 bool AppendFrame(const v1::Frame& frame, size_t max_frame_bytes, std::string* out);
 
 // Parses a frame body (without header). Returns false for bytes that are not
-// a valid Frame, including a Frame with no body at all.
+// a valid Frame, including a request with no body at all (a body this
+// version does not know is accepted: it arrives as BODY_NOT_SET with unknown
+// fields).
 bool ParseFrame(std::string_view body, v1::Frame* frame);
 
 // Incremental decoder for a byte stream (used by tests and by callers that

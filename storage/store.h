@@ -61,7 +61,9 @@ struct StoreStats {
 class Store {
  public:
   // Opens or creates the store at options.path. Errors: INTERNAL with
-  // RocksDB's message (corruption, permissions, lock held by another process).
+  // RocksDB's message (corruption, permissions, lock held by another
+  // process); FAILED_PRECONDITION for a data directory of another storage
+  // format.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
 
   ~Store();

@@ -71,9 +71,20 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocksDb(s, "opening RocksDB at " + options.path);
   std::unique_ptr<rocksdb::DB> db(raw);
-  // Handle ids must equal our keyspace numbering for batch merging.
+  // On an error below, handles must be released before the DB closes.
+  auto fail = [&](Status status) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    return status;
+  };
+  // Merging batches (Committer) maps column family ids back to handles by
+  // index, so ids must equal our keyspace numbering. They do as long as the
+  // families were created in this order, which Open has always done.
   for (int i = 0; i < kNumKeyspaces; ++i) {
-    CHECK_EQ(handles[i]->GetName(), KeyspaceName(static_cast<Keyspace>(i)));
+    if (handles[i]->GetID() != static_cast<uint32_t>(i)) {
+      return fail(Status::FailedPrecondition(
+          std::string("column family ") + KeyspaceName(static_cast<Keyspace>(i)) + " has id " +
+          std::to_string(handles[i]->GetID()) + ", expected " + std::to_string(i)));
+    }
   }
 
   std::string version;
@@ -82,13 +93,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db->Put(wo, handles[0], kFormatVersionKey, kFormatVersion);
-    if (!s.ok()) return FromRocksDb(s, "writing format version");
+    if (!s.ok()) return fail(FromRocksDb(s, "writing format version"));
   } else if (!s.ok()) {
-    return FromRocksDb(s, "reading format version");
+    return fail(FromRocksDb(s, "reading format version"));
   } else if (version != kFormatVersion) {
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    return Status::FailedPrecondition("data directory has storage format " + version +
-                                      ", this broker reads format " + kFormatVersion);
+    return fail(Status::FailedPrecondition("data directory has storage format " + version +
+                                           ", this broker reads format " + kFormatVersion));
   }
   return std::unique_ptr<Store>(new Store(options, std::move(db), std::move(handles)));
 }

@@ -186,6 +186,20 @@ TEST_F(ProtocolTest, RequestWithoutBodyClosesConnection) {
   EXPECT_TRUE(bad.WaitForClose());
 }
 
+TEST_F(ProtocolTest, UnknownRequestTypeIsAnsweredNotDisconnected) {
+  // request_id = 5, then field 99 (length-delimited, empty): a request body
+  // from a newer protocol revision.
+  std::string body = std::string("\x08\x05", 2) + std::string("\x9a\x06\x00", 3);
+  uint8_t header[4];
+  proto::EncodeFrameLength(static_cast<uint32_t>(body.size()), header);
+  ASSERT_TRUE(client_->SendBytes(std::string(reinterpret_cast<char*>(header), 4) + body));
+  auto r = client_->ReadFrame();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->request_id(), 5u);
+  EXPECT_EQ(r->status().code(), v1::Status::INVALID_ARGUMENT);
+  ASSERT_EQ(CreateTopic("still-open", 1), v1::Status::OK);
+}
+
 TEST_F(ProtocolTest, GracefulShutdownExitsZero) {
   ASSERT_EQ(CreateTopic("t", 1), v1::Status::OK);
   EXPECT_EQ(broker_->Terminate(), 0) << broker_->LogTail();
