@@ -27,12 +27,12 @@ struct ReceiveOptions {
   std::chrono::milliseconds wait{1000};
 };
 
-// Thread-safe.
+// Thread-safe; calls from many threads share one connection and are
+// pipelined.
 class Consumer {
  public:
   // Errors: as Producer::Connect, and INVALID_ARGUMENT for a bad group name.
-  static Result<std::unique_ptr<Consumer>> Connect(const ClientOptions& options,
-                                                    std::string group);
+  static Result<std::unique_ptr<Consumer>> Connect(const ClientOptions& options, std::string group);
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
@@ -86,9 +86,17 @@ struct PushConsumerOptions {
 };
 
 // Runs `listener` for every message of the topic delivered to the group, at
-// most `concurrency` at a time; acks on kSuccess, nacks on kRetryLater or when
-// the listener throws. Thread-safe; Stop() (or the destructor) waits for
-// running listeners and returns their messages' outcomes to the broker.
+// most `concurrency` at a time; acks on kSuccess, nacks with retry_delay on
+// kRetryLater or when the listener throws. It never holds more than
+// `concurrency` messages, so the rest stay available to other consumers of
+// the group. Receive errors are retried with backoff for as long as it runs
+// (there is no caller to return them to).
+//
+// Thread-safe. Stop() (or the destructor) ends the receive loop (waiting for
+// at most one poll_wait), waits for running listeners and sends their acks or
+// nacks, and nacks with no delay the messages it had not started. Stop() from
+// inside the listener only begins the stop; the destructor must not run on a
+// listener thread.
 class PushConsumer {
  public:
   using Listener = std::function<ConsumeResult(const ReceivedMessage&)>;

@@ -1,4 +1,6 @@
-// Options shared by every HalfMQ client object.
+// Options shared by every HalfMQ client object. Factories check them and
+// return INVALID_ARGUMENT naming the bad field; tests may use timeouts and
+// backoffs of a few milliseconds.
 #ifndef HALFMQ_CLIENT_OPTIONS_H_
 #define HALFMQ_CLIENT_OPTIONS_H_
 
@@ -16,6 +18,7 @@ struct ClientOptions {
 
   std::chrono::milliseconds connect_timeout{3000};
   // Deadline for one request/response exchange (long polls add their wait).
+  // A timed-out request fails with UNAVAILABLE and is retried like one.
   std::chrono::milliseconds request_timeout{10000};
 
   // Reconnects back off exponentially with full jitter between these bounds.

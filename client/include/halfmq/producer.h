@@ -1,5 +1,8 @@
 // Producer: sends messages. Thread-safe; one Producer shares one connection
-// among all threads that use it.
+// among all threads that use it. A message without an id gets one generated
+// once, before the first attempt, so a retried send carries the same id.
+// Destroying a Producer completes outstanding SendAsync calls with
+// UNAVAILABLE "client closed".
 #ifndef HALFMQ_CLIENT_PRODUCER_H_
 #define HALFMQ_CLIENT_PRODUCER_H_
 
@@ -33,9 +36,12 @@ class Producer {
   // order. Same errors as Send.
   Result<std::vector<SendReceipt>> SendBatch(const std::vector<Message>& messages);
 
-  // Sends without waiting. `done` runs once, on a client thread; it must not
-  // block. Many sends may be outstanding at once (up to
-  // ClientOptions::max_inflight_requests; beyond that the call waits).
+  // Sends without waiting. `done` runs once, on the client's thread, also
+  // for validation errors; it must not block, and may call SendAsync again
+  // but not the synchronous methods (they return FAILED_PRECONDITION there).
+  // Many sends may be outstanding at once (up to
+  // ClientOptions::max_inflight_requests; beyond that the call waits, except
+  // when made from a `done` callback).
   void SendAsync(const Message& message, std::function<void(Result<SendReceipt>)> done);
 
  private:

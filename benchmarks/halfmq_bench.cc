@@ -1,0 +1,375 @@
+// halfmq-bench: load generator with latency histograms and delivery checks.
+//
+//   halfmq-bench send|consume|e2e [--broker HOST:PORT] [--size BYTES]
+//       [--connections N] [--inflight N] [--batch N] (--count N | --duration-s S)
+//       [--rate N] [--flush sync|async] [--json]
+//
+// Without --broker it starts its own halfmq-broker (next to this binary) on
+// 127.0.0.1 with a temporary data directory and reports that broker's CPU
+// time and peak RSS. See benchmarks/README.md.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "benchmarks/bench_broker.h"
+#include "benchmarks/histogram.h"
+#include "halfmq/halfmq.h"
+
+namespace halfmq::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  std::string mode;
+  std::string broker;
+  size_t size = 1024;
+  int connections = 1;
+  int inflight = 64;
+  int batch = 1;
+  uint64_t count = 0;
+  double duration_s = 0;
+  double rate = 0;
+  std::string flush = "sync";
+  bool json = false;
+  std::string topic = "bench";
+  uint32_t queues = 8;
+  std::string group = "bench-group";
+};
+
+[[noreturn]] void Usage(const std::string& error) {
+  if (!error.empty()) std::cerr << "halfmq-bench: " << error << "\n";
+  std::cerr << "usage: halfmq-bench send|consume|e2e [--broker HOST:PORT] [--size BYTES]\n"
+               "         [--connections N] [--inflight N] [--batch N]\n"
+               "         (--count N | --duration-s S) [--rate N] [--flush sync|async]\n"
+               "         [--topic T] [--queues N] [--json]\n";
+  std::exit(2);
+}
+
+Config ParseArgs(int argc, char** argv) {
+  Config c;
+  if (argc < 2) Usage("missing mode");
+  c.mode = argv[1];
+  if (c.mode != "send" && c.mode != "consume" && c.mode != "e2e") Usage("unknown mode " + c.mode);
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) Usage(a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&]() -> double {
+      std::string v = value();
+      char* end = nullptr;
+      double d = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || d < 0) Usage("bad number for " + a + ": " + v);
+      return d;
+    };
+    if (a == "--broker") c.broker = value();
+    else if (a == "--size") c.size = static_cast<size_t>(number());
+    else if (a == "--connections") c.connections = static_cast<int>(number());
+    else if (a == "--inflight") c.inflight = static_cast<int>(number());
+    else if (a == "--batch") c.batch = static_cast<int>(number());
+    else if (a == "--count") c.count = static_cast<uint64_t>(number());
+    else if (a == "--duration-s") c.duration_s = number();
+    else if (a == "--rate") c.rate = number();
+    else if (a == "--flush") c.flush = value();
+    else if (a == "--topic") c.topic = value();
+    else if (a == "--queues") c.queues = static_cast<uint32_t>(number());
+    else if (a == "--json") c.json = true;
+    else Usage("unknown flag " + a);
+  }
+  if ((c.count == 0) == (c.duration_s == 0)) Usage("give exactly one of --count and --duration-s");
+  if (c.connections < 1 || c.inflight < 1 || c.batch < 1) Usage("counts must be >= 1");
+  if (c.flush != "sync" && c.flush != "async") Usage("--flush is sync or async");
+  if (c.mode == "consume" && c.count == 0) Usage("consume needs --count (messages to drain)");
+  return c;
+}
+
+struct Result {
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  uint64_t lost = 0;
+  uint64_t duplicates = 0;
+  double seconds = 0;
+  Histogram latency;
+};
+
+// Runs producers: each connection keeps up to `inflight` sends outstanding.
+// Records every successful message id in `sent_ids` when given.
+Result RunSend(const Config& c, const std::string& address, uint64_t count, double duration_s,
+               std::vector<std::string>* sent_ids) {
+  Result total;
+  std::mutex total_mu;
+  std::string body(c.size, 'x');
+  std::atomic<uint64_t> issued{0};
+  auto start = Clock::now();
+  auto stop_at = duration_s > 0
+                     ? start + std::chrono::microseconds(static_cast<int64_t>(duration_s * 1e6))
+                     : Clock::time_point::max();
+  std::vector<std::thread> threads;
+  for (int conn = 0; conn < c.connections; ++conn) {
+    threads.emplace_back([&, conn] {
+      ClientOptions options;
+      options.broker = address;
+      auto producer = Producer::Connect(options);
+      if (!producer.ok()) {
+        std::cerr << "connect: " << producer.status() << "\n";
+        std::lock_guard<std::mutex> l(total_mu);
+        ++total.errors;
+        return;
+      }
+      Result mine;
+      std::vector<std::string> ids;
+      std::mutex mu;
+      std::condition_variable cv;
+      int outstanding = 0;
+      double per_conn_rate = c.rate > 0 ? c.rate / c.connections : 0;
+      auto next_at = Clock::now();
+      for (;;) {
+        if (Clock::now() >= stop_at) break;
+        if (count > 0 && issued.fetch_add(1) >= count) break;
+        if (per_conn_rate > 0) {
+          std::this_thread::sleep_until(next_at);  // pacing a load generator, not a test
+          next_at += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_conn_rate));
+        }
+        {
+          std::unique_lock<std::mutex> l(mu);
+          cv.wait(l, [&] { return outstanding < c.inflight; });
+          ++outstanding;
+        }
+        Message m(c.topic);
+        m.Body(body).Id(GenerateMessageId());
+        std::string id = m.message_id();
+        auto sent_at = Clock::now();
+        (*producer)->SendAsync(m, [&, sent_at, id](halfmq::Result<SendReceipt> r) {
+          auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at);
+          std::lock_guard<std::mutex> l(mu);
+          if (r.ok()) {
+            ++mine.ok;
+            mine.latency.Record(static_cast<uint64_t>(us.count()));
+            if (sent_ids) ids.push_back(id);
+          } else {
+            ++mine.errors;
+            if (mine.errors <= 3) std::cerr << "send: " << r.status() << "\n";
+          }
+          --outstanding;
+          cv.notify_all();
+        });
+      }
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return outstanding == 0; });
+      }
+      std::lock_guard<std::mutex> l(total_mu);
+      total.ok += mine.ok;
+      total.errors += mine.errors;
+      total.latency.Merge(mine.latency);
+      if (sent_ids) sent_ids->insert(sent_ids->end(), ids.begin(), ids.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return total;
+}
+
+// Runs consumers of one group until `expected` distinct messages were acked
+// or nothing arrives for 2 s. Latency is per receive+ack round.
+Result RunConsume(const Config& c, const std::string& address, uint64_t expected,
+                  const std::set<std::string>* must_see) {
+  Result total;
+  std::mutex mu;
+  std::unordered_map<std::string, int> seen;
+  std::atomic<uint64_t> distinct{0};
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> finished_ns{0};
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int conn = 0; conn < c.connections; ++conn) {
+    threads.emplace_back([&] {
+      ClientOptions options;
+      options.broker = address;
+      auto consumer = Consumer::Connect(options, c.group);
+      if (!consumer.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        ++total.errors;
+        return;
+      }
+      ReceiveOptions ro;
+      ro.max_messages = static_cast<uint32_t>(std::max(c.batch, 32));
+      ro.wait = std::chrono::milliseconds(2000);
+      ro.invisible_for = std::chrono::milliseconds(60000);
+      Histogram latency;
+      uint64_t errors = 0;
+      while (!done.load()) {
+        auto t0 = Clock::now();
+        auto got = (*consumer)->Receive(c.topic, ro);
+        if (!got.ok()) {
+          ++errors;
+          continue;
+        }
+        if (got->empty()) break;  // idle for 2 s: nothing left
+        std::vector<std::string> handles;
+        {
+          std::lock_guard<std::mutex> l(mu);
+          for (const auto& m : *got) {
+            if (++seen[m.message_id] == 1) {
+              distinct.fetch_add(1);
+            }
+            handles.push_back(m.receipt_handle);
+          }
+        }
+        auto acked = (*consumer)->AckBatch(handles);
+        if (!acked.ok()) ++errors;
+        latency.Record(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+        if (distinct.load() >= expected && !done.exchange(true)) {
+          finished_ns.store((Clock::now() - start).count());
+        }
+      }
+      std::lock_guard<std::mutex> l(mu);
+      total.errors += errors;
+      total.latency.Merge(latency);
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Throughput counts until the last expected message was acked, not the
+  // idle wait of the other consumers after it.
+  total.seconds = finished_ns.load() > 0
+                      ? static_cast<double>(finished_ns.load()) / 1e9
+                      : std::chrono::duration<double>(Clock::now() - start).count();
+  total.ok = distinct.load();
+  for (const auto& [id, n] : seen) {
+    if (n > 1) total.duplicates += static_cast<uint64_t>(n - 1);
+  }
+  if (must_see) {
+    for (const auto& id : *must_see) {
+      if (!seen.count(id)) ++total.lost;
+    }
+  }
+  return total;
+}
+
+void Report(const Config& c, const Result& r, const BenchBroker* own, const std::string& label) {
+  double tput = r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0;
+  BrokerUsage usage = own ? own->Usage() : BrokerUsage{};
+  if (c.json) {
+    std::printf(
+        "{\"mode\":\"%s\",\"throughput_per_s\":%.0f,\"count\":%llu,\"duration_s\":%.3f,"
+        "\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"mean_us\":%.1f,"
+        "\"errors\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"broker_peak_rss_bytes\":%lld,"
+        "\"broker_cpu_s\":%.2f,\"size\":%zu,\"connections\":%d,\"inflight\":%d,\"batch\":%d,"
+        "\"flush\":\"%s\"}\n",
+        label.c_str(), tput, static_cast<unsigned long long>(r.ok), r.seconds,
+        static_cast<unsigned long long>(r.latency.Percentile(0.5)),
+        static_cast<unsigned long long>(r.latency.Percentile(0.99)),
+        static_cast<unsigned long long>(r.latency.Percentile(0.999)),
+        static_cast<unsigned long long>(r.latency.max()), r.latency.mean(),
+        static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.lost),
+        static_cast<unsigned long long>(r.duplicates),
+        static_cast<long long>(own ? usage.peak_rss_bytes : -1), usage.cpu_seconds, c.size,
+        c.connections, c.inflight, c.batch, c.flush.c_str());
+  } else {
+    std::printf("%-8s %10.0f msg/s  n=%llu in %.2fs  p50=%lluus p99=%lluus p99.9=%lluus max=%lluus"
+                "  errors=%llu lost=%llu dup=%llu",
+                label.c_str(), tput, static_cast<unsigned long long>(r.ok), r.seconds,
+                static_cast<unsigned long long>(r.latency.Percentile(0.5)),
+                static_cast<unsigned long long>(r.latency.Percentile(0.99)),
+                static_cast<unsigned long long>(r.latency.Percentile(0.999)),
+                static_cast<unsigned long long>(r.latency.max()),
+                static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.lost),
+                static_cast<unsigned long long>(r.duplicates));
+    if (own) {
+      std::printf("  broker: cpu=%.2fs peak_rss=%.1fMiB", usage.cpu_seconds,
+                  static_cast<double>(usage.peak_rss_bytes) / (1 << 20));
+    }
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+int Main(int argc, char** argv) {
+  Config c = ParseArgs(argc, argv);
+  std::unique_ptr<BenchBroker> own;
+  std::string address = c.broker;
+  if (address.empty()) {
+    auto started = BenchBroker::Start(argv[0], {"--flush=" + c.flush});
+    if (!started.ok()) {
+      std::cerr << "halfmq-bench: " << started.status() << "\n";
+      return 1;
+    }
+    own = std::move(started).value();
+    address = own->address();
+  }
+  {
+    ClientOptions options;
+    options.broker = address;
+    auto admin = Admin::Connect(options);
+    if (!admin.ok()) {
+      std::cerr << "halfmq-bench: " << admin.status() << "\n";
+      return 1;
+    }
+    auto created = (*admin)->CreateTopic(c.topic, c.queues);
+    if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
+      std::cerr << "halfmq-bench: " << created.status() << "\n";
+      return 1;
+    }
+    if (c.mode != "send") {
+      Status s = (*admin)->CreateSubscription(c.group, c.topic, StartPosition::kLatest);
+      if (!s.ok() && s.code() != StatusCode::kAlreadyExists) {
+        std::cerr << "halfmq-bench: " << s << "\n";
+        return 1;
+      }
+    }
+  }
+  int failures = 0;
+  if (c.mode == "send") {
+    Result r = RunSend(c, address, c.count, c.duration_s, nullptr);
+    Report(c, r, own.get(), "send");
+    failures = r.errors > 0;
+  } else if (c.mode == "consume") {
+    Result fill = RunSend(c, address, c.count, 0, nullptr);
+    if (fill.errors > 0) {
+      std::cerr << "halfmq-bench: " << fill.errors << " sends failed while filling\n";
+      return 1;
+    }
+    Result r = RunConsume(c, address, fill.ok, nullptr);
+    Report(c, r, own.get(), "consume");
+    failures = r.errors > 0 || r.ok < fill.ok;
+  } else {  // e2e: send, then drain and check every acknowledged send arrived
+    std::vector<std::string> ids;
+    Result sent = RunSend(c, address, c.count, c.duration_s, &ids);
+    Report(c, sent, own.get(), "e2e-send");
+    std::set<std::string> must(ids.begin(), ids.end());
+    Result got = RunConsume(c, address, must.size(), &must);
+    Report(c, got, own.get(), "e2e-recv");
+    failures = sent.errors > 0 || got.lost > 0;
+  }
+  if (own) own->Stop();
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace halfmq::bench
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  return halfmq::bench::Main(argc, argv);
+}

@@ -1,0 +1,74 @@
+// Hand-rolled command-line parsing for the `halfmq` CLI: flags of the form
+// `--name value`, `--name=value` and boolean `--name`, positional arguments,
+// and `--` to end flags. Kept apart from the commands so it is unit-tested on
+// its own. Pure functions and values; thread-compatible.
+#ifndef HALFMQ_CLIENT_CLI_ARGS_H_
+#define HALFMQ_CLIENT_CLI_ARGS_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace halfmq::cli {
+
+// Process exit codes, which scripts rely on.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;  // the operation failed (broker error, I/O)
+inline constexpr int kExitUsage = 2;  // bad command line
+
+enum class FlagKind {
+  kBool,      // --name
+  kValue,     // --name V, at most once
+  kRepeated,  // --name V, any number of times
+};
+
+struct FlagSpec {
+  std::string name;  // without the leading "--"
+  FlagKind kind = FlagKind::kBool;
+};
+
+// The result of parsing: positional arguments in order, and flag values.
+class ParsedArgs {
+ public:
+  const std::vector<std::string>& positionals() const { return positionals_; }
+  bool Has(std::string_view flag) const { return flags_.count(std::string(flag)) > 0; }
+  // The value of a kValue flag, if given.
+  std::optional<std::string> Value(std::string_view flag) const;
+  // Every value of a kRepeated flag, in command-line order.
+  std::vector<std::string> Values(std::string_view flag) const;
+  // The value parsed as an unsigned integer in [min, max], or `default_value`
+  // if the flag is absent. Errors: INVALID_ARGUMENT (a usage error).
+  Result<uint64_t> Uint(std::string_view flag, uint64_t default_value, uint64_t min,
+                        uint64_t max) const;
+
+ private:
+  friend Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                      const std::vector<FlagSpec>& specs);
+  std::vector<std::string> positionals_;
+  std::map<std::string, std::vector<std::string>> flags_;
+};
+
+// Parses `args` (no program name) against `specs`. "-h" is read as "--help"
+// when a "help" flag is specified. Errors (INVALID_ARGUMENT, all usage
+// errors): unknown flag, missing value, a value given to a boolean flag, a
+// kValue flag given twice.
+Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                             const std::vector<FlagSpec>& specs);
+
+// Parses a decimal unsigned integer in [min, max]; `what` names it in errors.
+Result<uint64_t> ParseUint(std::string_view what, std::string_view text, uint64_t min,
+                           uint64_t max);
+
+// Splits "name=value" (the value may be empty or contain '='). Errors:
+// INVALID_ARGUMENT when there is no '=' or the name is empty.
+Result<std::pair<std::string, std::string>> ParseProperty(std::string_view text);
+
+}  // namespace halfmq::cli
+
+#endif  // HALFMQ_CLIENT_CLI_ARGS_H_

@@ -1,0 +1,212 @@
+// Command-line dispatch: global flags, finding the command by its words,
+// parsing its flags, help and usage errors.
+#include "client/cli/cli.h"
+
+#include <algorithm>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+#include "client/cli/command.h"
+#include "client/options_util.h"
+
+namespace halfmq::cli {
+namespace {
+
+constexpr char kGlobalSynopsis[] = "halfmq [--broker HOST:PORT]";
+
+std::vector<Command> AllCommands() {
+  std::vector<Command> commands;
+  AddTopicCommands(&commands);
+  AddSendCommands(&commands);
+  AddConsumeCommands(&commands);
+  AddGroupCommands(&commands);
+  AddStatsCommands(&commands);
+  return commands;
+}
+
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
+  return out;
+}
+
+// Overview of every command whose words start with `prefix` (all if empty).
+std::string Overview(const std::vector<Command>& commands, const std::vector<std::string>& prefix) {
+  std::ostringstream out;
+  out << "usage: " << kGlobalSynopsis << " COMMAND ...\n\ncommands:\n";
+  for (const Command& c : commands) {
+    if (!std::equal(prefix.begin(), prefix.end(), c.words.begin(),
+                    c.words.begin() + std::min(prefix.size(), c.words.size()))) {
+      continue;
+    }
+    std::string line = JoinWords(c.words);
+    for (const std::string& p : c.positionals) line += " " + p;
+    if (!c.synopsis.empty()) line += " " + c.synopsis;
+    out << "  " << line << "\n      " << c.summary << "\n";
+  }
+  out << "\nThe broker is --broker, else $HALFMQ_BROKER, else " << kDefaultBroker << ".\n"
+      << "--json prints one JSON object per line. Exit status: 0 success, 1 the operation\n"
+      << "failed, 2 usage error. `halfmq COMMAND --help` shows a command's details.\n";
+  return out.str();
+}
+
+// The synopsis lines alone, for usage errors: short enough for stderr.
+std::string ShortUsage(const std::vector<Command>& commands,
+                       const std::vector<std::string>& prefix) {
+  std::string out;
+  for (const Command& c : commands) {
+    if (!std::equal(prefix.begin(), prefix.end(), c.words.begin(),
+                    c.words.begin() + std::min(prefix.size(), c.words.size()))) {
+      continue;
+    }
+    out += (out.empty() ? "usage: " : "       ") + c.Usage() + "\n";
+  }
+  return out + "Run 'halfmq --help' for details.\n";
+}
+
+// Finds the command whose words are the longest prefix of args[start..].
+const Command* FindCommand(const std::vector<Command>& commands,
+                           const std::vector<std::string>& args, size_t start) {
+  const Command* best = nullptr;
+  for (const Command& c : commands) {
+    if (args.size() - start < c.words.size()) continue;
+    if (!std::equal(c.words.begin(), c.words.end(), args.begin() + static_cast<long>(start))) {
+      continue;
+    }
+    if (best == nullptr || c.words.size() > best->words.size()) best = &c;
+  }
+  return best;
+}
+
+bool IsGroupWord(const std::vector<Command>& commands, const std::string& word) {
+  for (const Command& c : commands) {
+    if (c.words.size() > 1 && c.words[0] == word) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Command::Usage() const {
+  std::string out = std::string(kGlobalSynopsis) + " " + JoinWords(words);
+  for (const std::string& p : positionals) out += " " + p;
+  if (!synopsis.empty()) out += " " + synopsis;
+  return out;
+}
+
+int Context::Usage(std::string_view message) const {
+  *err << "halfmq: " << message << "\nusage: " << command->Usage() << "\n";
+  return kExitUsage;
+}
+
+int Context::Fail(const Status& status) const {
+  *err << "halfmq: " << status.ToString() << "\n";
+  return kExitError;
+}
+
+std::string FormatTimeMs(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  int64_t millis = ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    --seconds;
+  }
+  std::tm tm{};
+  if (gmtime_r(&seconds, &tm) == nullptr) return std::to_string(ms);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+int RunCli(const std::vector<std::string>& args, const CliEnv& env) {
+  std::ostream& out = *env.out;
+  std::ostream& err = *env.err;
+  const std::vector<Command> commands = AllCommands();
+
+  // Global flags come before the command; --broker and --help are accepted
+  // after it as well (see the command's own parse below).
+  std::optional<std::string> broker;
+  bool help = false;
+  size_t i = 0;
+  auto usage_error = [&](const std::string& message, const std::vector<std::string>& prefix) {
+    err << "halfmq: " << message << "\n" << ShortUsage(commands, prefix);
+    return kExitUsage;
+  };
+  for (; i < args.size() && args[i].size() > 1 && args[i][0] == '-'; ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+    } else if (arg == "--broker") {
+      if (i + 1 >= args.size()) return usage_error("flag '--broker' needs a value", {});
+      broker = args[++i];
+    } else if (arg.rfind("--broker=", 0) == 0) {
+      broker = arg.substr(9);
+    } else {
+      return usage_error("unknown flag '" + arg + "' (command flags go after the command)", {});
+    }
+  }
+  if (i == args.size()) {
+    if (help) {
+      out << Overview(commands, {});
+      return kExitOk;
+    }
+    return usage_error("missing command", {});
+  }
+  const Command* command = FindCommand(commands, args, i);
+  if (command == nullptr) {
+    if (IsGroupWord(commands, args[i])) {
+      bool help_next = i + 1 < args.size() && (args[i + 1] == "--help" || args[i + 1] == "-h");
+      if (help_next || (help && i + 1 == args.size())) {
+        out << Overview(commands, {args[i]});
+        return kExitOk;
+      }
+      std::string what = i + 1 < args.size()
+                             ? "unknown subcommand '" + args[i] + " " + args[i + 1] + "'"
+                             : "missing subcommand after '" + args[i] + "'";
+      return usage_error(what, {args[i]});
+    }
+    return usage_error("unknown command '" + args[i] + "'", {});
+  }
+
+  Context ctx;
+  ctx.in = env.in;
+  ctx.out = env.out;
+  ctx.err = env.err;
+  ctx.command = command;
+
+  std::vector<FlagSpec> specs = command->flags;
+  specs.push_back({"broker", FlagKind::kValue});
+  specs.push_back({"help", FlagKind::kBool});
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i + command->words.size()),
+                                args.end());
+  auto parsed = ParseArgs(rest, specs);
+  if (!parsed.ok()) return ctx.Usage(parsed.status().message());
+  if (help || parsed->Has("help")) {
+    out << "usage: " << command->Usage() << "\n  " << command->summary << "\n";
+    if (!command->help.empty()) out << command->help;
+    return kExitOk;
+  }
+  const std::vector<std::string>& positionals = parsed->positionals();
+  if (positionals.size() < command->positionals.size()) {
+    return ctx.Usage("missing " + command->positionals[positionals.size()]);
+  }
+  if (positionals.size() > command->positionals.size()) {
+    return ctx.Usage("unexpected argument '" + positionals[command->positionals.size()] + "'");
+  }
+
+  if (auto b = parsed->Value("broker")) broker = *b;
+  if (!broker.has_value()) broker = env.broker;
+  ctx.options.broker = broker.value_or(kDefaultBroker);
+  auto address = client::ParseBrokerAddress(ctx.options.broker);
+  if (!address.ok()) return ctx.Usage(address.status().message());
+  ctx.options.client_id = "halfmq-cli@" + client::DefaultClientId();
+  return command->run(*parsed, ctx);
+}
+
+}  // namespace halfmq::cli

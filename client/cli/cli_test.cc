@@ -1,0 +1,263 @@
+// Command-line handling: usage errors, help and exit codes without a broker;
+// output formats and the send/consume loops against a scripted FakeBroker.
+// tests/ covers the commands against a real broker.
+#include "client/cli/cli.h"
+
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "client/cli/args.h"
+#include "client/fake_broker.h"
+#include "common/asio.h"
+
+namespace halfmq::cli {
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+CliRun RunArgs(const std::vector<std::string>& args, std::string stdin_text = "",
+               std::optional<std::string> env_broker = std::nullopt) {
+  std::istringstream in(stdin_text);
+  std::ostringstream out, err;
+  CliEnv env;
+  env.in = &in;
+  env.out = &out;
+  env.err = &err;
+  env.broker = std::move(env_broker);
+  int code = RunCli(args, env);
+  return {code, out.str(), err.str()};
+}
+
+// A loopback port with nothing listening: bound once, then released.
+std::string ClosedBrokerAddress() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  unsigned short port = acceptor.local_endpoint().port();
+  acceptor.close();
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+TEST(CliTest, HelpExitsZeroWithUsageOnStdout) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"--broker", "h:1", "--help"}}) {
+    CliRun r = RunArgs(args);
+    EXPECT_EQ(r.code, kExitOk);
+    EXPECT_NE(r.out.find("usage: halfmq"), std::string::npos);
+    EXPECT_NE(r.out.find("topic create NAME [--queues N]"), std::string::npos);
+    EXPECT_NE(r.out.find("consume TOPIC --group G"), std::string::npos);
+    EXPECT_TRUE(r.err.empty());
+  }
+}
+
+TEST(CliTest, CommandHelpShowsItsUsage) {
+  CliRun r = RunArgs({"send", "--help"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_NE(r.out.find("usage: halfmq [--broker HOST:PORT] send TOPIC"), std::string::npos);
+  r = RunArgs({"--help", "group", "lag"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_NE(r.out.find("group lag GROUP"), std::string::npos);
+  r = RunArgs({"topic", "--help"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_NE(r.out.find("topic list"), std::string::npos);
+  EXPECT_EQ(r.out.find("consume TOPIC"), std::string::npos);  // only the topic group
+}
+
+TEST(CliTest, UsageErrorsExitTwoWithMessageOnStderr) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{}, "missing command"},
+           {{"frobnicate"}, "unknown command 'frobnicate'"},
+           {{"topic"}, "missing subcommand after 'topic'"},
+           {{"topic", "drop", "x"}, "unknown subcommand 'topic drop'"},
+           {{"topic", "create"}, "missing NAME"},
+           {{"topic", "create", "a", "b"}, "unexpected argument 'b'"},
+           {{"topic", "create", "a", "--queues", "many"}, "--queues must be an integer"},
+           {{"topic", "create", "a", "--queues", "0"}, "--queues must be an integer in 1..256"},
+           {{"topic", "list", "--bogus"}, "unknown flag '--bogus'"},
+           {{"--bogus", "topic", "list"}, "unknown flag '--bogus'"},
+           {{"--broker"}, "'--broker' needs a value"},
+           {{"--broker", "nohost", "stats"}, "broker address 'nohost'"},
+           {{"stats", "--broker", "h:99999"}, "port outside"},
+           {{"send", "t"}, "exactly one of --body and --lines"},
+           {{"send", "t", "--body", "x", "--lines"}, "exactly one of --body and --lines"},
+           {{"send", "t", "--body", "x", "--property", "novalue"}, "is not NAME=VALUE"},
+           {{"send", "t", "--body"}, "'--body' needs a value"},
+           {{"consume", "t"}, "missing --group"},
+           {{"consume", "t", "--group", "g", "--max", "0"}, "--max must be an integer"},
+           {{"consume", "t", "--group", "g", "--wait-ms", "60001"}, "--wait-ms"},
+           {{"group", "create", "g"}, "missing --topic"},
+           {{"group", "create", "g", "--topic", "t", "--from", "middle"}, "--from must be"},
+           {{"group", "lag"}, "missing GROUP"},
+       }) {
+    CliRun r = RunArgs(c.args);
+    EXPECT_EQ(r.code, kExitUsage) << c.message;
+    EXPECT_EQ(r.err.rfind("halfmq: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("usage: "), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+TEST(CliTest, UnreachableBrokerExitsOneWithStatusLine) {
+  std::string broker = ClosedBrokerAddress();
+  CliRun r = RunArgs({"--broker", broker, "topic", "list"});
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.err.rfind("halfmq: UNAVAILABLE: cannot connect to broker " + broker, 0), 0u) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliTest, BrokerComesFromFlagThenEnvironment) {
+  std::string closed = ClosedBrokerAddress();
+  // The environment is used when no flag is given...
+  CliRun r = RunArgs({"stats"}, "", closed);
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_NE(r.err.find(closed), std::string::npos) << r.err;
+  // ...and the flag (before or after the command) wins over it.
+  r = RunArgs({"stats", "--broker", closed}, "", "bad-address");
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_NE(r.err.find(closed), std::string::npos) << r.err;
+  r = RunArgs({"stats"}, "", "bad-address");
+  EXPECT_EQ(r.code, kExitUsage);
+}
+
+}  // namespace
+}  // namespace halfmq::cli
+
+namespace halfmq::cli {
+namespace {
+
+using client::testing::FakeBroker;
+
+TEST(CliBrokerTest, SendLinesPrintsInInputOrderWhateverTheAnswerOrder) {
+  FakeBroker broker;
+  CliRun run;
+  std::thread cli([&] {
+    run = RunArgs({"--broker", broker.address(), "send", "orders", "--key", "k", "--property",
+                   "a=b=c", "--lines", "--json"},
+                  "first\nsecond\n\nfourth");
+  });
+  std::vector<FakeBroker::Received> sends;
+  for (int i = 0; i < 4; ++i) {
+    auto r = broker.Next();
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(r->frame.has_send());
+    sends.push_back(*r);
+  }
+  std::set<std::string> bodies;
+  for (const auto& s : sends) {
+    const v1::Message& m = s.frame.send().messages(0);
+    bodies.insert(m.body());
+    EXPECT_EQ(m.keys(0), "k");
+    EXPECT_EQ(m.properties().at("a"), "b=c");
+  }
+  EXPECT_EQ(bodies, (std::set<std::string>{"first", "second", "", "fourth"}));
+  // Answer in reverse order; the offset tells which line a result is for.
+  for (int i = 3; i >= 0; --i) {
+    const v1::Message& m = sends[i].frame.send().messages(0);
+    v1::Frame response;
+    v1::SendResult* result = response.mutable_send_response()->add_results();
+    result->set_message_id(m.message_id());
+    result->set_topic("orders");
+    result->set_queue_id(1);
+    result->set_offset(static_cast<uint64_t>(i));
+    broker.Reply(sends[i], response);
+  }
+  cli.join();
+  EXPECT_EQ(run.code, kExitOk) << run.err;
+  std::istringstream lines(run.out);
+  std::string line;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(std::getline(lines, line));
+    std::string id = sends[i].frame.send().messages(0).message_id();
+    EXPECT_EQ(line, "{\"message_id\":\"" + id + "\",\"topic\":\"orders\",\"queue\":1,\"offset\":" +
+                        std::to_string(i) + "}");
+  }
+  EXPECT_FALSE(std::getline(lines, line));
+}
+
+TEST(CliBrokerTest, SendReportsABrokerErrorWithExitOne) {
+  FakeBroker broker;
+  CliRun run;
+  std::thread cli([&] {
+    run = RunArgs({"--broker", broker.address(), "send", "nope", "--body", "x"});
+  });
+  auto r = broker.Next();
+  ASSERT_TRUE(r);
+  broker.ReplyError(*r, v1::Status::NOT_FOUND, "topic 'nope' does not exist");
+  cli.join();
+  EXPECT_EQ(run.code, kExitError);
+  EXPECT_EQ(run.err, "halfmq: NOT_FOUND: topic 'nope' does not exist\n");
+  EXPECT_TRUE(run.out.empty());
+}
+
+TEST(CliBrokerTest, ConsumeReceivesUntilMaxOrEmptyPrintsJsonAndAcks) {
+  FakeBroker broker;
+  CliRun run;
+  std::thread cli([&] {
+    run = RunArgs({"--broker", broker.address(), "consume", "orders", "--group", "g", "--max", "3",
+                   "--wait-ms", "250", "--json"});
+  });
+  auto receive = broker.Next();
+  ASSERT_TRUE(receive);
+  EXPECT_EQ(receive->frame.receive().max_messages(), 3u);
+  EXPECT_EQ(receive->frame.receive().wait_ms(), 250u);
+  EXPECT_EQ(receive->frame.receive().invisible_ms(), 30000u);
+  v1::Frame response;
+  for (int i = 0; i < 2; ++i) {
+    v1::ReceivedMessage* m = response.mutable_receive_response()->add_messages();
+    m->mutable_message()->set_message_id("m" + std::to_string(i));
+    m->mutable_message()->set_topic("orders");
+    m->mutable_message()->add_keys("key" + std::to_string(i));
+    m->mutable_message()->add_keys("other");
+    m->mutable_message()->set_tag("t");
+    (*m->mutable_message()->mutable_properties())["p"] = "v";
+    m->mutable_message()->set_body(i == 0 ? "line\n\"q\"" : "bin\xff");
+    m->set_queue_id(2);
+    m->set_offset(10 + i);
+    m->set_attempt(1);
+    m->set_receipt_handle(std::string("\x01\xab", 2) + std::to_string(i));
+  }
+  broker.Reply(*receive, response);
+  auto ack = broker.Next();
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->frame.ack().receipt_handles_size(), 2);
+  EXPECT_EQ(ack->frame.ack().group(), "g");
+  v1::Frame ack_response;
+  ack_response.mutable_ack_response()->add_results();
+  ack_response.mutable_ack_response()->add_results();
+  broker.Reply(*ack, ack_response);
+  auto second = broker.Next();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->frame.receive().max_messages(), 1u);  // what is left of --max
+  v1::Frame empty;
+  empty.mutable_receive_response();
+  broker.Reply(*second, empty);
+  cli.join();
+  EXPECT_EQ(run.code, kExitOk) << run.err;
+  EXPECT_EQ(
+      run.out,
+      "{\"message_id\":\"m0\",\"topic\":\"orders\",\"queue\":2,\"offset\":10,\"key\":\"key0\","
+      "\"tag\":\"t\",\"body\":\"line\\u000a\\\"q\\\"\",\"attempt\":1,\"keys\":[\"key0\","
+      "\"other\"],\"properties\":{\"p\":\"v\"},\"receipt_handle\":\"01ab30\","
+      "\"born_time_ms\":0,\"store_time_ms\":0}\n"
+      "{\"message_id\":\"m1\",\"topic\":\"orders\",\"queue\":2,\"offset\":11,\"key\":\"key1\","
+      "\"tag\":\"t\",\"body\":\"bin\\u00ff\",\"attempt\":1,\"keys\":[\"key1\",\"other\"],"
+      "\"properties\":{\"p\":\"v\"},\"receipt_handle\":\"01ab31\",\"born_time_ms\":0,"
+      "\"store_time_ms\":0}\n");
+}
+
+}  // namespace
+}  // namespace halfmq::cli

@@ -1,0 +1,64 @@
+#include "client/cli/json.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace halfmq::cli {
+namespace {
+
+std::string Json(std::string_view s) {
+  std::string out;
+  AppendJsonString(s, &out);
+  return out;
+}
+
+TEST(JsonStringTest, EscapesQuotesBackslashesAndControlBytes) {
+  EXPECT_EQ(Json("plain"), "\"plain\"");
+  EXPECT_EQ(Json("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Json("line\nnext\ttab\r"), "\"line\\u000anext\\u0009tab\\u000d\"");
+  EXPECT_EQ(Json(std::string("\0\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\\u007f\"");
+  EXPECT_EQ(Json("/ and ' stay"), "\"/ and ' stay\"");
+}
+
+TEST(JsonStringTest, CopiesValidUtf8) {
+  EXPECT_EQ(Json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+}
+
+TEST(JsonStringTest, EscapesBytesOfInvalidUtf8) {
+  EXPECT_EQ(Json("\xff"), "\"\\u00ff\"");
+  EXPECT_EQ(Json("a\x80z"), "\"a\\u0080z\"");
+  // Truncated sequence: both bytes escaped, the following ASCII kept.
+  EXPECT_EQ(Json("\xe2\x82!"), "\"\\u00e2\\u0082!\"");
+  // Overlong and surrogate encodings are not valid UTF-8.
+  EXPECT_EQ(Json("\xc0\xaf"), "\"\\u00c0\\u00af\"");
+  EXPECT_EQ(Json("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");
+  // A valid sequence right after an invalid byte is still copied.
+  EXPECT_EQ(Json("\xff\xc3\xa9"), "\"\\u00ff\xc3\xa9\"");
+}
+
+TEST(JsonObjectTest, BuildsOneLineInInsertionOrder) {
+  std::string s = JsonObject()
+                      .Str("message_id", "m1")
+                      .Uint("queue", 3)
+                      .Int("created_ms", -1)
+                      .Bool("ok", true)
+                      .StrArray("keys", {"a", "b\""})
+                      .StrMap("properties", {{"k", "v"}})
+                      .IntMap("counters", {{"x", 5}})
+                      .str();
+  EXPECT_EQ(s,
+            "{\"message_id\":\"m1\",\"queue\":3,\"created_ms\":-1,\"ok\":true,"
+            "\"keys\":[\"a\",\"b\\\"\"],\"properties\":{\"k\":\"v\"},\"counters\":{\"x\":5}}");
+  EXPECT_EQ(JsonObject().str(), "{}");
+  EXPECT_EQ(JsonObject().StrArray("k", {}).StrMap("m", {}).str(), "{\"k\":[],\"m\":{}}");
+}
+
+TEST(HexEncodeTest, LowercaseTwoDigitsPerByte) {
+  EXPECT_EQ(HexEncode(std::string("\x00\x0f\xab\xff", 4)), "000fabff");
+  EXPECT_EQ(HexEncode(""), "");
+}
+
+}  // namespace
+}  // namespace halfmq::cli

@@ -1,0 +1,107 @@
+#include "client/options_util.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdint>
+
+#include "client/utf8.h"
+
+namespace halfmq::client {
+namespace {
+
+// A frame must at least carry a request with an empty message; anything much
+// smaller than this is a misconfiguration, not a limit.
+constexpr size_t kMinFrameBytes = 1024;
+// The length prefix is a u32.
+constexpr size_t kMaxFrameBytes = UINT32_MAX;
+// Beyond this the inflight table is a memory problem rather than a queue.
+constexpr size_t kMaxInflightRequests = 1 << 20;
+constexpr int kMaxRetries = 100;
+constexpr size_t kMaxClientIdBytes = 256;
+
+Status Positive(std::string_view name, std::chrono::milliseconds value) {
+  if (value.count() > 0) return Status::Ok();
+  return Status::InvalidArgument(std::string(name) + " must be positive");
+}
+
+}  // namespace
+
+Result<BrokerAddress> ParseBrokerAddress(std::string_view address) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("broker address '" + std::string(address) + "' " +
+                                   std::string(why) + " (want HOST:PORT)");
+  };
+  BrokerAddress out;
+  std::string_view port;
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    if (close == std::string_view::npos) return bad("has an unclosed '['");
+    out.host = std::string(address.substr(1, close - 1));
+    if (close + 1 >= address.size() || address[close + 1] != ':') return bad("has no port");
+    port = address.substr(close + 2);
+  } else {
+    size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) return bad("has no port");
+    out.host = std::string(address.substr(0, colon));
+    if (out.host.find(':') != std::string::npos) return bad("needs [] around an IPv6 address");
+    port = address.substr(colon + 1);
+  }
+  if (out.host.empty()) return bad("has no host");
+  for (char c : out.host) {
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      return bad("has a bad character in the host");
+    }
+  }
+  if (port.empty() || port.size() > 5) return bad("has a bad port");
+  uint32_t value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return bad("has a bad port");
+    value = value * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (value == 0 || value > 65535) return bad("has a port outside 1..65535");
+  out.port = std::string(port);
+  return out;
+}
+
+std::string DefaultClientId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::string fallback = "unknown";
+    return fallback + "-" + std::to_string(getpid());
+  }
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+Result<ClientOptions> ResolveClientOptions(const ClientOptions& options) {
+  ClientOptions out = options;
+  auto address = ParseBrokerAddress(out.broker);
+  if (!address.ok()) return address.status();
+  if (out.client_id.empty()) out.client_id = DefaultClientId();
+  if (out.client_id.size() > kMaxClientIdBytes || !IsValidUtf8(out.client_id)) {
+    return Status::InvalidArgument("client_id must be valid UTF-8 of at most " +
+                                   std::to_string(kMaxClientIdBytes) + " bytes");
+  }
+  HALFMQ_RETURN_IF_ERROR(Positive("connect_timeout", out.connect_timeout));
+  HALFMQ_RETURN_IF_ERROR(Positive("request_timeout", out.request_timeout));
+  HALFMQ_RETURN_IF_ERROR(Positive("reconnect_backoff_initial", out.reconnect_backoff_initial));
+  HALFMQ_RETURN_IF_ERROR(Positive("reconnect_backoff_max", out.reconnect_backoff_max));
+  if (out.reconnect_backoff_max < out.reconnect_backoff_initial) {
+    return Status::InvalidArgument(
+        "reconnect_backoff_max must not be less than reconnect_backoff_initial");
+  }
+  if (out.max_retries < 0 || out.max_retries > kMaxRetries) {
+    return Status::InvalidArgument("max_retries must be in 0.." + std::to_string(kMaxRetries));
+  }
+  if (out.max_frame_bytes < kMinFrameBytes || out.max_frame_bytes > kMaxFrameBytes) {
+    return Status::InvalidArgument("max_frame_bytes must be in " + std::to_string(kMinFrameBytes) +
+                                   ".." + std::to_string(kMaxFrameBytes));
+  }
+  if (out.max_inflight_requests < 1 || out.max_inflight_requests > kMaxInflightRequests) {
+    return Status::InvalidArgument("max_inflight_requests must be in 1.." +
+                                   std::to_string(kMaxInflightRequests));
+  }
+  return out;
+}
+
+}  // namespace halfmq::client

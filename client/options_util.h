@@ -1,0 +1,32 @@
+// Validation and defaults for ClientOptions, shared by every client object.
+// Pure functions, thread-safe.
+#ifndef HALFMQ_CLIENT_OPTIONS_UTIL_H_
+#define HALFMQ_CLIENT_OPTIONS_UTIL_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "halfmq/options.h"
+
+namespace halfmq::client {
+
+struct BrokerAddress {
+  std::string host;  // without brackets for IPv6 literals
+  std::string port;  // decimal, 1..65535
+};
+
+// Parses "host:port", "[v6-literal]:port". Errors: INVALID_ARGUMENT.
+Result<BrokerAddress> ParseBrokerAddress(std::string_view address);
+
+// Checks every field and returns a copy with defaults filled in (client_id
+// becomes "<hostname>-<pid>" when empty). Errors: INVALID_ARGUMENT naming the
+// field.
+Result<ClientOptions> ResolveClientOptions(const ClientOptions& options);
+
+// "<hostname>-<pid>".
+std::string DefaultClientId();
+
+}  // namespace halfmq::client
+
+#endif  // HALFMQ_CLIENT_OPTIONS_UTIL_H_
