@@ -45,6 +45,25 @@ Status ValidateOptions(const BrokerOptions& o) {
   if (o.default_invisible_ms < 1 || o.default_invisible_ms > kMaxInvisibleMs) {
     return Status::InvalidArgument("--default_invisible_ms out of range");
   }
+  if (o.txn.check_delay_ms < 1) return Status::InvalidArgument("--txn_check_delay_ms must be >= 1");
+  if (o.txn.check_backoff_max_ms < o.txn.check_delay_ms) {
+    return Status::InvalidArgument("--txn_check_backoff_max_ms must be >= --txn_check_delay_ms");
+  }
+  if (o.txn.max_checks < 1) return Status::InvalidArgument("--txn_max_checks must be >= 1");
+  if (o.txn.max_age_ms < 1) return Status::InvalidArgument("--txn_max_age_ms must be >= 1");
+  if (o.txn.check_timeout_ms < 1) {
+    return Status::InvalidArgument("--txn_check_timeout_ms must be >= 1");
+  }
+  if (o.txn.settled_retention_ms < 1 || o.txn.settled_max < 1) {
+    return Status::InvalidArgument("--txn_settled_retention_ms and --txn_settled_max must be >= 1");
+  }
+  if (o.txn.scan_interval.count() < 1) {
+    return Status::InvalidArgument("--txn_scan_interval_ms must be >= 1");
+  }
+  if (o.producers.max_checks_per_connection < 1 || !(o.producers.check_rate_per_group > 0)) {
+    return Status::InvalidArgument(
+        "--txn_max_checks_per_connection and --txn_check_rate_per_group must be > 0");
+  }
   return Status::Ok();
 }
 
@@ -78,8 +97,12 @@ Status Broker::Recover() {
   HALFMQ_RETURN_IF_ERROR(consume_->Recover());
   produce_ = std::make_unique<ProduceService>(store_.get(), log_.get());
   admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
+  registry_ = std::make_unique<ProducerRegistry>(options_.producers);
+  txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), registry_.get(),
+                                      clock, &metrics_, options_.txn, pool_);
+  HALFMQ_RETURN_IF_ERROR(txn_->Recover());
   dispatcher_ = std::make_unique<Dispatcher>(
-      produce_.get(), consume_.get(), admin_.get(), &metrics_,
+      produce_.get(), consume_.get(), admin_.get(), txn_.get(), &metrics_,
       HelloLimits{options_.max_frame_bytes, options_.max_message_bytes});
   budget_ = std::make_unique<MemoryBudget>(options_.memory_budget_bytes);
   ServerOptions server;
@@ -87,6 +110,7 @@ Status Broker::Recover() {
   server.session.max_inflight_requests = options_.max_inflight_requests;
   server.max_connections = options_.max_connections;
   server_ = std::make_unique<Server>(io_, dispatcher_.get(), budget_.get(), &metrics_, server);
+  server_->SetCloseObserver([txn = txn_.get()](uint64_t id) { txn->OnConnectionClosed(id); });
   retention_ = std::make_unique<RetentionService>(store_.get(), topics_.get(), clock, &metrics_,
                                                   options_.retention_ms,
                                                   options_.retention_interval);
@@ -99,6 +123,7 @@ Result<asio::ip::tcp::endpoint> Broker::Start() {
   if (!endpoint.ok()) return endpoint.status();
   server_->Start();
   retention_->Start();
+  txn_->Start();
   asio::co_spawn(io_, LogStatsLoop(), asio::detached);
   for (int i = 0; i < options_.io_threads; ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -141,6 +166,7 @@ void Broker::Shutdown() {
       server_->WaitForSessions(std::chrono::milliseconds(1000));
     }
     retention_->Stop();
+    txn_->Stop();
     work_.reset();
     io_.stop();
     for (auto& t : io_threads_) t.join();

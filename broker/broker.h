@@ -29,6 +29,7 @@
 #include "broker/retention.h"
 #include "broker/server.h"
 #include "broker/topic_manager.h"
+#include "broker/txn_service.h"
 #include "common/asio.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -52,6 +53,8 @@ struct BrokerOptions {
   size_t max_inflight_per_subscription = 100000;
   std::chrono::milliseconds shutdown_grace{10000};
   std::chrono::seconds stats_log_interval{60};
+  TxnOptions txn;
+  ProducerRegistryOptions producers;
   Clock* clock = Clock::Real();
 };
 
@@ -73,6 +76,7 @@ class Broker {
   asio::io_context& io() { return io_; }
   AdminService& admin() { return *admin_; }
   RetentionService& retention() { return *retention_; }
+  TxnService& txn() { return *txn_; }
 
  private:
   explicit Broker(const BrokerOptions& options);
@@ -92,6 +96,8 @@ class Broker {
   std::unique_ptr<ConsumeService> consume_;
   std::unique_ptr<ProduceService> produce_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<ProducerRegistry> registry_;
+  std::unique_ptr<TxnService> txn_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<MemoryBudget> budget_;
   std::unique_ptr<Server> server_;

@@ -13,6 +13,12 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
     case v1::Frame::kHello: {
       const auto& hello = request.hello();
       connection->SetClientId(hello.client_id());
+      if (hello.producer_groups_size() > 0) {
+        txn_->RegisterProducer(connection,
+                               std::vector<std::string>(hello.producer_groups().begin(),
+                                                        hello.producer_groups().end()),
+                               hello.max_outstanding_checks());
+      }
       VLOG(1) << "connection " << connection->id() << " from " << connection->peer()
               << " is client '" << hello.client_id() << "'";
       v1::Frame frame;
@@ -44,6 +50,15 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
     case v1::Frame::kCreateSubscription:
       return consume_->CreateSubscription(std::move(*request.mutable_create_subscription()),
                                           std::move(responder));
+    case v1::Frame::kSendHalf:
+      return txn_->SendHalf(std::move(*request.mutable_send_half()), std::move(responder),
+                            connection);
+    case v1::Frame::kEndTransaction:
+      return txn_->EndTransaction(std::move(*request.mutable_end_transaction()),
+                                  std::move(responder));
+    case v1::Frame::kListTransactions:
+      return txn_->ListTransactions(std::move(*request.mutable_list_transactions()),
+                                    std::move(responder));
     case v1::Frame::kGetLag:
       return consume_->GetLag(std::move(*request.mutable_get_lag()), std::move(responder));
     default:

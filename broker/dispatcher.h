@@ -12,6 +12,7 @@
 #include "broker/metrics.h"
 #include "broker/produce_service.h"
 #include "broker/responder.h"
+#include "broker/txn_service.h"
 
 namespace halfmq::broker {
 
@@ -23,8 +24,13 @@ struct HelloLimits {
 class Dispatcher {
  public:
   Dispatcher(ProduceService* produce, ConsumeService* consume, AdminService* admin,
-             Metrics* metrics, HelloLimits limits)
-      : produce_(produce), consume_(consume), admin_(admin), metrics_(metrics), limits_(limits) {}
+             TxnService* txn, Metrics* metrics, HelloLimits limits)
+      : produce_(produce),
+        consume_(consume),
+        admin_(admin),
+        txn_(txn),
+        metrics_(metrics),
+        limits_(limits) {}
 
   // `request` is a REQUEST frame with a body. Every request is answered
   // through `responder`, errors included (unknown request types get
@@ -36,6 +42,7 @@ class Dispatcher {
   ProduceService* const produce_;
   ConsumeService* const consume_;
   AdminService* const admin_;
+  TxnService* const txn_;
   Metrics* const metrics_;
   const HelloLimits limits_;
 };

@@ -30,6 +30,28 @@ DEFINE_int32(shutdown_grace_ms, 10000, "How long shutdown waits for in-flight re
 DEFINE_int32(stats_log_interval_s, 60, "Interval of the stats log line");
 DEFINE_uint64(block_cache_mb, 64, "RocksDB block cache size");
 DEFINE_uint64(write_buffer_mb, 64, "RocksDB memtable size of the messages keyspace");
+DEFINE_int64(txn_check_delay_ms, 6000,
+             "First check-back of a pending transaction after this long (unless the half "
+             "send sets its own check immunity); later checks back off exponentially");
+DEFINE_int64(txn_check_backoff_max_ms, 300000, "Longest interval between two checks");
+DEFINE_uint32(txn_max_checks, 15,
+              "Delivered checks after which a transaction becomes unresolved");
+DEFINE_int64(txn_max_age_ms, 24ll * 3600 * 1000,
+             "Age at which a pending transaction becomes unresolved");
+DEFINE_int64(txn_check_timeout_ms, 30000,
+             "A check unanswered this long counts as failed for its connection");
+DEFINE_uint32(txn_max_checks_per_connection, 32,
+              "Checks outstanding on one producer connection at most (a producer may ask for "
+              "fewer in Hello)");
+DEFINE_double(txn_check_rate_per_group, 500, "Checks per second per producer group at most");
+DEFINE_int64(txn_settled_retention_ms, 24ll * 3600 * 1000,
+             "How long the outcome of a settled transaction is remembered, so that a repeated "
+             "EndTransaction is answered without writing");
+DEFINE_uint64(txn_settled_max, 1000000, "Settled outcomes remembered at most (oldest go first)");
+DEFINE_string(txn_unresolved_action, "keep",
+              "What happens to a transaction that becomes unresolved: keep (for an operator), "
+              "commit, or rollback");
+DEFINE_int32(txn_scan_interval_ms, 100, "How often the check-back scanner looks for due work");
 
 namespace halfmq::broker {
 
@@ -69,6 +91,20 @@ Result<BrokerOptions> OptionsFromFlags() {
   o.max_inflight_per_subscription = FLAGS_max_inflight_per_subscription;
   o.shutdown_grace = std::chrono::milliseconds(FLAGS_shutdown_grace_ms);
   o.stats_log_interval = std::chrono::seconds(std::max(1, FLAGS_stats_log_interval_s));
+  o.txn.check_delay_ms = FLAGS_txn_check_delay_ms;
+  o.txn.check_backoff_max_ms = FLAGS_txn_check_backoff_max_ms;
+  o.txn.max_checks = FLAGS_txn_max_checks;
+  o.txn.max_age_ms = FLAGS_txn_max_age_ms;
+  o.txn.check_timeout_ms = FLAGS_txn_check_timeout_ms;
+  o.txn.settled_retention_ms = FLAGS_txn_settled_retention_ms;
+  o.txn.settled_max = FLAGS_txn_settled_max;
+  auto action = ParseUnresolvedAction(FLAGS_txn_unresolved_action);
+  if (!action.ok()) return action.status();
+  o.txn.unresolved_action = *action;
+  o.txn.scan_interval = std::chrono::milliseconds(FLAGS_txn_scan_interval_ms);
+  o.producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;
+  o.producers.check_rate_per_group = FLAGS_txn_check_rate_per_group;
+  o.producers.failing_cooldown_ms = FLAGS_txn_check_timeout_ms;
   HALFMQ_RETURN_IF_ERROR(ValidateOptions(o));
   return o;
 }

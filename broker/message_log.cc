@@ -114,8 +114,8 @@ Result<std::vector<AppendEntry>> MessageLog::Prepare(
 // follow a variable number of locks, hence NO_THREAD_SAFETY_ANALYSIS.
 void MessageLog::Append(std::vector<AppendEntry> entries, storage::Batch batch,
                         const std::string& txn_id,
-                        std::function<void(std::vector<v1::SendResult>)> done)
-    NO_THREAD_SAFETY_ANALYSIS {
+                        std::function<void(std::vector<v1::SendResult>)> done,
+                        Finalize finalize) NO_THREAD_SAFETY_ANALYSIS {
   using QueueKey = std::pair<uint32_t, uint32_t>;
   struct Touched {
     QueueState* state;
@@ -151,6 +151,7 @@ void MessageLog::Append(std::vector<AppendEntry> entries, storage::Batch batch,
     Inc(metrics_->send_bytes, static_cast<int64_t>(e.record.body().size()));
     keep_alive.push_back(e.topic);
   }
+  if (finalize) finalize(results, &batch);
   std::vector<std::pair<QueueState*, uint64_t>> ends;
   std::vector<Topic*> topics;
   for (auto& [key, t] : touched) {

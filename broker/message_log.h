@@ -51,12 +51,17 @@ class MessageLog {
   // Checks one message without consuming it (used for half messages).
   Status Validate(const v1::Message& message) const;
 
+  // Called with the assigned locations just before the batch is committed,
+  // to add state that depends on them (a transaction's remembered outcome).
+  using Finalize = std::function<void(const std::vector<v1::SendResult>&, storage::Batch*)>;
+
   // Assigns offsets to `entries` and commits them with everything already
   // in `batch` as one write. `done` runs on the committer thread once the
   // write is durable, with one result per entry in order; by then the
   // messages are visible to consumers.
   void Append(std::vector<AppendEntry> entries, storage::Batch batch, const std::string& txn_id,
-              std::function<void(std::vector<v1::SendResult>)> done);
+              std::function<void(std::vector<v1::SendResult>)> done,
+              Finalize finalize = nullptr);
 
   const MessageLimits& limits() const { return limits_; }
 

@@ -19,7 +19,8 @@ namespace halfmq::broker {
   X(long_polls_waiting) X(memory_budget_waits) X(retention_deleted)               \
   X(retention_runs) X(txn_half_sent) X(txn_committed) X(txn_rolled_back)          \
   X(txn_end_repeats) X(txn_end_conflicts) X(txn_checks_sent) X(txn_checks_no_producer) \
-  X(txn_checks_throttled) X(txn_unresolved) X(txn_pending)
+  X(txn_checks_throttled) X(txn_unresolved) X(txn_pending) X(txn_settled)            \
+  X(txn_checks_answered) X(txn_checks_uncounted) X(txn_check_timeouts)
 
 class Metrics {
  public:

@@ -10,6 +10,7 @@
 #define HALFMQ_BROKER_RESPONDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,11 @@ class Connection : public ResponseSink {
   // Set by Hello; empty until then. Thread-safe.
   virtual void SetClientId(const std::string& client_id) = 0;
   virtual std::string client_id() const = 0;
+  // Sends a broker-initiated request (a transaction check). `done` runs once,
+  // on the connection's strand, with the client's response frame, or
+  // UNAVAILABLE if the connection closes first. It must not block.
+  virtual void SendRequest(v1::Frame request,
+                           std::function<void(Result<v1::Frame>)> done) = 0;
 };
 
 class Responder {

@@ -92,6 +92,7 @@ asio::awaitable<void> Server::AcceptLoop() {
 }
 
 void Server::OnClosed(uint64_t id) {
+  if (close_observer_) close_observer_(id);
   MutexLock lock(&mu_);
   if (sessions_.erase(id)) Inc(metrics_->connections_open, -1);
   if (sessions_.empty()) all_closed_.SignalAll();

@@ -49,6 +49,12 @@ class Server {
 
   size_t open_sessions() const EXCLUDES(mu_);
 
+  // Called (on the session's strand) whenever a connection closes. Set
+  // before Start().
+  void SetCloseObserver(std::function<void(uint64_t connection_id)> observer) {
+    close_observer_ = std::move(observer);
+  }
+
  private:
   asio::awaitable<void> AcceptLoop();
   void OnClosed(uint64_t id) EXCLUDES(mu_);
@@ -59,6 +65,7 @@ class Server {
   Metrics* const metrics_;
   const ServerOptions options_;
   asio::ip::tcp::acceptor acceptor_;
+  std::function<void(uint64_t)> close_observer_;
 
   mutable Mutex mu_;
   CondVar all_closed_;

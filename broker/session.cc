@@ -92,8 +92,13 @@ asio::awaitable<void> Session::ReadLoop() {
     if (body.capacity() > kKeepBufferBytes) std::string().swap(body);
     if (closed_) break;
     if (frame.type() == v1::RESPONSE) {
-      // Answers to broker-initiated requests (transaction checks) are
-      // routed by the transaction service; nothing else sends requests yet.
+      // The answer to a broker-initiated request (a transaction check).
+      auto it = outbound_.find(frame.request_id());
+      if (it != outbound_.end()) {
+        auto done = std::move(it->second);
+        outbound_.erase(it);
+        done(std::move(frame));
+      }
       continue;
     }
     ++inflight_;
@@ -154,6 +159,22 @@ void Session::SendFrame(v1::Frame frame, bool answers_request) {
              });
 }
 
+void Session::SendRequest(v1::Frame request, std::function<void(Result<v1::Frame>)> done) {
+  if (closed_flag_.load(std::memory_order_acquire)) {
+    return done(Status::Unavailable("connection closed"));
+  }
+  asio::post(socket_.get_executor(), [self = shared_from_this(), request = std::move(request),
+                                      done = std::move(done)]() mutable {
+    if (self->closed_) return done(Status::Unavailable("connection closed"));
+    uint64_t id = self->next_outbound_id_++;
+    request.set_request_id(id);
+    request.set_type(v1::REQUEST);
+    self->outbound_.emplace(id, std::move(done));
+    self->Enqueue(request);
+    self->write_wakeup_.cancel();
+  });
+}
+
 void Session::StopReading() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->closed_ || self->stop_reading_) return;
@@ -180,6 +201,9 @@ void Session::CloseOnStrand() {
   read_wakeup_.cancel();
   write_wakeup_.cancel();
   outgoing_.clear();
+  auto outbound = std::move(outbound_);
+  outbound_.clear();
+  for (auto& [id, done] : outbound) done(Status::Unavailable("connection closed"));
   if (on_closed_) on_closed_(id_);
 }
 

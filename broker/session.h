@@ -19,6 +19,8 @@
 #define HALFMQ_BROKER_SESSION_H_
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -53,6 +55,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   void SendFrame(v1::Frame frame, bool answers_request) override;
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
+  void SendRequest(v1::Frame request, std::function<void(Result<v1::Frame>)> done) override;
   void SetClientId(const std::string& client_id) override EXCLUDES(client_id_mu_);
   std::string client_id() const override EXCLUDES(client_id_mu_);
 
@@ -80,6 +83,9 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   size_t outgoing_answers_ = 0;
   size_t inflight_ = 0;
   bool stop_reading_ = false;
+  // Broker-initiated requests awaiting the client's response.
+  uint64_t next_outbound_id_ = 1;
+  std::map<uint64_t, std::function<void(Result<v1::Frame>)>> outbound_;
   bool reader_done_ = false;
   bool closed_ = false;
   // Mirrors closed_ for other threads, so answers for a closed connection

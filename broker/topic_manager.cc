@@ -12,16 +12,20 @@ Topic::Topic(TopicId id, std::string name, uint32_t queues, int64_t created_ms)
   for (uint32_t i = 0; i < queues; ++i) queues_.push_back(std::make_unique<QueueState>());
 }
 
-void Topic::AddListener(std::shared_ptr<AppendListener> listener) {
+void Topic::AddListener(const std::shared_ptr<AppendListener>& listener) {
   MutexLock lock(&listeners_mu_);
-  listeners_.push_back(std::move(listener));
+  std::erase_if(listeners_, [](const std::weak_ptr<AppendListener>& w) { return w.expired(); });
+  listeners_.push_back(listener);
 }
 
 void Topic::NotifyAppend() {
   std::vector<std::shared_ptr<AppendListener>> listeners;
   {
     MutexLock lock(&listeners_mu_);
-    listeners = listeners_;
+    listeners.reserve(listeners_.size());
+    for (const auto& w : listeners_) {
+      if (auto l = w.lock()) listeners.push_back(std::move(l));
+    }
   }
   for (auto& l : listeners) l->OnAppend();
 }

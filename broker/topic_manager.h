@@ -63,7 +63,9 @@ class Topic {
     return QueueId(round_robin_.fetch_add(1, std::memory_order_relaxed) % queue_count());
   }
 
-  void AddListener(std::shared_ptr<AppendListener> listener) EXCLUDES(listeners_mu_);
+  // Listeners are held weakly: a subscription holds its topic, not the
+  // other way round.
+  void AddListener(const std::shared_ptr<AppendListener>& listener) EXCLUDES(listeners_mu_);
   // Runs every listener; called after durable_end moved.
   void NotifyAppend() EXCLUDES(listeners_mu_);
 
@@ -76,7 +78,7 @@ class Topic {
   std::vector<std::unique_ptr<QueueState>> queues_;
   std::atomic<uint32_t> round_robin_{0};
   Mutex listeners_mu_;
-  std::vector<std::shared_ptr<AppendListener>> listeners_ GUARDED_BY(listeners_mu_);
+  std::vector<std::weak_ptr<AppendListener>> listeners_ GUARDED_BY(listeners_mu_);
 };
 
 class TopicManager {

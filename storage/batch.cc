@@ -62,4 +62,9 @@ void Batch::Delete(Keyspace keyspace, std::string_view key) {
   CheckOk(batch_.Delete(cf(keyspace), rocksdb::Slice(key.data(), key.size())));
 }
 
+void Batch::DeleteRange(Keyspace keyspace, std::string_view begin, std::string_view end) {
+  CheckOk(batch_.DeleteRange(cf(keyspace), rocksdb::Slice(begin.data(), begin.size()),
+                             rocksdb::Slice(end.data(), end.size())));
+}
+
 }  // namespace halfmq::storage

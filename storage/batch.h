@@ -46,6 +46,8 @@ class Batch {
   // (transactions). Keys must follow docs/storage_format.md.
   void Put(Keyspace keyspace, std::string_view key, std::string_view value);
   void Delete(Keyspace keyspace, std::string_view key);
+  // Deletes keys in [begin, end).
+  void DeleteRange(Keyspace keyspace, std::string_view begin, std::string_view end);
 
   bool empty() const { return batch_.Count() == 0; }
   uint32_t count() const { return batch_.Count(); }

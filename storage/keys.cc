@@ -1,5 +1,7 @@
 #include "storage/keys.h"
 
+#include <algorithm>
+
 namespace halfmq::storage {
 
 const char* KeyspaceName(Keyspace k) {
@@ -113,6 +115,89 @@ std::string InflightPrefix(SubscriptionId sub) {
   std::string k;
   PutFixed32BE(&k, sub.value());
   return k;
+}
+
+std::string TxnHalfPrefix(std::string_view txn_id) {
+  std::string k(1, 'H');
+  k.append(txn_id);
+  k.push_back('\0');
+  return k;
+}
+
+std::string TxnHalfKey(std::string_view txn_id, uint32_t seq) {
+  std::string k = TxnHalfPrefix(txn_id);
+  PutFixed32BE(&k, seq);
+  return k;
+}
+
+std::string TxnMetaKey(std::string_view txn_id) {
+  std::string k(1, kTxnMetaPrefix);
+  k.append(txn_id);
+  return k;
+}
+
+std::string TxnOutcomeKey(std::string_view txn_id) {
+  std::string k(1, 'O');
+  k.append(txn_id);
+  return k;
+}
+
+std::string TxnUnresolvedKey(std::string_view txn_id) {
+  std::string k(1, kTxnUnresolvedPrefix);
+  k.append(txn_id);
+  return k;
+}
+
+std::string TxnCheckDuePrefix(std::string_view group) {
+  std::string k(1, kTxnCheckDuePrefix);
+  k.append(group);
+  k.push_back('\0');
+  return k;
+}
+
+std::string TxnCheckDueKey(std::string_view group, int64_t due_ms, std::string_view txn_id) {
+  std::string k = TxnCheckDuePrefix(group);
+  PutFixed64BE(&k, static_cast<uint64_t>(std::max<int64_t>(0, due_ms)));
+  k.append(txn_id);
+  return k;
+}
+
+std::optional<TxnDueKeyParts> ParseTxnCheckDueKey(std::string_view key) {
+  if (key.empty() || key[0] != kTxnCheckDuePrefix) return std::nullopt;
+  size_t zero = key.find('\0', 1);
+  if (zero == std::string_view::npos || key.size() < zero + 1 + 8 + 1) return std::nullopt;
+  TxnDueKeyParts p;
+  p.group = std::string(key.substr(1, zero - 1));
+  p.due_ms = static_cast<int64_t>(DecodeFixed64BE(key.data() + zero + 1));
+  p.txn_id = std::string(key.substr(zero + 9));
+  return p;
+}
+
+std::string TxnTimeKey(char prefix, int64_t ms, std::string_view txn_id) {
+  std::string k(1, prefix);
+  PutFixed64BE(&k, static_cast<uint64_t>(std::max<int64_t>(0, ms)));
+  k.append(txn_id);
+  return k;
+}
+
+std::optional<TxnDueKeyParts> ParseTxnTimeKey(std::string_view key) {
+  if (key.size() < 1 + 8 + 1) return std::nullopt;
+  TxnDueKeyParts p;
+  p.due_ms = static_cast<int64_t>(DecodeFixed64BE(key.data() + 1));
+  p.txn_id = std::string(key.substr(9));
+  return p;
+}
+
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& c = reinterpret_cast<unsigned char&>(prefix.back());
+    if (c != 0xff) {
+      ++c;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
 }
 
 }  // namespace keys

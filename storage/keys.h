@@ -72,6 +72,40 @@ std::optional<InflightKeyParts> ParseInflightKey(std::string_view key);
 // Prefix of all in-flight keys of a subscription.
 std::string InflightPrefix(SubscriptionId sub);
 
+// --- Transactions (see docs/storage_format.md) ----------------------------
+// kTxn: 'H' + txn_id + '\0' + seq(4) -> v1::Message (a half message)
+std::string TxnHalfPrefix(std::string_view txn_id);
+std::string TxnHalfKey(std::string_view txn_id, uint32_t seq);
+// kTxn: 'M' + txn_id -> TxnRecord
+std::string TxnMetaKey(std::string_view txn_id);
+inline constexpr char kTxnMetaPrefix = 'M';
+// kTxn: 'O' + txn_id -> TxnOutcomeRecord
+std::string TxnOutcomeKey(std::string_view txn_id);
+// kTxn: 'U' + txn_id -> "" (index of unresolved transactions)
+std::string TxnUnresolvedKey(std::string_view txn_id);
+inline constexpr char kTxnUnresolvedPrefix = 'U';
+
+// kTxnDue: 'C' + group + '\0' + due_ms(8) + txn_id -> "" (check due)
+std::string TxnCheckDuePrefix(std::string_view group);
+std::string TxnCheckDueKey(std::string_view group, int64_t due_ms, std::string_view txn_id);
+inline constexpr char kTxnCheckDuePrefix = 'C';
+struct TxnDueKeyParts {
+  std::string group;  // empty for 'A' and 'X' keys
+  int64_t due_ms = 0;
+  std::string txn_id;
+};
+std::optional<TxnDueKeyParts> ParseTxnCheckDueKey(std::string_view key);
+// kTxnDue: 'A' + deadline_ms(8) + txn_id -> "" (max-age deadline)
+// kTxnDue: 'X' + expire_ms(8) + txn_id -> "" (settled outcome expiry)
+inline constexpr char kTxnAgePrefix = 'A';
+inline constexpr char kTxnSettledPrefix = 'X';
+std::string TxnTimeKey(char prefix, int64_t ms, std::string_view txn_id);
+std::optional<TxnDueKeyParts> ParseTxnTimeKey(std::string_view key);
+
+// The smallest key greater than every key starting with `prefix` (empty if
+// there is none).
+std::string PrefixSuccessor(std::string prefix);
+
 }  // namespace keys
 }  // namespace halfmq::storage
 

@@ -62,6 +62,15 @@ bool RawClient::ReadExact(char* p, size_t n, int timeout_ms) {
 }
 
 std::optional<v1::Frame> RawClient::ReadFrame(int timeout_ms) {
+  if (!skipped_.empty()) {
+    v1::Frame f = std::move(skipped_.front());
+    skipped_.pop_front();
+    return f;
+  }
+  return ReadFromSocket(timeout_ms);
+}
+
+std::optional<v1::Frame> RawClient::ReadFromSocket(int timeout_ms) {
   uint8_t header[4];
   if (!ReadExact(reinterpret_cast<char*>(header), 4, timeout_ms)) return std::nullopt;
   uint32_t len = proto::DecodeFrameLength(header);
@@ -73,15 +82,34 @@ std::optional<v1::Frame> RawClient::ReadFrame(int timeout_ms) {
 }
 
 std::optional<v1::Frame> RawClient::Call(v1::Frame request, int timeout_ms) {
+  uint64_t id = Post(std::move(request));
+  if (id == 0) return std::nullopt;
+  for (auto it = skipped_.begin(); it != skipped_.end(); ++it) {
+    if (it->type() == v1::RESPONSE && it->request_id() == id) {
+      v1::Frame f = std::move(*it);
+      skipped_.erase(it);
+      return f;
+    }
+  }
+  for (;;) {
+    auto f = ReadFromSocket(timeout_ms);
+    if (!f) return std::nullopt;
+    if (f->type() == v1::RESPONSE && f->request_id() == id) return f;
+    skipped_.push_back(std::move(*f));
+  }
+}
+
+uint64_t RawClient::Post(v1::Frame request) {
   uint64_t id = next_id_++;
   request.set_request_id(id);
   request.set_type(v1::REQUEST);
-  if (!SendFrame(request)) return std::nullopt;
-  for (;;) {
-    auto f = ReadFrame(timeout_ms);
-    if (!f) return std::nullopt;
-    if (f->type() == v1::RESPONSE && f->request_id() == id) return f;
-  }
+  return SendFrame(request) ? id : 0;
+}
+
+bool RawClient::Reply(const v1::Frame& request, v1::Frame response) {
+  response.set_request_id(request.request_id());
+  response.set_type(v1::RESPONSE);
+  return SendFrame(response);
 }
 
 bool RawClient::WaitForClose(int timeout_ms) {

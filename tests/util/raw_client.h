@@ -5,6 +5,7 @@
 #ifndef HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
 #define HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
 
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -21,18 +22,26 @@ class RawClient {
 
   bool SendBytes(const std::string& bytes);
   bool SendFrame(const v1::Frame& frame);
-  // Reads the next frame; nullopt when the connection closed or after
-  // timeout_ms (a safety net, not a synchronisation device).
+  // Reads the next frame (frames Call() skipped first); nullopt when the
+  // connection closed or after timeout_ms (a safety net, not a
+  // synchronisation device).
   std::optional<v1::Frame> ReadFrame(int timeout_ms = 30000);
-  // Sends a request and reads frames until the response with its id.
+  // Sends a request and reads frames until the response with its id; other
+  // frames (broker requests, other responses) are kept for ReadFrame.
   std::optional<v1::Frame> Call(v1::Frame request, int timeout_ms = 30000);
+  // Sends a request without waiting; returns its id.
+  uint64_t Post(v1::Frame request);
+  // Answers a broker-initiated request.
+  bool Reply(const v1::Frame& request, v1::Frame response);
   // True once the peer has closed the connection (read returns EOF/reset).
   bool WaitForClose(int timeout_ms = 30000);
 
  private:
   bool ReadExact(char* p, size_t n, int timeout_ms);
+  std::optional<v1::Frame> ReadFromSocket(int timeout_ms);
   int fd_ = -1;
   uint64_t next_id_ = 1;
+  std::deque<v1::Frame> skipped_;
 };
 
 }  // namespace halfmq::testing

@@ -1,0 +1,83 @@
+// ProducerRegistry: which live connections serve transaction checks for
+// which producer group, and how many checks each may be sent.
+//
+// A connection joins a group by naming it in Hello or by sending a half
+// message for it, and leaves when it closes. Check-back picks connections
+// round robin, skipping those at their outstanding-check bound and those
+// whose last check failed or timed out (for a cool-down, while others are
+// available), and draws from a per-group token bucket so that a producer
+// fleet coming back after an outage is not stormed with its backlog.
+//
+// Thread-safe.
+#ifndef HALFMQ_BROKER_PRODUCER_REGISTRY_H_
+#define HALFMQ_BROKER_PRODUCER_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/responder.h"
+#include "common/mutex.h"
+
+namespace halfmq::broker {
+
+struct ProducerRegistryOptions {
+  uint32_t max_checks_per_connection = 32;
+  double check_rate_per_group = 500;  // checks per second; burst of one second
+  int64_t failing_cooldown_ms = 30000;
+};
+
+class ProducerRegistry {
+ public:
+  explicit ProducerRegistry(ProducerRegistryOptions options) : options_(options) {}
+
+  // Adds `conn` to `group` (idempotent). `advertised_max` (from Hello; 0 =
+  // no preference) can only lower the broker's per-connection bound.
+  void Register(const std::shared_ptr<Connection>& conn, const std::string& group,
+                uint32_t advertised_max) EXCLUDES(mu_);
+  void Unregister(uint64_t connection_id) EXCLUDES(mu_);
+
+  enum class Pick { kPicked, kNoProducer, kBusy, kRateLimited };
+  // Chooses a connection of `group` for one check and reserves a slot and a
+  // token. Release() must follow every kPicked.
+  Pick PickConnection(const std::string& group, int64_t now_ms,
+                      std::shared_ptr<Connection>* out) EXCLUDES(mu_);
+  // Frees the slot of a check; `failed` (timeout or error) starts the
+  // connection's cool-down.
+  void Release(uint64_t connection_id, bool failed, int64_t now_ms) EXCLUDES(mu_);
+
+  // Groups with at least one live connection.
+  std::vector<std::string> Groups() const EXCLUDES(mu_);
+  bool HasProducer(const std::string& group) const EXCLUDES(mu_);
+  // Checks `group` could take right now (tokens and free slots).
+  size_t Capacity(const std::string& group, int64_t now_ms) EXCLUDES(mu_);
+  // Outstanding checks of one connection (tests and stats).
+  uint32_t Outstanding(uint64_t connection_id) const EXCLUDES(mu_);
+
+ private:
+  struct Conn {
+    std::weak_ptr<Connection> connection;
+    uint32_t max = 0;
+    uint32_t outstanding = 0;
+    int64_t failing_until_ms = 0;
+    std::vector<std::string> groups;
+  };
+  struct Group {
+    std::vector<uint64_t> members;  // connection ids
+    size_t next = 0;                 // round-robin position
+    double tokens = 0;
+    int64_t refilled_ms = 0;
+  };
+  void Refill(Group* g, int64_t now_ms) REQUIRES(mu_);
+
+  const ProducerRegistryOptions options_;
+  mutable Mutex mu_;
+  std::map<uint64_t, Conn> conns_ GUARDED_BY(mu_);
+  std::map<std::string, Group> groups_ GUARDED_BY(mu_);
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_PRODUCER_REGISTRY_H_

@@ -1,0 +1,339 @@
+// TxnService: the check-back scanner.
+//
+// Each round (every --txn_scan_interval_ms, or sooner when a producer
+// registers) it reads only what is due from the `txn_due` keyspace:
+//   'A' keys: transactions reaching --txn_max_age_ms become unresolved;
+//   'X' keys: remembered outcomes past --txn_settled_retention_ms (or over
+//             --txn_settled_max) are forgotten;
+//   'C' keys, per producer group: checks due now. Groups with no live
+//             producer are skipped (their checks stay due and are not
+//             counted); others get at most as many checks as their token
+//             bucket and free connection slots allow.
+// A check sent is recorded (checks + 1, next due time with backoff and
+// jitter) in one batch per round before it is written to the producer's
+// connection. If the connection closes before the producer answers, the
+// check is un-counted: only delivered checks count.
+#include <glog/logging.h>
+
+#include "broker/txn_service.h"
+#include "storage/keys.h"
+
+namespace halfmq::broker {
+
+namespace keys = storage::keys;
+using storage::Keyspace;
+
+void TxnService::Start() {
+  scanner_ = std::thread([this] { ScanLoop(); });
+}
+
+void TxnService::Stop() {
+  {
+    MutexLock lock(&scan_mu_);
+    stop_ = true;
+    scan_cv_.SignalAll();
+  }
+  if (scanner_.joinable()) scanner_.join();
+}
+
+void TxnService::ScanLoop() {
+  for (;;) {
+    {
+      MutexLock lock(&scan_mu_);
+      if (stop_) return;
+    }
+    ScanOnce();
+    MutexLock lock(&scan_mu_);
+    if (stop_) return;
+    scan_cv_.WaitFor(&scan_mu_, options_.scan_interval);
+  }
+}
+
+size_t TxnService::ScanOnce() {
+  int64_t now = clock_->NowMs();
+  SweepCheckTimeouts(now);
+  ScanAgeDeadlines(now);
+  ScanSettledExpiry(now);
+  return ScanChecks(now);
+}
+
+size_t TxnService::ScanAgeDeadlines(int64_t now) {
+  std::string start(1, keys::kTxnAgePrefix);
+  std::string end = keys::TxnTimeKey(keys::kTxnAgePrefix, now + 1, "");
+  std::vector<keys::TxnDueKeyParts> due;
+  Status s = store_->Scan(Keyspace::kTxnDue, start, end, [&](std::string_view key, std::string_view) {
+    auto parts = keys::ParseTxnTimeKey(key);
+    if (parts) due.push_back(std::move(*parts));
+    return due.size() < options_.scan_batch;
+  });
+  if (!s.ok()) {
+    LOG(ERROR) << "scanning transaction age deadlines: " << s;
+    return 0;
+  }
+  storage::Batch batch = store_->NewBatch();
+  std::vector<std::shared_ptr<TxnLease>> leases;
+  std::vector<std::string> to_resolve;
+  for (const auto& d : due) {
+    auto lease = gate_.TryAcquire(d.txn_id);
+    if (!lease) continue;
+    auto loaded = Load(d.txn_id);
+    if (!loaded.ok()) continue;
+    if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
+        loaded->meta->age_deadline_ms() != d.due_ms) {
+      batch.Delete(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, d.due_ms, d.txn_id));
+      continue;
+    }
+    v1::TxnRecord meta = std::move(*loaded->meta);
+    MarkUnresolved(&meta, &batch, "reached --txn_max_age_ms");
+    Inc(metrics_->txn_pending, -1);
+    Inc(metrics_->txn_unresolved);
+    leases.push_back(std::move(lease));
+    to_resolve.push_back(d.txn_id);
+  }
+  if (!batch.empty()) store_->CommitAndWait(std::move(batch));
+  leases.clear();
+  if (options_.unresolved_action != UnresolvedAction::kKeep) {
+    v1::TxnOutcome outcome =
+        options_.unresolved_action == UnresolvedAction::kCommit ? v1::COMMIT : v1::ROLLBACK;
+    for (const auto& txn : to_resolve) {
+      gate_.Run(txn, [this, txn, outcome](std::shared_ptr<TxnLease> lease) {
+        Settle(txn, outcome, "policy", std::move(lease),
+               [txn](Status st, v1::EndTransactionResponse) {
+                 LOG_IF(ERROR, !st.ok()) << "policy resolution of " << txn << ": " << st;
+               });
+      });
+    }
+  }
+  return to_resolve.size();
+}
+
+size_t TxnService::ScanSettledExpiry(int64_t now) {
+  // Past their retention, and then the oldest beyond --txn_settled_max.
+  std::vector<std::pair<std::string, std::string>> expired;  // index key, txn id
+  std::string start(1, keys::kTxnSettledPrefix);
+  std::string by_time = keys::TxnTimeKey(keys::kTxnSettledPrefix, now + 1, "");
+  int64_t excess = settled_count_.load() - static_cast<int64_t>(options_.settled_max);
+  size_t limit = 10000;
+  Status s = store_->Scan(
+      Keyspace::kTxnDue, start, keys::PrefixSuccessor(start),
+      [&](std::string_view key, std::string_view) {
+        bool past_retention = key < by_time;
+        bool over_count = static_cast<int64_t>(expired.size()) < excess;
+        if (!past_retention && !over_count) return false;
+        auto parts = keys::ParseTxnTimeKey(key);
+        if (parts) expired.emplace_back(std::string(key), parts->txn_id);
+        return expired.size() < limit;
+      });
+  if (!s.ok()) {
+    LOG(ERROR) << "scanning settled transactions: " << s;
+    return 0;
+  }
+  if (expired.empty()) return 0;
+  storage::Batch batch = store_->NewBatch();
+  for (const auto& [index_key, txn] : expired) {
+    batch.Delete(Keyspace::kTxnDue, index_key);
+    batch.Delete(Keyspace::kTxn, keys::TxnOutcomeKey(txn));
+  }
+  store_->CommitAndWait(std::move(batch));
+  settled_count_.fetch_sub(static_cast<int64_t>(expired.size()));
+  Inc(metrics_->txn_settled, -static_cast<int64_t>(expired.size()));
+  return expired.size();
+}
+
+size_t TxnService::ScanChecks(int64_t now) {
+  struct Send {
+    std::shared_ptr<Connection> connection;
+    v1::Frame frame;
+    std::string txn_id;
+  };
+  std::vector<Send> sends;
+  std::vector<std::shared_ptr<TxnLease>> leases;
+  std::vector<std::string> to_resolve;
+  storage::Batch batch = store_->NewBatch();
+
+  // Visit each producer group that has checks in the index, one seek per
+  // group (skip-scan), so the cost follows groups and due checks, not the
+  // number of pending transactions.
+  std::string all(1, keys::kTxnCheckDuePrefix);
+  std::string all_end = keys::PrefixSuccessor(all);
+  std::string pos = all;
+  for (;;) {
+    std::optional<keys::TxnDueKeyParts> first;
+    Status s = store_->Scan(Keyspace::kTxnDue, pos, all_end,
+                            [&](std::string_view key, std::string_view) {
+                              first = keys::ParseTxnCheckDueKey(key);
+                              return false;
+                            });
+    if (!s.ok()) {
+      LOG(ERROR) << "scanning due transaction checks: " << s;
+      break;
+    }
+    if (!first) break;
+    const std::string group = first->group;
+    std::string prefix = keys::TxnCheckDuePrefix(group);
+    pos = keys::PrefixSuccessor(prefix);
+    if (first->due_ms > now) continue;
+    if (!registry_->HasProducer(group)) {
+      // Nobody to ask: leave the checks due and uncounted.
+      Inc(metrics_->txn_checks_no_producer);
+      continue;
+    }
+    size_t capacity = std::min(registry_->Capacity(group, now), options_.scan_batch);
+    if (capacity == 0) {
+      Inc(metrics_->txn_checks_throttled);
+      continue;
+    }
+    std::vector<keys::TxnDueKeyParts> due;
+    s = store_->Scan(Keyspace::kTxnDue, prefix, keys::TxnCheckDueKey(group, now + 1, ""),
+                     [&](std::string_view key, std::string_view) {
+                       auto parts = keys::ParseTxnCheckDueKey(key);
+                       if (parts) due.push_back(std::move(*parts));
+                       return due.size() < capacity;
+                     });
+    if (!s.ok()) {
+      LOG(ERROR) << "scanning due checks of group " << group << ": " << s;
+      continue;
+    }
+    for (const auto& d : due) {
+      auto lease = gate_.TryAcquire(d.txn_id);
+      if (!lease) continue;  // being settled right now
+      auto loaded = Load(d.txn_id);
+      if (!loaded.ok()) continue;
+      if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
+          loaded->meta->next_check_ms() != d.due_ms) {
+        batch.Delete(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, d.due_ms, d.txn_id));
+        continue;
+      }
+      v1::TxnRecord meta = std::move(*loaded->meta);
+      if (meta.checks() >= options_.max_checks) {
+        MarkUnresolved(&meta, &batch, "reached --txn_max_checks");
+        Inc(metrics_->txn_pending, -1);
+        Inc(metrics_->txn_unresolved);
+        leases.push_back(std::move(lease));
+        to_resolve.push_back(d.txn_id);
+        continue;
+      }
+      std::shared_ptr<Connection> connection;
+      ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
+      if (pick != ProducerRegistry::Pick::kPicked) {
+        if (pick == ProducerRegistry::Pick::kNoProducer) {
+          Inc(metrics_->txn_checks_no_producer);
+        } else {
+          Inc(metrics_->txn_checks_throttled);
+        }
+        break;
+      }
+      auto messages = LoadHalfMessages(d.txn_id);
+      if (!messages.ok()) {
+        registry_->Release(connection->id(), false, now);
+        continue;
+      }
+      int64_t next = now + Backoff(meta.checks() + 1);
+      batch.Delete(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, d.due_ms, d.txn_id));
+      batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, next, d.txn_id), "");
+      meta.set_checks(meta.checks() + 1);
+      meta.set_last_check_ms(now);
+      meta.set_next_check_ms(next);
+      batch.Put(Keyspace::kTxn, keys::TxnMetaKey(d.txn_id), meta.SerializeAsString());
+      Send send;
+      send.connection = std::move(connection);
+      send.txn_id = d.txn_id;
+      auto* check = send.frame.mutable_check_transaction();
+      check->set_txn_id(d.txn_id);
+      check->set_producer_group(group);
+      *check->mutable_messages() = std::move(messages).value();
+      check->set_check_number(meta.checks());
+      check->set_created_ms(meta.created_ms());
+      sends.push_back(std::move(send));
+      leases.push_back(std::move(lease));
+    }
+  }
+  // The counts and next due times are durable before any check goes out, so
+  // a crash cannot lose the record of a delivered check.
+  if (!batch.empty()) store_->CommitAndWait(std::move(batch));
+  leases.clear();
+  for (auto& send : sends) {
+    uint64_t check_id;
+    {
+      MutexLock lock(&outstanding_mu_);
+      check_id = next_check_id_++;
+      outstanding_[check_id] =
+          OutstandingCheck{send.connection->id(), now + options_.check_timeout_ms, send.txn_id};
+    }
+    Inc(metrics_->txn_checks_sent);
+    send.connection->SendRequest(std::move(send.frame),
+                                 [this, check_id](Result<v1::Frame> response) {
+                                   OnCheckAnswered(check_id, response);
+                                 });
+  }
+  if (options_.unresolved_action != UnresolvedAction::kKeep) {
+    v1::TxnOutcome outcome =
+        options_.unresolved_action == UnresolvedAction::kCommit ? v1::COMMIT : v1::ROLLBACK;
+    for (const auto& txn : to_resolve) {
+      gate_.Run(txn, [this, txn, outcome](std::shared_ptr<TxnLease> lease) {
+        Settle(txn, outcome, "policy", std::move(lease),
+               [txn](Status st, v1::EndTransactionResponse) {
+                 LOG_IF(ERROR, !st.ok()) << "policy resolution of " << txn << ": " << st;
+               });
+      });
+    }
+  }
+  return sends.size();
+}
+
+void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response) {
+  OutstandingCheck check;
+  {
+    MutexLock lock(&outstanding_mu_);
+    auto it = outstanding_.find(check_id);
+    if (it == outstanding_.end()) return;  // already timed out
+    check = std::move(it->second);
+    outstanding_.erase(it);
+  }
+  int64_t now = clock_->NowMs();
+  bool answered = response.ok() && response->status().code() == v1::Status::OK;
+  registry_->Release(check.connection_id, /*failed=*/!answered, now);
+  if (answered) {
+    Inc(metrics_->txn_checks_answered);
+  } else if (!response.ok()) {
+    // The connection went away before the producer answered: the check was
+    // not delivered, so it does not count against --txn_max_checks.
+    Inc(metrics_->txn_checks_uncounted);
+    std::string txn = check.txn_id;
+    gate_.Run(txn, [this, txn](std::shared_ptr<TxnLease> lease) {
+      auto loaded = Load(txn);
+      if (!loaded.ok() || !loaded->meta || loaded->meta->state() != v1::PENDING ||
+          loaded->meta->checks() == 0) {
+        return;
+      }
+      v1::TxnRecord meta = std::move(*loaded->meta);
+      meta.set_checks(meta.checks() - 1);
+      storage::Batch batch = store_->NewBatch();
+      batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
+      store_->Commit(std::move(batch), [lease] {});
+    });
+  }
+}
+
+void TxnService::SweepCheckTimeouts(int64_t now) {
+  std::vector<OutstandingCheck> timed_out;
+  {
+    MutexLock lock(&outstanding_mu_);
+    for (auto it = outstanding_.begin(); it != outstanding_.end();) {
+      if (it->second.deadline_ms <= now) {
+        timed_out.push_back(std::move(it->second));
+        it = outstanding_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& c : timed_out) {
+    registry_->Release(c.connection_id, /*failed=*/true, now);
+    Inc(metrics_->txn_check_timeouts);
+    LOG(WARNING) << "check of transaction " << c.txn_id << " unanswered after "
+                 << options_.check_timeout_ms << " ms";
+  }
+}
+
+}  // namespace halfmq::broker

@@ -1,0 +1,460 @@
+// TxnService: SendHalf, EndTransaction, ListTransactions and the shared
+// state transitions. The check-back scanner is in txn_checker.cc.
+#include "broker/txn_service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <glog/logging.h>
+
+#include "common/limits.h"
+#include "storage/keys.h"
+
+namespace halfmq::broker {
+
+namespace keys = storage::keys;
+using storage::Keyspace;
+
+namespace {
+
+Status ValidateTxnId(const std::string& txn_id) {
+  if (!ValidateMessageId(txn_id).ok()) {
+    return Status::InvalidArgument(
+        "transaction id must be 1..128 printable ASCII bytes without spaces");
+  }
+  return Status::Ok();
+}
+
+const char* OutcomeName(v1::TxnOutcome o) {
+  return o == v1::COMMIT ? "committed" : o == v1::ROLLBACK ? "rolled back" : "unknown";
+}
+
+}  // namespace
+
+Result<UnresolvedAction> ParseUnresolvedAction(const std::string& name) {
+  if (name == "keep") return UnresolvedAction::kKeep;
+  if (name == "commit") return UnresolvedAction::kCommit;
+  if (name == "rollback") return UnresolvedAction::kRollback;
+  return Status::InvalidArgument("--txn_unresolved_action must be keep, commit or rollback");
+}
+
+TxnService::TxnService(storage::Store* store, TopicManager* topics, MessageLog* log,
+                       ProducerRegistry* registry, Clock* clock, Metrics* metrics,
+                       TxnOptions options, asio::thread_pool& pool)
+    : store_(store),
+      topics_(topics),
+      log_(log),
+      registry_(registry),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      pool_(pool),
+      gate_(pool),
+      rng_(std::random_device()()) {}
+
+TxnService::~TxnService() { Stop(); }
+
+Status TxnService::Recover() {
+  int64_t pending = 0, unresolved = 0, settled = 0;
+  std::string start(1, keys::kTxnMetaPrefix);
+  Status parse;
+  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxn, start, keys::PrefixSuccessor(start),
+                                      [&](std::string_view, std::string_view value) {
+                                        v1::TxnRecord r;
+                                        if (!r.ParseFromArray(value.data(), value.size())) {
+                                          parse = Status::Internal("corrupt transaction record");
+                                          return false;
+                                        }
+                                        (r.state() == v1::UNRESOLVED ? unresolved : pending)++;
+                                        return true;
+                                      }));
+  HALFMQ_RETURN_IF_ERROR(parse);
+  std::string x(1, keys::kTxnSettledPrefix);
+  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnDue, x, keys::PrefixSuccessor(x),
+                                      [&](std::string_view, std::string_view) {
+                                        ++settled;
+                                        return true;
+                                      }));
+  metrics_->txn_pending.store(pending);
+  metrics_->txn_unresolved.store(unresolved);
+  metrics_->txn_settled.store(settled);
+  settled_count_.store(settled);
+  LOG(INFO) << "recovered transactions: " << pending << " pending, " << unresolved
+            << " unresolved, " << settled << " settled outcomes remembered";
+  return Status::Ok();
+}
+
+Result<TxnService::Loaded> TxnService::Load(const std::string& txn_id) const {
+  Loaded out;
+  auto outcome = store_->Get(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id));
+  if (!outcome.ok()) return outcome.status();
+  if (outcome->has_value()) {
+    v1::TxnOutcomeRecord r;
+    if (!r.ParseFromString(**outcome)) return Status::Internal("corrupt transaction outcome");
+    out.outcome = std::move(r);
+    return out;
+  }
+  auto meta = store_->Get(Keyspace::kTxn, keys::TxnMetaKey(txn_id));
+  if (!meta.ok()) return meta.status();
+  if (meta->has_value()) {
+    v1::TxnRecord r;
+    if (!r.ParseFromString(**meta)) return Status::Internal("corrupt transaction record");
+    out.meta = std::move(r);
+  }
+  return out;
+}
+
+Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnService::LoadHalfMessages(
+    const std::string& txn_id) const {
+  google::protobuf::RepeatedPtrField<v1::Message> out;
+  std::string prefix = keys::TxnHalfPrefix(txn_id);
+  Status parse;
+  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxn, prefix, keys::PrefixSuccessor(prefix),
+                                      [&](std::string_view, std::string_view value) {
+                                        v1::Message* m = out.Add();
+                                        if (!m->ParseFromArray(value.data(), value.size())) {
+                                          parse = Status::Internal("corrupt half message");
+                                          return false;
+                                        }
+                                        return true;
+                                      }));
+  HALFMQ_RETURN_IF_ERROR(parse);
+  return out;
+}
+
+int64_t TxnService::Backoff(uint32_t checks) {
+  double base = static_cast<double>(options_.check_delay_ms) *
+                std::pow(2.0, static_cast<double>(std::min<uint32_t>(checks, 30)));
+  base = std::min(base, static_cast<double>(options_.check_backoff_max_ms));
+  double factor;
+  {
+    MutexLock lock(&rng_mu_);
+    factor = std::uniform_real_distribution<double>(0.75, 1.25)(rng_);
+  }
+  auto delay = static_cast<int64_t>(base * factor);
+  return std::clamp<int64_t>(delay, 1, options_.check_backoff_max_ms);
+}
+
+void TxnService::RegisterProducer(const std::shared_ptr<Connection>& connection,
+                                  const std::vector<std::string>& groups,
+                                  uint32_t max_outstanding) {
+  for (const auto& g : groups) {
+    if (ValidateName("producer group", g).ok()) {
+      registry_->Register(connection, g, max_outstanding);
+    }
+  }
+  if (!groups.empty()) {
+    MutexLock lock(&scan_mu_);
+    scan_cv_.SignalAll();  // checks that waited for a producer can go now
+  }
+}
+
+void TxnService::OnConnectionClosed(uint64_t connection_id) {
+  registry_->Unregister(connection_id);
+}
+
+// --- SendHalf ------------------------------------------------------------
+
+void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
+                          const std::shared_ptr<Connection>& connection) {
+  Status s = ValidateTxnId(request.txn_id());
+  if (s.ok()) s = ValidateName("producer group", request.producer_group());
+  if (s.ok() && (request.messages_size() == 0 ||
+                 request.messages_size() > static_cast<int>(kMaxMessagesPerSend))) {
+    s = Status::InvalidArgument("a half send carries 1.." + std::to_string(kMaxMessagesPerSend) +
+                                " messages");
+  }
+  if (s.ok() && static_cast<int64_t>(request.check_immunity_ms()) > options_.max_age_ms) {
+    s = Status::InvalidArgument("check_immunity_ms exceeds --txn_max_age_ms");
+  }
+  std::set<std::string> ids;
+  for (int i = 0; s.ok() && i < request.messages_size(); ++i) {
+    const v1::Message& m = request.messages(i);
+    s = log_->Validate(m);
+    if (!s.ok()) break;
+    auto topic = topics_->Find(m.topic());
+    if (topic == nullptr) {
+      s = Status::NotFound("topic '" + m.topic() + "' does not exist");
+    } else if (m.queue_selector_case() == v1::Message::kQueueId &&
+               m.queue_id() >= topic->queue_count()) {
+      s = Status::InvalidArgument("queue " + std::to_string(m.queue_id()) + " out of range");
+    } else if (!ids.insert(m.message_id()).second) {
+      s = Status::InvalidArgument("message id '" + m.message_id() + "' repeats in the request");
+    }
+  }
+  if (!s.ok()) return responder.Error(s);
+  // The sender of a half message serves checks for its group.
+  registry_->Register(connection, request.producer_group(), 0);
+  auto req = std::make_shared<v1::SendHalfRequest>(std::move(request));
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  gate_.Run(req->txn_id(), [this, req, resp](std::shared_ptr<TxnLease> lease) {
+    DoSendHalf(req, resp, std::move(lease));
+  });
+}
+
+void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
+                            std::shared_ptr<Responder> resp, std::shared_ptr<TxnLease> lease) {
+  const std::string& txn = req->txn_id();
+  auto loaded = Load(txn);
+  if (!loaded.ok()) return resp->Error(loaded.status());
+  if (loaded->outcome) {
+    return resp->Error(Status::FailedPrecondition("transaction '" + txn + "' was already " +
+                                                  OutcomeName(loaded->outcome->outcome())));
+  }
+  int64_t now = clock_->NowMs();
+  storage::Batch batch = store_->NewBatch();
+  v1::TxnRecord meta;
+  std::set<std::string> existing;
+  bool is_new = !loaded->meta.has_value();
+  if (!is_new) {
+    meta = std::move(*loaded->meta);
+    if (meta.producer_group() != req->producer_group()) {
+      return resp->Error(Status::FailedPrecondition("transaction '" + txn +
+                                                    "' belongs to producer group '" +
+                                                    meta.producer_group() + "'"));
+    }
+    if (meta.state() != v1::PENDING) {
+      return resp->Error(Status::FailedPrecondition(
+          "transaction '" + txn + "' is unresolved; an operator must commit or roll it back"));
+    }
+    auto half = LoadHalfMessages(txn);
+    if (!half.ok()) return resp->Error(half.status());
+    for (const auto& m : *half) existing.insert(m.message_id());
+  } else {
+    meta.set_txn_id(txn);
+    meta.set_producer_group(req->producer_group());
+    meta.set_state(v1::PENDING);
+    meta.set_created_ms(now);
+    int64_t first = req->check_immunity_ms() > 0 ? req->check_immunity_ms()
+                                                 : options_.check_delay_ms;
+    meta.set_next_check_ms(now + first);
+    meta.set_age_deadline_ms(now + options_.max_age_ms);
+    batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn),
+              "");
+    batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn),
+              "");
+  }
+  std::set<std::string> topics(meta.topics().begin(), meta.topics().end());
+  v1::Frame frame;
+  auto* out = frame.mutable_send_half_response();
+  out->set_txn_id(txn);
+  uint32_t seq = meta.message_count();
+  int added = 0;
+  std::string value;
+  for (v1::Message& m : *req->mutable_messages()) {
+    out->add_message_ids(m.message_id());
+    if (existing.count(m.message_id())) continue;  // a retried send
+    if (m.born_time_ms() == 0) m.set_born_time_ms(now);
+    value.clear();
+    m.SerializeToString(&value);
+    batch.Put(Keyspace::kTxn, keys::TxnHalfKey(txn, seq++), value);
+    topics.insert(m.topic());
+    ++added;
+  }
+  if (added == 0) return resp->Ok(std::move(frame));  // nothing new: answer without writing
+  meta.set_message_count(seq);
+  meta.clear_topics();
+  for (const auto& t : topics) meta.add_topics(t);
+  batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
+  store_->Commit(std::move(batch), [this, resp, lease, is_new, added,
+                                    frame = std::move(frame)]() mutable {
+    if (is_new) Inc(metrics_->txn_pending);
+    Inc(metrics_->txn_half_sent, added);
+    resp->Ok(std::move(frame));
+  });
+}
+
+// --- EndTransaction --------------------------------------------------------
+
+void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder responder) {
+  Status s = ValidateTxnId(request.txn_id());
+  if (s.ok() && request.outcome() != v1::COMMIT && request.outcome() != v1::ROLLBACK) {
+    s = Status::InvalidArgument("outcome must be COMMIT or ROLLBACK");
+  }
+  if (!s.ok()) return responder.Error(s);
+  std::string by = request.from_operator() ? "operator" : request.from_check() ? "check"
+                                                                               : "producer";
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  std::string txn = request.txn_id();
+  v1::TxnOutcome outcome = request.outcome();
+  gate_.Run(txn, [this, txn, outcome, by, resp](std::shared_ptr<TxnLease> lease) {
+    Settle(txn, outcome, by, std::move(lease),
+           [resp](Status status, v1::EndTransactionResponse r) {
+             if (!status.ok()) return resp->Error(status);
+             v1::Frame frame;
+             *frame.mutable_end_transaction_response() = std::move(r);
+             resp->Ok(std::move(frame));
+           });
+  });
+}
+
+void TxnService::DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const {
+  const std::string& txn = meta.txn_id();
+  for (uint32_t seq = 0; seq < meta.message_count(); ++seq) {
+    batch->Delete(Keyspace::kTxn, keys::TxnHalfKey(txn, seq));
+  }
+  batch->Delete(Keyspace::kTxn, keys::TxnMetaKey(txn));
+  if (meta.state() == v1::PENDING) {
+    batch->Delete(Keyspace::kTxnDue,
+                  keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
+    batch->Delete(Keyspace::kTxnDue,
+                  keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn));
+  } else {
+    batch->Delete(Keyspace::kTxn, keys::TxnUnresolvedKey(txn));
+  }
+}
+
+void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, const char* why) {
+  const std::string& txn = meta->txn_id();
+  batch->Delete(Keyspace::kTxnDue,
+                keys::TxnCheckDueKey(meta->producer_group(), meta->next_check_ms(), txn));
+  batch->Delete(Keyspace::kTxnDue,
+                keys::TxnTimeKey(keys::kTxnAgePrefix, meta->age_deadline_ms(), txn));
+  meta->set_state(v1::UNRESOLVED);
+  meta->set_next_check_ms(0);
+  batch->Put(Keyspace::kTxn, keys::TxnUnresolvedKey(txn), "");
+  batch->Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta->SerializeAsString());
+  LOG(WARNING) << "transaction " << txn << " of producer group " << meta->producer_group()
+               << " is unresolved (" << why << ", " << meta->checks()
+               << " checks); an operator must commit or roll it back";
+}
+
+void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
+                        std::shared_ptr<TxnLease> lease,
+                        std::function<void(Status, v1::EndTransactionResponse)> done) {
+  auto loaded = Load(txn_id);
+  if (!loaded.ok()) return done(loaded.status(), {});
+  if (loaded->outcome) {
+    const v1::TxnOutcomeRecord& o = *loaded->outcome;
+    if (o.outcome() != outcome) {
+      Inc(metrics_->txn_end_conflicts);
+      return done(Status::FailedPrecondition(
+                      "transaction '" + txn_id + "' was already " + OutcomeName(o.outcome()) +
+                      "; it cannot be " + OutcomeName(outcome)),
+                  {});
+    }
+    Inc(metrics_->txn_end_repeats);
+    v1::EndTransactionResponse r;
+    r.set_outcome(o.outcome());
+    r.set_applied(false);
+    *r.mutable_results() = o.results();
+    return done(Status::Ok(), std::move(r));
+  }
+  if (!loaded->meta) {
+    return done(Status::NotFound("transaction '" + txn_id +
+                                 "' is unknown: never sent, or settled longer ago than "
+                                 "--txn_settled_retention_ms"),
+                {});
+  }
+  const v1::TxnRecord meta = std::move(*loaded->meta);
+  int64_t now = clock_->NowMs();
+  auto record = std::make_shared<v1::TxnOutcomeRecord>();
+  record->set_txn_id(txn_id);
+  record->set_outcome(outcome);
+  record->set_settled_ms(now);
+  record->set_settled_by(by);
+  record->set_expire_ms(now + options_.settled_retention_ms);
+  record->set_producer_group(meta.producer_group());
+  storage::Batch batch = store_->NewBatch();
+  DeleteState(meta, &batch);
+  batch.Put(Keyspace::kTxnDue,
+            keys::TxnTimeKey(keys::kTxnSettledPrefix, record->expire_ms(), txn_id), "");
+  bool was_unresolved = meta.state() == v1::UNRESOLVED;
+  auto account = [this, was_unresolved, outcome] {
+    Inc(was_unresolved ? metrics_->txn_unresolved : metrics_->txn_pending, -1);
+    Inc(outcome == v1::COMMIT ? metrics_->txn_committed : metrics_->txn_rolled_back);
+    Inc(metrics_->txn_settled);
+    settled_count_.fetch_add(1);
+  };
+  if (outcome == v1::ROLLBACK) {
+    batch.Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+    store_->Commit(std::move(batch), [lease, account, done = std::move(done)] {
+      account();
+      v1::EndTransactionResponse r;
+      r.set_outcome(v1::ROLLBACK);
+      r.set_applied(true);
+      done(Status::Ok(), std::move(r));
+    });
+    return;
+  }
+  auto messages = LoadHalfMessages(txn_id);
+  if (!messages.ok()) return done(messages.status(), {});
+  auto entries = log_->Prepare(&messages.value());
+  if (!entries.ok()) return done(entries.status(), {});
+  log_->Append(
+      std::move(entries).value(), std::move(batch), txn_id,
+      [lease, account, done = std::move(done)](std::vector<v1::SendResult> results) {
+        account();
+        v1::EndTransactionResponse r;
+        r.set_outcome(v1::COMMIT);
+        r.set_applied(true);
+        for (auto& res : results) *r.add_results() = std::move(res);
+        done(Status::Ok(), std::move(r));
+      },
+      [record, txn_id](const std::vector<v1::SendResult>& results, storage::Batch* b) {
+        for (const auto& res : results) *record->add_results() = res;
+        b->Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+      });
+}
+
+// --- ListTransactions ------------------------------------------------------
+
+void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder responder) {
+  if (request.state() != v1::TXN_STATE_UNSPECIFIED && request.state() != v1::PENDING &&
+      request.state() != v1::UNRESOLVED) {
+    return responder.Error(
+        Status::InvalidArgument("list pending or unresolved transactions (or both)"));
+  }
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  asio::post(pool_, [this, request = std::move(request), resp] {
+    uint32_t limit = request.limit() == 0 ? 1000 : std::min<uint32_t>(request.limit(), 10000);
+    v1::Frame frame;
+    auto* out = frame.mutable_list_transactions_response();
+    auto add = [out](const v1::TxnRecord& r) {
+      v1::TransactionInfo* info = out->add_transactions();
+      info->set_txn_id(r.txn_id());
+      info->set_producer_group(r.producer_group());
+      info->set_state(r.state());
+      info->set_checks(r.checks());
+      info->set_created_ms(r.created_ms());
+      info->set_next_check_ms(r.next_check_ms());
+      *info->mutable_topics() = r.topics();
+      info->set_message_count(r.message_count());
+    };
+    bool unresolved_only = request.state() == v1::UNRESOLVED;
+    char prefix = unresolved_only ? keys::kTxnUnresolvedPrefix : keys::kTxnMetaPrefix;
+    std::string start(1, prefix);
+    if (!request.start_after().empty()) {
+      start += request.start_after();
+      start.push_back('\0');  // the next key after start_after
+    }
+    Status error;
+    Status s = store_->Scan(
+        storage::Keyspace::kTxn, start, keys::PrefixSuccessor(std::string(1, prefix)),
+        [&](std::string_view key, std::string_view value) {
+          v1::TxnRecord r;
+          if (unresolved_only) {
+            auto meta = store_->Get(Keyspace::kTxn, keys::TxnMetaKey(key.substr(1)));
+            if (!meta.ok()) {
+              error = meta.status();
+              return false;
+            }
+            if (!meta->has_value() || !r.ParseFromString(**meta)) return true;
+          } else if (!r.ParseFromArray(value.data(), value.size())) {
+            error = Status::Internal("corrupt transaction record");
+            return false;
+          }
+          if (request.state() != v1::TXN_STATE_UNSPECIFIED && r.state() != request.state()) {
+            return true;
+          }
+          add(r);
+          return static_cast<uint32_t>(out->transactions_size()) < limit;
+        });
+    if (s.ok()) s = error;
+    if (!s.ok()) return resp->Error(s);
+    resp->Ok(std::move(frame));
+  });
+}
+
+}  // namespace halfmq::broker

@@ -1,0 +1,161 @@
+// TxnService: transactional (half) messages.
+//
+// State machine of a transaction (docs/architecture.md has the diagram):
+//
+//   SendHalf ──> PENDING ──EndTransaction(COMMIT)──> COMMITTED   (messages appended)
+//                  │  │ ──EndTransaction(ROLLBACK)─> ROLLED_BACK (messages dropped)
+//                  │  └─ check-back: CheckTransaction to a producer of the
+//                  │     group, with backoff; the producer answers with
+//                  │     EndTransaction(from_check) or UNKNOWN
+//                  └── txn_max_checks delivered checks, or txn_max_age ──> UNRESOLVED
+//                        (kept; an operator commits or rolls back; optional policy)
+//
+// Every transition is one WriteBatch: a commit deletes the half messages and
+// the state record and appends the real messages, in the same batch. Settled
+// outcomes are remembered for --txn_settled_retention_ms (bounded by
+// --txn_settled_max), so a repeated EndTransaction returns the first outcome
+// and writes nothing, and the opposite outcome is refused. Nothing about a
+// transaction lives only in memory; check-back is driven by a due-time index
+// in RocksDB, so its cost follows the checks that are due, not the number of
+// pending transactions.
+//
+// Threading: request handlers validate on the network thread, then run on
+// the blocking pool under the TxnGate of their transaction (they read
+// RocksDB). The check-back scanner runs on its own thread. Thread-safe.
+#ifndef HALFMQ_BROKER_TXN_SERVICE_H_
+#define HALFMQ_BROKER_TXN_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/message_log.h"
+#include "broker/metrics.h"
+#include "broker/producer_registry.h"
+#include "broker/responder.h"
+#include "broker/topic_manager.h"
+#include "broker/txn_gate.h"
+#include "common/asio.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "proto/halfmq/v1/records.pb.h"
+#include "storage/store.h"
+
+namespace halfmq::broker {
+
+enum class UnresolvedAction { kKeep, kCommit, kRollback };
+
+struct TxnOptions {
+  int64_t check_delay_ms = 6000;        // first check after this (or the immunity)
+  int64_t check_backoff_max_ms = 300000;
+  uint32_t max_checks = 15;
+  int64_t max_age_ms = 24ll * 3600 * 1000;
+  int64_t check_timeout_ms = 30000;     // a check unanswered this long failed
+  int64_t settled_retention_ms = 24ll * 3600 * 1000;
+  uint64_t settled_max = 1000000;
+  UnresolvedAction unresolved_action = UnresolvedAction::kKeep;
+  std::chrono::milliseconds scan_interval{100};
+  // Due transactions handled per group per scan round (bounds one round).
+  size_t scan_batch = 1000;
+};
+
+class TxnService {
+ public:
+  TxnService(storage::Store* store, TopicManager* topics, MessageLog* log,
+             ProducerRegistry* registry, Clock* clock, Metrics* metrics, TxnOptions options,
+             asio::thread_pool& pool);
+  ~TxnService();
+
+  // Counts pending, unresolved and settled transactions for the metrics.
+  // Start-up only.
+  Status Recover();
+  // Starts / stops the check-back scanner thread.
+  void Start();
+  void Stop() EXCLUDES(scan_mu_);
+
+  void SendHalf(v1::SendHalfRequest request, Responder responder,
+                const std::shared_ptr<Connection>& connection);
+  void EndTransaction(v1::EndTransactionRequest request, Responder responder);
+  void ListTransactions(v1::ListTransactionsRequest request, Responder responder);
+  // Hello: the connection serves checks for these groups.
+  void RegisterProducer(const std::shared_ptr<Connection>& connection,
+                        const std::vector<std::string>& groups, uint32_t max_outstanding);
+  void OnConnectionClosed(uint64_t connection_id);
+
+  // One pass of the scanner: max-age deadlines, settled-outcome expiry, and
+  // due checks. Returns the number of checks sent. Public for tests.
+  size_t ScanOnce();
+
+ private:
+  struct Loaded {
+    std::optional<v1::TxnRecord> meta;
+    std::optional<v1::TxnOutcomeRecord> outcome;
+  };
+  // Reads the state record and the remembered outcome of a transaction.
+  Result<Loaded> Load(const std::string& txn_id) const;
+  Result<google::protobuf::RepeatedPtrField<v1::Message>> LoadHalfMessages(
+      const std::string& txn_id) const;
+
+  void DoSendHalf(std::shared_ptr<v1::SendHalfRequest> request,
+                  std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease);
+  // Settles a transaction (under its lease). `by` is recorded in the outcome.
+  void Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
+              std::shared_ptr<TxnLease> lease,
+              std::function<void(Status, v1::EndTransactionResponse)> done);
+  // Adds to `batch` what removes every trace of a pending/unresolved record.
+  void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
+  // Turns a pending transaction unresolved (in `batch`).
+  void MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, const char* why);
+  int64_t Backoff(uint32_t checks);
+
+  // Scanner pieces.
+  void ScanLoop() EXCLUDES(scan_mu_);
+  size_t ScanAgeDeadlines(int64_t now);
+  size_t ScanSettledExpiry(int64_t now);
+  size_t ScanChecks(int64_t now);
+  void SweepCheckTimeouts(int64_t now) EXCLUDES(outstanding_mu_);
+  void OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response)
+      EXCLUDES(outstanding_mu_);
+
+  storage::Store* const store_;
+  TopicManager* const topics_;
+  MessageLog* const log_;
+  ProducerRegistry* const registry_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+  const TxnOptions options_;
+  asio::thread_pool& pool_;
+  TxnGate gate_;
+
+  std::atomic<int64_t> settled_count_{0};
+
+  struct OutstandingCheck {
+    uint64_t connection_id;
+    int64_t deadline_ms;
+    std::string txn_id;
+  };
+  Mutex outstanding_mu_;
+  std::map<uint64_t, OutstandingCheck> outstanding_ GUARDED_BY(outstanding_mu_);
+  uint64_t next_check_id_ GUARDED_BY(outstanding_mu_) = 1;
+
+  Mutex rng_mu_;
+  std::mt19937_64 rng_ GUARDED_BY(rng_mu_);
+
+  Mutex scan_mu_;
+  CondVar scan_cv_;
+  bool stop_ GUARDED_BY(scan_mu_) = false;
+  std::thread scanner_;
+};
+
+// Parses --txn_unresolved_action. Errors: INVALID_ARGUMENT.
+Result<UnresolvedAction> ParseUnresolvedAction(const std::string& name);
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_TXN_SERVICE_H_

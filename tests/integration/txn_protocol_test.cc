@@ -1,0 +1,412 @@
+// Transactions at the wire level against a real broker: the test plays the
+// producer itself (raw frames), so it controls exactly when checks are
+// answered, with what, and when connections go away.
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/util/broker_process.h"
+#include "tests/util/raw_client.h"
+#include "tests/util/temp_dir.h"
+
+namespace halfmq::testing {
+namespace {
+
+// Polls an observable broker state (a counter, a listing) until `done`
+// holds. The broker offers no push notification for "the scanner ran", so
+// this is the event; the deadline only turns a hang into a failure.
+template <typename Fn>
+bool Eventually(Fn done, int timeout_ms = 30000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+class TxnProtocolTest : public ::testing::Test {
+ protected:
+  void StartBroker(std::vector<std::string> extra = {}) {
+    std::vector<std::string> flags = {"--txn_check_delay_ms=100", "--txn_check_backoff_max_ms=200",
+                                      "--txn_scan_interval_ms=20"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    broker_ = BrokerProcess::Start(dir_.Sub("data"), flags);
+    ASSERT_NE(broker_, nullptr);
+    admin_ = std::make_unique<RawClient>(broker_->address());
+    ASSERT_TRUE(admin_->connected());
+  }
+
+  std::unique_ptr<RawClient> Connect() {
+    auto c = std::make_unique<RawClient>(broker_->address());
+    EXPECT_TRUE(c->connected());
+    return c;
+  }
+
+  static v1::Frame Call(RawClient* c, v1::Frame f) {
+    auto r = c->Call(std::move(f));
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(v1::Frame());
+  }
+
+  void CreateTopic(const std::string& name) {
+    v1::Frame f;
+    f.mutable_create_topic()->set_name(name);
+    f.mutable_create_topic()->set_queues(1);
+    ASSERT_EQ(Call(admin_.get(), f).status().code(), v1::Status::OK);
+  }
+
+  static v1::Frame HalfFrame(const std::string& txn, const std::string& group,
+                             const std::vector<std::pair<std::string, std::string>>& msgs) {
+    v1::Frame f;
+    auto* h = f.mutable_send_half();
+    h->set_txn_id(txn);
+    h->set_producer_group(group);
+    for (const auto& [topic, id] : msgs) {
+      auto* m = h->add_messages();
+      m->set_topic(topic);
+      m->set_message_id(id);
+      m->set_body("body of " + id);
+    }
+    return f;
+  }
+
+  static v1::Frame EndFrame(const std::string& txn, v1::TxnOutcome outcome,
+                            bool from_check = false, bool from_operator = false) {
+    v1::Frame f;
+    auto* e = f.mutable_end_transaction();
+    e->set_txn_id(txn);
+    e->set_outcome(outcome);
+    e->set_from_check(from_check);
+    e->set_from_operator(from_operator);
+    return f;
+  }
+
+  std::vector<std::string> ReceiveIds(const std::string& group, const std::string& topic,
+                                      uint32_t wait_ms = 0) {
+    v1::Frame f;
+    auto* r = f.mutable_receive();
+    r->set_group(group);
+    r->set_topic(topic);
+    r->set_max_messages(100);
+    r->set_wait_ms(wait_ms);
+    v1::Frame got = Call(admin_.get(), f);
+    EXPECT_EQ(got.status().code(), v1::Status::OK) << got.status().message();
+    std::vector<std::string> ids;
+    v1::Frame ack;
+    ack.mutable_ack()->set_group(group);
+    for (const auto& m : got.receive_response().messages()) {
+      ids.push_back(m.message().message_id());
+      ack.mutable_ack()->add_receipt_handles(m.receipt_handle());
+    }
+    if (!ids.empty()) Call(admin_.get(), ack);
+    return ids;
+  }
+
+  int64_t Stat(const std::string& name) {
+    v1::Frame f;
+    f.mutable_get_broker_stats();
+    v1::Frame r = Call(admin_.get(), f);
+    auto it = r.get_broker_stats_response().counters().find(name);
+    return it == r.get_broker_stats_response().counters().end() ? -1 : it->second;
+  }
+
+  std::vector<v1::TransactionInfo> List(v1::TxnState state) {
+    v1::Frame f;
+    f.mutable_list_transactions()->set_state(state);
+    v1::Frame r = Call(admin_.get(), f);
+    EXPECT_EQ(r.status().code(), v1::Status::OK);
+    return {r.list_transactions_response().transactions().begin(),
+            r.list_transactions_response().transactions().end()};
+  }
+
+  // Reads frames on a producer connection until a CheckTransaction arrives.
+  static std::optional<v1::Frame> NextCheck(RawClient* producer) {
+    for (;;) {
+      auto f = producer->ReadFrame();
+      if (!f) return std::nullopt;
+      if (f->type() == v1::REQUEST && f->has_check_transaction()) return f;
+    }
+  }
+
+  // Answers a check the way the client library does: the verdict first (an
+  // acknowledged EndTransaction), then the check's own response.
+  static void Answer(RawClient* producer, const v1::Frame& check, v1::TxnOutcome outcome) {
+    if (outcome != v1::UNKNOWN) {
+      v1::Frame end = Call(producer, EndFrame(check.check_transaction().txn_id(), outcome, true));
+      EXPECT_EQ(end.status().code(), v1::Status::OK) << end.status().message();
+    }
+    v1::Frame response;
+    response.mutable_check_transaction_response()->set_outcome(outcome);
+    ASSERT_TRUE(producer->Reply(check, response));
+  }
+
+  static std::unique_ptr<RawClient> Hello(std::unique_ptr<RawClient> c, const std::string& group,
+                                          uint32_t max_checks = 0) {
+    v1::Frame f;
+    f.mutable_hello()->set_client_id("producer");
+    f.mutable_hello()->add_producer_groups(group);
+    f.mutable_hello()->set_max_outstanding_checks(max_checks);
+    EXPECT_EQ(Call(c.get(), f).status().code(), v1::Status::OK);
+    return c;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::unique_ptr<RawClient> admin_;
+};
+
+TEST_F(TxnProtocolTest, CommitMakesAllMessagesVisibleAtOnceAndRepeatsWriteNothing) {
+  StartBroker({"--txn_check_delay_ms=3600000", "--txn_check_backoff_max_ms=3600000"});
+  CreateTopic("orders");
+  CreateTopic("audit");
+  // Subscribe before, so "invisible" is not just "before the group existed".
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  EXPECT_TRUE(ReceiveIds("g", "audit").empty());
+  auto producer = Connect();
+  v1::Frame half =
+      Call(producer.get(), HalfFrame("t1", "pg", {{"orders", "m1"}, {"audit", "m2"}}));
+  ASSERT_EQ(half.status().code(), v1::Status::OK) << half.status().message();
+  EXPECT_EQ(half.send_half_response().message_ids_size(), 2);
+  // A retried half send of the same messages adds nothing.
+  ASSERT_EQ(Call(producer.get(), HalfFrame("t1", "pg", {{"orders", "m1"}})).status().code(),
+            v1::Status::OK);
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty()) << "half messages must be invisible";
+  auto pending = List(v1::PENDING);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].message_count(), 2u);
+  EXPECT_EQ(pending[0].topics_size(), 2);
+
+  v1::Frame end = Call(producer.get(), EndFrame("t1", v1::COMMIT));
+  ASSERT_EQ(end.status().code(), v1::Status::OK) << end.status().message();
+  EXPECT_TRUE(end.end_transaction_response().applied());
+  ASSERT_EQ(end.end_transaction_response().results_size(), 2);
+  EXPECT_EQ(ReceiveIds("g", "orders"), std::vector<std::string>{"m1"});
+  EXPECT_EQ(ReceiveIds("g", "audit"), std::vector<std::string>{"m2"});
+
+  // A repeated commit returns the first outcome and writes nothing; the
+  // opposite outcome is refused.
+  v1::Frame again = Call(producer.get(), EndFrame("t1", v1::COMMIT));
+  ASSERT_EQ(again.status().code(), v1::Status::OK);
+  EXPECT_FALSE(again.end_transaction_response().applied());
+  EXPECT_EQ(again.end_transaction_response().results(0).offset(),
+            end.end_transaction_response().results(0).offset());
+  EXPECT_EQ(Call(producer.get(), EndFrame("t1", v1::ROLLBACK)).status().code(),
+            v1::Status::FAILED_PRECONDITION);
+  // Nor can a settled transaction take more messages.
+  EXPECT_EQ(Call(producer.get(), HalfFrame("t1", "pg", {{"orders", "m3"}})).status().code(),
+            v1::Status::FAILED_PRECONDITION);
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty()) << "a repeated commit wrote again";
+  EXPECT_EQ(Stat("messages_sent"), 2);
+  EXPECT_TRUE(List(v1::TXN_STATE_UNSPECIFIED).empty());
+}
+
+TEST_F(TxnProtocolTest, RollbackNeverDeliversAndCommitAfterItIsRefused) {
+  StartBroker({"--txn_check_delay_ms=3600000", "--txn_check_backoff_max_ms=3600000"});
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  auto producer = Connect();
+  ASSERT_EQ(Call(producer.get(), HalfFrame("t2", "pg", {{"orders", "r1"}})).status().code(),
+            v1::Status::OK);
+  v1::Frame rb = Call(producer.get(), EndFrame("t2", v1::ROLLBACK));
+  ASSERT_EQ(rb.status().code(), v1::Status::OK);
+  EXPECT_EQ(rb.end_transaction_response().outcome(), v1::ROLLBACK);
+  EXPECT_EQ(Call(producer.get(), EndFrame("t2", v1::COMMIT)).status().code(),
+            v1::Status::FAILED_PRECONDITION);
+  v1::Frame rb2 = Call(producer.get(), EndFrame("t2", v1::ROLLBACK));
+  EXPECT_FALSE(rb2.end_transaction_response().applied());
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  EXPECT_EQ(Stat("messages_sent"), 0);
+  EXPECT_EQ(Call(producer.get(), EndFrame("never-sent", v1::COMMIT)).status().code(),
+            v1::Status::NOT_FOUND);
+}
+
+TEST_F(TxnProtocolTest, BadRequestsGetTypedErrors) {
+  StartBroker();
+  CreateTopic("orders");
+  auto p = Connect();
+  EXPECT_EQ(Call(p.get(), HalfFrame("has space", "pg", {{"orders", "a"}})).status().code(),
+            v1::Status::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(p.get(), HalfFrame("t", "bad group!", {{"orders", "a"}})).status().code(),
+            v1::Status::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(p.get(), HalfFrame("t", "pg", {{"missing", "a"}})).status().code(),
+            v1::Status::NOT_FOUND);
+  EXPECT_EQ(Call(p.get(), HalfFrame("t", "pg", {{"orders", "a"}, {"orders", "a"}})).status().code(),
+            v1::Status::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(p.get(), HalfFrame("t", "pg", {})).status().code(), v1::Status::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(p.get(), EndFrame("t", v1::UNKNOWN)).status().code(),
+            v1::Status::INVALID_ARGUMENT);
+  ASSERT_EQ(Call(p.get(), HalfFrame("t", "pg", {{"orders", "a"}})).status().code(),
+            v1::Status::OK);
+  EXPECT_EQ(Call(p.get(), HalfFrame("t", "other", {{"orders", "b"}})).status().code(),
+            v1::Status::FAILED_PRECONDITION);
+  EXPECT_EQ(List(v1::PENDING).size(), 1u);
+}
+
+TEST_F(TxnProtocolTest, UnknownThenCheckAnsweredCommitDeliversExactlyOnce) {
+  StartBroker();
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  auto producer = Hello(Connect(), "pg");
+  ASSERT_EQ(Call(producer.get(), HalfFrame("t3", "pg", {{"orders", "c1"}})).status().code(),
+            v1::Status::OK);
+  // The producer "does not know yet" once, then commits.
+  auto first = NextCheck(producer.get());
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->check_transaction().txn_id(), "t3");
+  EXPECT_EQ(first->check_transaction().check_number(), 1u);
+  ASSERT_EQ(first->check_transaction().messages_size(), 1);
+  EXPECT_EQ(first->check_transaction().messages(0).body(), "body of c1");
+  Answer(producer.get(), *first, v1::UNKNOWN);
+  auto second = NextCheck(producer.get());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->check_transaction().check_number(), 2u);
+  Answer(producer.get(), *second, v1::COMMIT);
+  EXPECT_EQ(ReceiveIds("g", "orders", 10000), std::vector<std::string>{"c1"});
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  EXPECT_EQ(Stat("messages_sent"), 1);
+}
+
+TEST_F(TxnProtocolTest, NoProducerOnlineDoesNotUseUpChecks) {
+  StartBroker({"--txn_max_checks=2"});
+  CreateTopic("orders");
+  {
+    auto gone = Connect();
+    ASSERT_EQ(Call(gone.get(), HalfFrame("t4", "pg", {{"orders", "n1"}})).status().code(),
+              v1::Status::OK);
+  }  // the only producer of "pg" disconnects
+  // Let the scanner find the due check with nobody to ask, many times over
+  // the two allowed checks.
+  ASSERT_TRUE(Eventually([&] { return Stat("txn_checks_no_producer") >= 10; }));
+  auto pending = List(v1::PENDING);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].checks(), 0u);
+  EXPECT_TRUE(List(v1::UNRESOLVED).empty());
+  // A producer of the group comes back: the check arrives, counted as #1.
+  auto back = Hello(Connect(), "pg");
+  auto check = NextCheck(back.get());
+  ASSERT_TRUE(check.has_value());
+  EXPECT_EQ(check->check_transaction().check_number(), 1u);
+  Answer(back.get(), *check, v1::ROLLBACK);
+  EXPECT_TRUE(Eventually([&] { return List(v1::TXN_STATE_UNSPECIFIED).empty(); }));
+}
+
+TEST_F(TxnProtocolTest, MaxChecksMakesItUnresolvedAndOperatorCommitDelivers) {
+  StartBroker({"--txn_max_checks=2"});
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  auto producer = Hello(Connect(), "pg");
+  ASSERT_EQ(Call(producer.get(), HalfFrame("t5", "pg", {{"orders", "u1"}})).status().code(),
+            v1::Status::OK);
+  for (uint32_t n = 1; n <= 2; ++n) {
+    auto check = NextCheck(producer.get());
+    ASSERT_TRUE(check.has_value());
+    EXPECT_EQ(check->check_transaction().check_number(), n);
+    Answer(producer.get(), *check, v1::UNKNOWN);
+  }
+  std::vector<v1::TransactionInfo> unresolved;
+  ASSERT_TRUE(Eventually([&] {
+    unresolved = List(v1::UNRESOLVED);
+    return !unresolved.empty();
+  }));
+  EXPECT_EQ(unresolved[0].txn_id(), "t5");
+  EXPECT_EQ(unresolved[0].checks(), 2u);
+  EXPECT_EQ(unresolved[0].state(), v1::UNRESOLVED);
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  // Resolved by hand; kept, never dropped, until then.
+  v1::Frame end = Call(admin_.get(), EndFrame("t5", v1::COMMIT, false, true));
+  ASSERT_EQ(end.status().code(), v1::Status::OK) << end.status().message();
+  EXPECT_EQ(ReceiveIds("g", "orders"), std::vector<std::string>{"u1"});
+  EXPECT_TRUE(List(v1::UNRESOLVED).empty());
+}
+
+TEST_F(TxnProtocolTest, CheckStillComesAfterKill9RightAfterTheHalfAck) {
+  StartBroker();
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  {
+    auto producer = Connect();
+    ASSERT_EQ(Call(producer.get(), HalfFrame("t6", "pg", {{"orders", "k1"}})).status().code(),
+              v1::Status::OK);
+  }
+  broker_->Kill9();
+  StartBroker();
+  auto producer = Hello(Connect(), "pg");
+  auto check = NextCheck(producer.get());
+  ASSERT_TRUE(check.has_value());
+  EXPECT_EQ(check->check_transaction().txn_id(), "t6");
+  Answer(producer.get(), *check, v1::COMMIT);
+  EXPECT_EQ(ReceiveIds("g", "orders", 10000), std::vector<std::string>{"k1"});
+}
+
+TEST_F(TxnProtocolTest, ThousandPendingWithOneSlowProducerNeverExceedPerConnectionBound) {
+  constexpr int kTxns = 1000;
+  constexpr uint32_t kBound = 8;
+  StartBroker({"--txn_max_checks_per_connection=" + std::to_string(kBound),
+               "--txn_check_rate_per_group=100000"});
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  auto producer = Hello(Connect(), "pg");
+  // Pipelined half sends, then their acks.
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < kTxns; ++i) {
+    ids.push_back(producer->Post(
+        HalfFrame("bulk-" + std::to_string(i), "pg", {{"orders", "b" + std::to_string(i)}})));
+  }
+  std::vector<v1::Frame> checks;
+  size_t acked = 0;
+  while (acked < ids.size()) {
+    auto f = producer->ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    if (f->type() == v1::RESPONSE) {
+      ASSERT_EQ(f->status().code(), v1::Status::OK);
+      ++acked;
+    } else if (f->has_check_transaction()) {
+      checks.push_back(std::move(*f));
+    }
+  }
+  // The slow producer sits on its checks. The broker must stop at the bound
+  // even though 1,000 are due: wait until the scanner has hit the bound many
+  // times, then count what arrived.
+  int64_t throttled = Stat("txn_checks_throttled");
+  ASSERT_TRUE(Eventually([&] { return Stat("txn_checks_throttled") >= throttled + 20; }));
+  auto drain = [&](int timeout_ms) {
+    while (auto f = producer->ReadFrame(timeout_ms)) {
+      if (f->has_check_transaction()) checks.push_back(std::move(*f));
+    }
+  };
+  drain(50);  // whatever is already on the wire
+  EXPECT_EQ(checks.size(), kBound);
+  // Answer one at a time. The broker may have at most kBound unanswered
+  // checks on the connection, so it can never have sent more than
+  // answered + kBound: check that at every arrival.
+  std::set<std::string> committed;
+  size_t received = checks.size();
+  size_t answered = 0;
+  size_t max_outstanding = checks.size();
+  while (committed.size() < static_cast<size_t>(kTxns)) {
+    ASSERT_FALSE(checks.empty()) << "no check arrived; committed " << committed.size();
+    v1::Frame check = std::move(checks.front());
+    checks.erase(checks.begin());
+    committed.insert(check.check_transaction().txn_id());
+    Answer(producer.get(), check, v1::COMMIT);  // Call() keeps incoming checks aside
+    ++answered;
+    while (checks.empty() && received < static_cast<size_t>(kTxns)) {
+      auto f = producer->ReadFrame();
+      ASSERT_TRUE(f.has_value());
+      if (!f->has_check_transaction()) continue;
+      checks.push_back(std::move(*f));
+      ++received;
+      ASSERT_LE(received, answered + kBound);
+      max_outstanding = std::max(max_outstanding, received - answered);
+    }
+  }
+  EXPECT_LE(max_outstanding, kBound);
+  EXPECT_EQ(Stat("txn_committed"), kTxns);
+  EXPECT_TRUE(List(v1::TXN_STATE_UNSPECIFIED).empty());
+}
+
+}  // namespace
+}  // namespace halfmq::testing
