@@ -98,8 +98,10 @@ Status Broker::Recover() {
   produce_ = std::make_unique<ProduceService>(store_.get(), log_.get());
   admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
   registry_ = std::make_unique<ProducerRegistry>(options_.producers);
+  TxnOptions txn = options_.txn;
+  txn.max_txn_bytes = options_.max_frame_bytes - kResponseSlackBytes;
   txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), registry_.get(),
-                                      clock, &metrics_, options_.txn, pool_);
+                                      clock, &metrics_, txn, pool_);
   HALFMQ_RETURN_IF_ERROR(txn_->Recover());
   dispatcher_ = std::make_unique<Dispatcher>(
       produce_.get(), consume_.get(), admin_.get(), txn_.get(), &metrics_,
@@ -157,6 +159,7 @@ void Broker::Shutdown() {
   if (started_) {
     LOG(INFO) << "shutting down: no new connections, answering in-flight requests";
     server_->StopAccepting();
+    txn_->Stop();  // no new checks to connections that are about to stop reading
     consume_->Shutdown();
     server_->StopReadingAll();
     if (!server_->WaitForSessions(options_.shutdown_grace)) {
@@ -166,7 +169,6 @@ void Broker::Shutdown() {
       server_->WaitForSessions(std::chrono::milliseconds(1000));
     }
     retention_->Stop();
-    txn_->Stop();
     work_.reset();
     io_.stop();
     for (auto& t : io_threads_) t.join();

@@ -65,11 +65,21 @@ Result<std::vector<AppendEntry>> MessageLog::Prepare(
     return Status::InvalidArgument("at most " + std::to_string(kMaxMessagesPerSend) +
                                    " messages per request");
   }
+  return Resolve(messages, /*validate=*/true);
+}
+
+Result<std::vector<AppendEntry>> MessageLog::PrepareStored(
+    google::protobuf::RepeatedPtrField<v1::Message>* messages) const {
+  return Resolve(messages, /*validate=*/false);
+}
+
+Result<std::vector<AppendEntry>> MessageLog::Resolve(
+    google::protobuf::RepeatedPtrField<v1::Message>* messages, bool validate) const {
   std::vector<AppendEntry> entries;
   entries.reserve(messages->size());
   std::map<std::string, QueueId> round_robin;  // one queue per topic per call
   for (v1::Message& m : *messages) {
-    HALFMQ_RETURN_IF_ERROR(Validate(m));
+    if (validate) HALFMQ_RETURN_IF_ERROR(Validate(m));
     AppendEntry e;
     e.topic = topics_->Find(m.topic());
     if (e.topic == nullptr) {

@@ -48,6 +48,13 @@ class MessageLog {
   Result<std::vector<AppendEntry>> Prepare(
       google::protobuf::RepeatedPtrField<v1::Message>* messages) const;
 
+  // Like Prepare, for messages validated when they were stored (a
+  // transaction's half messages): only topics and queues are resolved, so a
+  // later change of limits cannot strand a transaction that must commit.
+  // Errors: NOT_FOUND (topic), INVALID_ARGUMENT (queue no longer exists).
+  Result<std::vector<AppendEntry>> PrepareStored(
+      google::protobuf::RepeatedPtrField<v1::Message>* messages) const;
+
   // Checks one message without consuming it (used for half messages).
   Status Validate(const v1::Message& message) const;
 
@@ -66,6 +73,9 @@ class MessageLog {
   const MessageLimits& limits() const { return limits_; }
 
  private:
+  Result<std::vector<AppendEntry>> Resolve(
+      google::protobuf::RepeatedPtrField<v1::Message>* messages, bool validate) const;
+
   storage::Store* const store_;
   TopicManager* const topics_;
   Clock* const clock_;

@@ -79,6 +79,12 @@ void ProducerRegistry::Release(uint64_t connection_id, bool failed, int64_t now_
   if (failed) it->second.failing_until_ms = now_ms + options_.failing_cooldown_ms;
 }
 
+void ProducerRegistry::MarkFailing(uint64_t connection_id, int64_t now_ms) {
+  MutexLock lock(&mu_);
+  auto it = conns_.find(connection_id);
+  if (it != conns_.end()) it->second.failing_until_ms = now_ms + options_.failing_cooldown_ms;
+}
+
 std::vector<std::string> ProducerRegistry::Groups() const {
   MutexLock lock(&mu_);
   std::vector<std::string> out;

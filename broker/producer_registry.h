@@ -47,6 +47,9 @@ class ProducerRegistry {
   // Frees the slot of a check; `failed` (timeout or error) starts the
   // connection's cool-down.
   void Release(uint64_t connection_id, bool failed, int64_t now_ms) EXCLUDES(mu_);
+  // Starts a connection's cool-down without freeing a slot (a check timed
+  // out; its slot stays taken until the answer or the close).
+  void MarkFailing(uint64_t connection_id, int64_t now_ms) EXCLUDES(mu_);
 
   // Groups with at least one live connection.
   std::vector<std::string> Groups() const EXCLUDES(mu_);

@@ -72,7 +72,7 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
   }
   storage::Batch batch = store_->NewBatch();
   std::vector<std::shared_ptr<TxnLease>> leases;
-  std::vector<std::string> to_resolve;
+  std::vector<std::string> give_up;
   for (const auto& d : due) {
     auto lease = gate_.TryAcquire(d.txn_id);
     if (!lease) continue;
@@ -83,28 +83,17 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
       batch.Delete(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, d.due_ms, d.txn_id));
       continue;
     }
-    v1::TxnRecord meta = std::move(*loaded->meta);
-    MarkUnresolved(&meta, &batch, "reached --txn_max_age_ms");
-    Inc(metrics_->txn_pending, -1);
-    Inc(metrics_->txn_unresolved);
+    give_up.push_back(d.txn_id);
     leases.push_back(std::move(lease));
-    to_resolve.push_back(d.txn_id);
   }
   if (!batch.empty()) store_->CommitAndWait(std::move(batch));
   leases.clear();
-  if (options_.unresolved_action != UnresolvedAction::kKeep) {
-    v1::TxnOutcome outcome =
-        options_.unresolved_action == UnresolvedAction::kCommit ? v1::COMMIT : v1::ROLLBACK;
-    for (const auto& txn : to_resolve) {
-      gate_.Run(txn, [this, txn, outcome](std::shared_ptr<TxnLease> lease) {
-        Settle(txn, outcome, "policy", std::move(lease),
-               [txn](Status st, v1::EndTransactionResponse) {
-                 LOG_IF(ERROR, !st.ok()) << "policy resolution of " << txn << ": " << st;
-               });
-      });
-    }
+  for (const auto& txn : give_up) {
+    // Its deadline may have been pulled in when its last allowed check went
+    // out (see ScanChecks): name the right reason.
+    GiveUp(txn, "reached --txn_max_age_ms or --txn_max_checks");
   }
-  return to_resolve.size();
+  return give_up.size();
 }
 
 size_t TxnService::ScanSettledExpiry(int64_t now) {
@@ -135,6 +124,14 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
     batch.Delete(Keyspace::kTxn, keys::TxnOutcomeKey(txn));
   }
   store_->CommitAndWait(std::move(batch));
+  if (excess > 0) {
+    // Forgotten before their retention ended: a very late repeat of these
+    // EndTransactions now gets NOT_FOUND. Raise --txn_settled_max.
+    Inc(metrics_->txn_settled_evicted, std::min<int64_t>(excess, expired.size()));
+    LOG_EVERY_N(WARNING, 100) << "forgot settled transactions before --txn_settled_retention_ms "
+                                 "because --txn_settled_max="
+                              << options_.settled_max << " was reached";
+  }
   settled_count_.fetch_sub(static_cast<int64_t>(expired.size()));
   Inc(metrics_->txn_settled, -static_cast<int64_t>(expired.size()));
   return expired.size();
@@ -148,8 +145,9 @@ size_t TxnService::ScanChecks(int64_t now) {
   };
   std::vector<Send> sends;
   std::vector<std::shared_ptr<TxnLease>> leases;
-  std::vector<std::string> to_resolve;
+  std::vector<std::string> give_up;
   storage::Batch batch = store_->NewBatch();
+  uint64_t round_bytes = 0;
 
   // Visit each producer group that has checks in the index, one seek per
   // group (skip-scan), so the cost follows groups and due checks, not the
@@ -158,6 +156,7 @@ size_t TxnService::ScanChecks(int64_t now) {
   std::string all_end = keys::PrefixSuccessor(all);
   std::string pos = all;
   for (;;) {
+    if (round_bytes >= options_.max_check_bytes_per_round) break;
     std::optional<keys::TxnDueKeyParts> first;
     Status s = store_->Scan(Keyspace::kTxnDue, pos, all_end,
                             [&](std::string_view key, std::string_view) {
@@ -206,13 +205,10 @@ size_t TxnService::ScanChecks(int64_t now) {
       }
       v1::TxnRecord meta = std::move(*loaded->meta);
       if (meta.checks() >= options_.max_checks) {
-        MarkUnresolved(&meta, &batch, "reached --txn_max_checks");
-        Inc(metrics_->txn_pending, -1);
-        Inc(metrics_->txn_unresolved);
-        leases.push_back(std::move(lease));
-        to_resolve.push_back(d.txn_id);
+        give_up.push_back(d.txn_id);
         continue;
       }
+      if (round_bytes >= options_.max_check_bytes_per_round) break;
       std::shared_ptr<Connection> connection;
       ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
       if (pick != ProducerRegistry::Pick::kPicked) {
@@ -234,7 +230,17 @@ size_t TxnService::ScanChecks(int64_t now) {
       meta.set_checks(meta.checks() + 1);
       meta.set_last_check_ms(now);
       meta.set_next_check_ms(next);
+      if (meta.checks() >= options_.max_checks && meta.age_deadline_ms() > next) {
+        // The last allowed check: give up when its answer is overdue even if
+        // no producer of the group is online then (the age pass does not
+        // need one).
+        batch.Delete(Keyspace::kTxnDue,
+                     keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), d.txn_id));
+        meta.set_age_deadline_ms(next);
+        batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, next, d.txn_id), "");
+      }
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(d.txn_id), meta.SerializeAsString());
+      round_bytes += meta.bytes();
       Send send;
       send.connection = std::move(connection);
       send.txn_id = d.txn_id;
@@ -266,18 +272,7 @@ size_t TxnService::ScanChecks(int64_t now) {
                                    OnCheckAnswered(check_id, response);
                                  });
   }
-  if (options_.unresolved_action != UnresolvedAction::kKeep) {
-    v1::TxnOutcome outcome =
-        options_.unresolved_action == UnresolvedAction::kCommit ? v1::COMMIT : v1::ROLLBACK;
-    for (const auto& txn : to_resolve) {
-      gate_.Run(txn, [this, txn, outcome](std::shared_ptr<TxnLease> lease) {
-        Settle(txn, outcome, "policy", std::move(lease),
-               [txn](Status st, v1::EndTransactionResponse) {
-                 LOG_IF(ERROR, !st.ok()) << "policy resolution of " << txn << ": " << st;
-               });
-      });
-    }
-  }
+  for (const auto& txn : give_up) GiveUp(txn, "reached --txn_max_checks");
   return sends.size();
 }
 
@@ -286,13 +281,14 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
   {
     MutexLock lock(&outstanding_mu_);
     auto it = outstanding_.find(check_id);
-    if (it == outstanding_.end()) return;  // already timed out
+    if (it == outstanding_.end()) return;
     check = std::move(it->second);
     outstanding_.erase(it);
   }
   int64_t now = clock_->NowMs();
   bool answered = response.ok() && response->status().code() == v1::Status::OK;
-  registry_->Release(check.connection_id, /*failed=*/!answered, now);
+  // A timed-out check already started the connection's cool-down.
+  registry_->Release(check.connection_id, /*failed=*/!answered && !check.timed_out, now);
   if (answered) {
     Inc(metrics_->txn_checks_answered);
   } else if (!response.ok()) {
@@ -303,11 +299,12 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
     gate_.Run(txn, [this, txn](std::shared_ptr<TxnLease> lease) {
       auto loaded = Load(txn);
       if (!loaded.ok() || !loaded->meta || loaded->meta->state() != v1::PENDING ||
-          loaded->meta->checks() == 0) {
-        return;
+          loaded->meta->checks() == 0 || loaded->meta->uncounted() >= options_.max_uncounted) {
+        return;  // a producer that keeps dropping on this check uses it up
       }
       v1::TxnRecord meta = std::move(*loaded->meta);
       meta.set_checks(meta.checks() - 1);
+      meta.set_uncounted(meta.uncounted() + 1);
       storage::Batch batch = store_->NewBatch();
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
       store_->Commit(std::move(batch), [lease] {});
@@ -315,21 +312,22 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
   }
 }
 
+// A timed-out check keeps its connection slot until the producer answers or
+// the connection closes: a producer that stopped reading must not be sent
+// ever more checks, each holding a transaction's messages in its session.
 void TxnService::SweepCheckTimeouts(int64_t now) {
   std::vector<OutstandingCheck> timed_out;
   {
     MutexLock lock(&outstanding_mu_);
-    for (auto it = outstanding_.begin(); it != outstanding_.end();) {
-      if (it->second.deadline_ms <= now) {
-        timed_out.push_back(std::move(it->second));
-        it = outstanding_.erase(it);
-      } else {
-        ++it;
+    for (auto& [id, check] : outstanding_) {
+      if (!check.timed_out && check.deadline_ms <= now) {
+        check.timed_out = true;
+        timed_out.push_back(check);
       }
     }
   }
   for (const auto& c : timed_out) {
-    registry_->Release(c.connection_id, /*failed=*/true, now);
+    registry_->MarkFailing(c.connection_id, now);
     Inc(metrics_->txn_check_timeouts);
     LOG(WARNING) << "check of transaction " << c.txn_id << " unanswered after "
                  << options_.check_timeout_ms << " ms";

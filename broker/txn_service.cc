@@ -221,6 +221,17 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     auto half = LoadHalfMessages(txn);
     if (!half.ok()) return resp->Error(half.status());
     for (const auto& m : *half) existing.insert(m.message_id());
+    // The producer is still adding to it: its local transaction is running,
+    // so do not check it back before the usual delay from now.
+    int64_t first = req->check_immunity_ms() > 0 ? req->check_immunity_ms()
+                                                 : options_.check_delay_ms;
+    if (meta.next_check_ms() < now + first) {
+      batch.Delete(Keyspace::kTxnDue,
+                   keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
+      meta.set_next_check_ms(now + first);
+      batch.Put(Keyspace::kTxnDue,
+                keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn), "");
+    }
   } else {
     meta.set_txn_id(txn);
     meta.set_producer_group(req->producer_group());
@@ -240,11 +251,19 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
   auto* out = frame.mutable_send_half_response();
   out->set_txn_id(txn);
   uint32_t seq = meta.message_count();
+  uint64_t bytes = meta.bytes();
   int added = 0;
   std::string value;
   for (v1::Message& m : *req->mutable_messages()) {
     out->add_message_ids(m.message_id());
     if (existing.count(m.message_id())) continue;  // a retried send
+    bytes += m.ByteSizeLong();
+    if (seq + 1 > kMaxMessagesPerSend || bytes > options_.max_txn_bytes) {
+      return resp->Error(Status::InvalidArgument(
+          "a transaction holds at most " + std::to_string(kMaxMessagesPerSend) +
+          " messages and " + std::to_string(options_.max_txn_bytes) +
+          " bytes (so that it commits, and its check fits in one frame)"));
+    }
     if (m.born_time_ms() == 0) m.set_born_time_ms(now);
     value.clear();
     m.SerializeToString(&value);
@@ -254,6 +273,7 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
   }
   if (added == 0) return resp->Ok(std::move(frame));  // nothing new: answer without writing
   meta.set_message_count(seq);
+  meta.set_bytes(bytes);
   meta.clear_topics();
   for (const auto& t : topics) meta.add_topics(t);
   batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
@@ -320,6 +340,45 @@ void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, cons
                << " checks); an operator must commit or roll it back";
 }
 
+void TxnService::GiveUp(const std::string& txn_id, const char* why) {
+  {
+    MutexLock lock(&giving_up_mu_);
+    if (!giving_up_.insert(txn_id).second) return;  // already on its way
+  }
+  // Leaves giving_up_ when the last callback holding it is gone.
+  auto guard = std::shared_ptr<void>(nullptr, [this, txn_id](void*) {
+    MutexLock lock(&giving_up_mu_);
+    giving_up_.erase(txn_id);
+  });
+  gate_.Run(txn_id, [this, txn_id, why, guard](std::shared_ptr<TxnLease> lease) {
+    auto mark = [this, txn_id, why, guard](std::shared_ptr<TxnLease> held) {
+      auto loaded = Load(txn_id);
+      if (!loaded.ok() || !loaded->meta || loaded->meta->state() != v1::PENDING) return;
+      v1::TxnRecord meta = std::move(*loaded->meta);
+      storage::Batch batch = store_->NewBatch();
+      MarkUnresolved(&meta, &batch, why);
+      store_->Commit(std::move(batch), [this, held, guard] {
+        Inc(metrics_->txn_pending, -1);
+        Inc(metrics_->txn_unresolved);
+      });
+    };
+    if (options_.unresolved_action == UnresolvedAction::kKeep) return mark(std::move(lease));
+    v1::TxnOutcome outcome =
+        options_.unresolved_action == UnresolvedAction::kCommit ? v1::COMMIT : v1::ROLLBACK;
+    // Settle first; only if that fails does the transaction wait for an
+    // operator. Nothing is written before Settle's own batch, so a crash in
+    // between leaves it pending and the scanner gives up on it again.
+    Settle(txn_id, outcome, "policy", lease,
+           [this, txn_id, why, mark](Status s, v1::EndTransactionResponse) {
+             if (s.ok() || s.code() == StatusCode::kFailedPrecondition) {
+               return;  // settled, or settled the other way by someone else meanwhile
+             }
+             LOG(ERROR) << "--txn_unresolved_action could not settle " << txn_id << ": " << s;
+             gate_.Run(txn_id, mark);
+           });
+  });
+}
+
 void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
                         std::shared_ptr<TxnLease> lease,
                         std::function<void(Status, v1::EndTransactionResponse)> done) {
@@ -380,7 +439,7 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
   }
   auto messages = LoadHalfMessages(txn_id);
   if (!messages.ok()) return done(messages.status(), {});
-  auto entries = log_->Prepare(&messages.value());
+  auto entries = log_->PrepareStored(&messages.value());
   if (!entries.ok()) return done(entries.status(), {});
   log_->Append(
       std::move(entries).value(), std::move(batch), txn_id,
@@ -449,7 +508,9 @@ void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder
             return true;
           }
           add(r);
-          return static_cast<uint32_t>(out->transactions_size()) < limit;
+          // Bounded in count and bytes; the caller pages with start_after.
+          return static_cast<uint32_t>(out->transactions_size()) < limit &&
+                 out->ByteSizeLong() < (4u << 20);
         });
     if (s.ok()) s = error;
     if (!s.ok()) return resp->Error(s);

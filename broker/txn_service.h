@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,6 +64,16 @@ struct TxnOptions {
   std::chrono::milliseconds scan_interval{100};
   // Due transactions handled per group per scan round (bounds one round).
   size_t scan_batch = 1000;
+  // Largest total size of one transaction's messages, so that a check (which
+  // carries them) always fits in a frame. Set by the broker from
+  // --max_frame_bytes.
+  uint64_t max_txn_bytes = 8 << 20;
+  // Bytes of checks one scan round may build before sending them.
+  uint64_t max_check_bytes_per_round = 64 << 20;
+  // A check whose connection closes before the answer is un-counted at most
+  // this many times per transaction (a producer that crashes on a check
+  // must not loop it until --txn_max_age_ms).
+  uint32_t max_uncounted = 3;
 };
 
 class TxnService {
@@ -112,6 +123,10 @@ class TxnService {
   void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
   // Turns a pending transaction unresolved (in `batch`).
   void MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, const char* why);
+  // A transaction ran out of checks or time: keep it for an operator, or
+  // settle it by --txn_unresolved_action (falling back to unresolved if that
+  // fails). Runs under the transaction's gate.
+  void GiveUp(const std::string& txn_id, const char* why);
   int64_t Backoff(uint32_t checks);
 
   // Scanner pieces.
@@ -139,10 +154,14 @@ class TxnService {
     uint64_t connection_id;
     int64_t deadline_ms;
     std::string txn_id;
+    bool timed_out = false;  // slot still held until an answer or a close
   };
   Mutex outstanding_mu_;
   std::map<uint64_t, OutstandingCheck> outstanding_ GUARDED_BY(outstanding_mu_);
   uint64_t next_check_id_ GUARDED_BY(outstanding_mu_) = 1;
+
+  Mutex giving_up_mu_;
+  std::set<std::string> giving_up_ GUARDED_BY(giving_up_mu_);
 
   Mutex rng_mu_;
   std::mt19937_64 rng_ GUARDED_BY(rng_mu_);

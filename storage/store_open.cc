@@ -7,6 +7,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
@@ -34,6 +35,17 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.compression = rocksdb::kLZ4Compression;
       cf.bottommost_compression = rocksdb::kZSTD;
       break;
+    case Keyspace::kInflight:
+    case Keyspace::kTxn:
+    case Keyspace::kTxnDue:
+      // Keys written and soon deleted (deliveries acked, transactions
+      // settled, due entries moved). Files dense with tombstones are
+      // compacted early so scans from the head of a range (the due index)
+      // do not wade through them.
+      cf.table_properties_collector_factories.emplace_back(
+          rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/128 * 1024,
+                                                        /*deletion_trigger=*/32 * 1024));
+      [[fallthrough]];
     default:
       // Small, hot state: cursors, in-flight entries, transactions.
       cf.write_buffer_size = 16 << 20;

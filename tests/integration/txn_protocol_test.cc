@@ -408,5 +408,70 @@ TEST_F(TxnProtocolTest, ThousandPendingWithOneSlowProducerNeverExceedPerConnecti
   EXPECT_TRUE(List(v1::TXN_STATE_UNSPECIFIED).empty());
 }
 
+TEST_F(TxnProtocolTest, UnresolvedActionRollbackSettlesByPolicy) {
+  StartBroker({"--txn_max_checks=1", "--txn_unresolved_action=rollback"});
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  auto producer = Hello(Connect(), "pg");
+  ASSERT_EQ(Call(producer.get(), HalfFrame("t7", "pg", {{"orders", "p1"}})).status().code(),
+            v1::Status::OK);
+  auto check = NextCheck(producer.get());
+  ASSERT_TRUE(check.has_value());
+  Answer(producer.get(), *check, v1::UNKNOWN);
+  ASSERT_TRUE(Eventually([&] { return Stat("txn_rolled_back") == 1; }));
+  EXPECT_TRUE(List(v1::TXN_STATE_UNSPECIFIED).empty());
+  // The policy's outcome is remembered like any other.
+  v1::Frame late = Call(producer.get(), EndFrame("t7", v1::COMMIT));
+  EXPECT_EQ(late.status().code(), v1::Status::FAILED_PRECONDITION);
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+}
+
+TEST_F(TxnProtocolTest, TimedOutChecksKeepTheirSlotsUntilAnsweredOrClosed) {
+  StartBroker({"--txn_check_timeout_ms=100", "--txn_max_checks_per_connection=2"});
+  CreateTopic("orders");
+  auto stalled = Hello(Connect(), "pg");
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(Call(stalled.get(), HalfFrame("s" + std::to_string(i), "pg",
+                                            {{"orders", "x" + std::to_string(i)}}))
+                  .status()
+                  .code(),
+              v1::Status::OK);
+  }
+  // The producer never answers. Its two checks time out, but it gets no
+  // more: the slots stay taken while the connection is open.
+  ASSERT_TRUE(Eventually([&] { return Stat("txn_check_timeouts") >= 2; }));
+  int64_t throttled = Stat("txn_checks_throttled");
+  ASSERT_TRUE(Eventually([&] { return Stat("txn_checks_throttled") >= throttled + 10; }));
+  size_t got = 0;
+  while (auto f = stalled->ReadFrame(50)) got += f->has_check_transaction();
+  EXPECT_EQ(got, 2u);
+  // Another producer of the group gets the rest.
+  auto healthy = Hello(Connect(), "pg");
+  std::set<std::string> answered;
+  while (answered.size() < 4) {
+    auto check = NextCheck(healthy.get());
+    ASSERT_TRUE(check.has_value());
+    answered.insert(check->check_transaction().txn_id());
+    Answer(healthy.get(), *check, v1::ROLLBACK);
+  }
+}
+
+TEST_F(TxnProtocolTest, TransactionSizeIsBounded) {
+  StartBroker({"--max_frame_bytes=1048576", "--max_message_bytes=262144"});
+  CreateTopic("orders");
+  auto p = Connect();
+  v1::Frame big = HalfFrame("big", "pg", {});
+  for (int i = 0; i < 4; ++i) {
+    auto* m = big.mutable_send_half()->add_messages();
+    m->set_topic("orders");
+    m->set_message_id("m" + std::to_string(i));
+    m->set_body(std::string(250 * 1024, 'x'));
+  }
+  // Four messages of 250 KiB are fine one by one, not together in one
+  // transaction whose check must fit a 1 MiB frame.
+  EXPECT_EQ(Call(p.get(), big).status().code(), v1::Status::INVALID_ARGUMENT);
+  EXPECT_TRUE(List(v1::TXN_STATE_UNSPECIFIED).empty());
+}
+
 }  // namespace
 }  // namespace halfmq::testing
