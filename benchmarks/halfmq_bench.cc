@@ -1,8 +1,9 @@
 // halfmq-bench: load generator with latency histograms and delivery checks.
 //
-//   halfmq-bench send|consume|e2e [--broker HOST:PORT] [--size BYTES]
+//   halfmq-bench send|txn|consume|e2e [--broker HOST:PORT] [--size BYTES]
 //       [--connections N] [--inflight N] [--batch N] (--count N | --duration-s S)
-//       [--rate N] [--flush sync|async] [--json]
+//       [--rate N] [--rollback-pct P] [--unknown-pct P] [--check-answer commit|rollback]
+//       [--flush sync|async] [--json]
 //
 // Without --broker it starts its own halfmq-broker (next to this binary) on
 // 127.0.0.1 with a temporary data directory and reports that broker's CPU
@@ -22,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -53,13 +55,17 @@ struct Config {
   std::string topic = "bench";
   uint32_t queues = 8;
   std::string group = "bench-group";
+  double rollback_pct = 0;
+  double unknown_pct = 0;
+  std::string check_answer = "commit";
 };
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "halfmq-bench: " << error << "\n";
-  std::cerr << "usage: halfmq-bench send|consume|e2e [--broker HOST:PORT] [--size BYTES]\n"
+  std::cerr << "usage: halfmq-bench send|txn|consume|e2e [--broker HOST:PORT] [--size BYTES]\n"
                "         [--connections N] [--inflight N] [--batch N]\n"
                "         (--count N | --duration-s S) [--rate N] [--flush sync|async]\n"
+               "         [--rollback-pct P] [--unknown-pct P] [--check-answer commit|rollback]\n"
                "         [--topic T] [--queues N] [--json]\n";
   std::exit(2);
 }
@@ -68,7 +74,9 @@ Config ParseArgs(int argc, char** argv) {
   Config c;
   if (argc < 2) Usage("missing mode");
   c.mode = argv[1];
-  if (c.mode != "send" && c.mode != "consume" && c.mode != "e2e") Usage("unknown mode " + c.mode);
+  if (c.mode != "send" && c.mode != "txn" && c.mode != "consume" && c.mode != "e2e") {
+    Usage("unknown mode " + c.mode);
+  }
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -94,12 +102,19 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--topic") c.topic = value();
     else if (a == "--queues") c.queues = static_cast<uint32_t>(number());
     else if (a == "--json") c.json = true;
+    else if (a == "--rollback-pct") c.rollback_pct = number();
+    else if (a == "--unknown-pct") c.unknown_pct = number();
+    else if (a == "--check-answer") c.check_answer = value();
     else Usage("unknown flag " + a);
   }
   if ((c.count == 0) == (c.duration_s == 0)) Usage("give exactly one of --count and --duration-s");
   if (c.connections < 1 || c.inflight < 1 || c.batch < 1) Usage("counts must be >= 1");
   if (c.flush != "sync" && c.flush != "async") Usage("--flush is sync or async");
   if (c.mode == "consume" && c.count == 0) Usage("consume needs --count (messages to drain)");
+  if (c.check_answer != "commit" && c.check_answer != "rollback") {
+    Usage("--check-answer is commit or rollback");
+  }
+  if (c.rollback_pct + c.unknown_pct > 100) Usage("--rollback-pct + --unknown-pct > 100");
   return c;
 }
 
@@ -193,7 +208,8 @@ Result RunSend(const Config& c, const std::string& address, uint64_t count, doub
 // Runs consumers of one group until `expected` distinct messages were acked
 // or nothing arrives for 2 s. Latency is per receive+ack round.
 Result RunConsume(const Config& c, const std::string& address, uint64_t expected,
-                  const std::set<std::string>* must_see) {
+                  const std::set<std::string>* must_see,
+                  const std::set<std::string>* must_not_see = nullptr) {
   Result total;
   std::mutex mu;
   std::unordered_map<std::string, int> seen;
@@ -264,6 +280,106 @@ Result RunConsume(const Config& c, const std::string& address, uint64_t expected
       if (!seen.count(id)) ++total.lost;
     }
   }
+  if (must_not_see) {
+    for (const auto& id : *must_not_see) {
+      if (seen.count(id)) {
+        ++total.errors;
+        if (total.errors <= 3) std::cerr << "rolled-back message consumed: " << id << "\n";
+      }
+    }
+  }
+  return total;
+}
+
+// Transactions: each of --inflight threads per connection runs
+// Begin -> Send (half) -> Commit, or Rollback (--rollback-pct), or leaves the
+// transaction open (--unknown-pct) for check-back to settle with
+// --check-answer. Latency is half send + end. Fills `expected` (must be
+// consumed) and `forbidden` (must never be consumed).
+Result RunTxn(const Config& c, const std::string& address, std::set<std::string>* expected,
+              std::set<std::string>* forbidden) {
+  Result total;
+  std::mutex mu;
+  std::string body(c.size, 'x');
+  std::atomic<uint64_t> issued{0};
+  auto start = Clock::now();
+  auto stop_at = c.duration_s > 0
+                     ? start + std::chrono::microseconds(static_cast<int64_t>(c.duration_s * 1e6))
+                     : Clock::time_point::max();
+  // What the checker answers for transactions left open on purpose.
+  TxnState answer = c.check_answer == "commit" ? TxnState::kCommit : TxnState::kRollback;
+  std::vector<std::unique_ptr<TransactionProducer>> producers;
+  for (int i = 0; i < c.connections; ++i) {
+    ClientOptions options;
+    options.broker = address;
+    auto p = TransactionProducer::Connect(options, "bench-producers",
+                                          [answer](const CheckRequest&) { return answer; });
+    if (!p.ok()) {
+      std::cerr << "connect: " << p.status() << "\n";
+      ++total.errors;
+      return total;
+    }
+    producers.push_back(std::move(p).value());
+  }
+  std::vector<std::thread> threads;
+  for (int conn = 0; conn < c.connections; ++conn) {
+    for (int w = 0; w < c.inflight; ++w) {
+      threads.emplace_back([&, conn, w] {
+        std::mt19937_64 rng(static_cast<uint64_t>(conn) * 1000003u + static_cast<uint64_t>(w));
+        std::uniform_real_distribution<double> pct(0, 100);
+        Histogram latency;
+        uint64_t ok = 0, errors = 0;
+        std::vector<std::string> exp, forb;
+        while (Clock::now() < stop_at && (c.count == 0 || issued.fetch_add(1) < c.count)) {
+          auto t0 = Clock::now();
+          Transaction txn = producers[conn]->Begin();
+          auto half = txn.Send(Message(c.topic).Body(body));
+          if (!half.ok()) {
+            ++errors;
+            continue;
+          }
+          double roll = pct(rng);
+          bool ended_ok = true;
+          if (roll < c.rollback_pct) {
+            ended_ok = txn.Rollback().ok();
+            forb.push_back(half->message_id);
+          } else if (roll < c.rollback_pct + c.unknown_pct) {
+            (answer == TxnState::kCommit ? exp : forb).push_back(half->message_id);
+          } else {
+            auto committed = txn.Commit();
+            ended_ok = committed.ok();
+            if (ended_ok) exp.push_back(half->message_id);
+          }
+          if (!ended_ok) {
+            ++errors;
+            continue;
+          }
+          ++ok;
+          latency.Record(static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+        }
+        std::lock_guard<std::mutex> l(mu);
+        total.ok += ok;
+        total.errors += errors;
+        total.latency.Merge(latency);
+        expected->insert(exp.begin(), exp.end());
+        forbidden->insert(forb.begin(), forb.end());
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // Transactions left open resolve through check-back; wait for that (the
+  // producers stay connected to answer) before the caller verifies.
+  ClientOptions options;
+  options.broker = address;
+  auto admin = Admin::Connect(options);
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (admin.ok() && Clock::now() < deadline) {
+    auto open = (*admin)->ListTransactions(TxnListState::kAll, 1);
+    if (open.ok() && open->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling broker state
+  }
   return total;
 }
 
@@ -310,7 +426,9 @@ int Main(int argc, char** argv) {
   std::unique_ptr<BenchBroker> own;
   std::string address = c.broker;
   if (address.empty()) {
-    auto started = BenchBroker::Start(argv[0], {"--flush=" + c.flush});
+    // Short check delay so that transactions left open settle within a run.
+    auto started = BenchBroker::Start(argv[0], {"--flush=" + c.flush, "--txn_check_delay_ms=500",
+                                                "--txn_check_backoff_max_ms=1000"});
     if (!started.ok()) {
       std::cerr << "halfmq-bench: " << started.status() << "\n";
       return 1;
@@ -331,7 +449,7 @@ int Main(int argc, char** argv) {
       std::cerr << "halfmq-bench: " << created.status() << "\n";
       return 1;
     }
-    if (c.mode != "send") {
+    if (c.mode != "send") {  // subscribe before producing, at the latest offset
       Status s = (*admin)->CreateSubscription(c.group, c.topic, StartPosition::kLatest);
       if (!s.ok() && s.code() != StatusCode::kAlreadyExists) {
         std::cerr << "halfmq-bench: " << s << "\n";
@@ -344,6 +462,14 @@ int Main(int argc, char** argv) {
     Result r = RunSend(c, address, c.count, c.duration_s, nullptr);
     Report(c, r, own.get(), "send");
     failures = r.errors > 0;
+  } else if (c.mode == "txn") {
+    std::set<std::string> expected, forbidden;
+    Result r = RunTxn(c, address, &expected, &forbidden);
+    Report(c, r, own.get(), "txn");
+    // Verify: every committed message consumed, none rolled back consumed.
+    Result got = RunConsume(c, address, expected.size(), &expected, &forbidden);
+    Report(c, got, own.get(), "txn-recv");
+    failures = r.errors > 0 || got.lost > 0 || got.errors > 0;
   } else if (c.mode == "consume") {
     Result fill = RunSend(c, address, c.count, 0, nullptr);
     if (fill.errors > 0) {

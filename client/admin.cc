@@ -1,10 +1,12 @@
-// Admin: thin synchronous wrappers over the admin requests.
+// Admin: thin synchronous wrappers over the admin requests. Every request is
+// safe to retry, ResolveTransaction included (EndTransaction is idempotent).
 #include "halfmq/admin.h"
 
 #include <utility>
 
 #include "client/connection.h"
 #include "client/convert.h"
+#include "client/utf8.h"
 #include "common/limits.h"
 
 namespace halfmq {
@@ -80,6 +82,37 @@ Result<std::vector<QueueLag>> Admin::GetLag(const std::string& group, const std:
     lags.push_back(client::FromProto(q));
   }
   return lags;
+}
+
+Result<std::vector<TransactionInfo>> Admin::ListTransactions(TxnListState state, uint32_t limit,
+                                                            std::string start_after) {
+  if (!client::IsValidUtf8(start_after)) {
+    return Status::InvalidArgument("start_after is not valid UTF-8");
+  }
+  v1::Frame request;
+  v1::ListTransactionsRequest* list = request.mutable_list_transactions();
+  list->set_state(client::ToProto(state));
+  list->set_limit(limit);
+  list->set_start_after(std::move(start_after));
+  auto response = impl_->connection().CallSync(std::move(request));
+  if (!response.ok()) return response.status();
+  std::vector<TransactionInfo> transactions;
+  for (const v1::TransactionInfo& t : response->list_transactions_response().transactions()) {
+    auto info = client::FromProto(t);
+    if (!info.ok()) return info.status();
+    transactions.push_back(std::move(info).value());
+  }
+  return transactions;
+}
+
+Result<EndResult> Admin::ResolveTransaction(const std::string& txn_id,
+                                            TxnState commit_or_rollback) {
+  auto request =
+      client::BuildEndTransactionFrame(txn_id, commit_or_rollback, client::EndSource::kOperator);
+  if (!request.ok()) return request.status();
+  auto response = impl_->connection().CallSync(std::move(request).value());
+  if (!response.ok()) return response.status();
+  return client::EndResultFromResponse(*response, commit_or_rollback);
 }
 
 Result<std::map<std::string, int64_t>> Admin::GetBrokerStats() {

@@ -197,7 +197,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   std::thread thread_;
 
   Mutex mu_;
-  CondVar slot_cv_{&mu_};
+  CondVar slot_cv_;  // a slot freed, or closed_
   size_t slots_used_ GUARDED_BY(mu_) = 0;
   bool closed_ GUARDED_BY(mu_) = false;
   RequestHandler request_handler_ GUARDED_BY(mu_);
@@ -238,7 +238,7 @@ void ConnectionCore::Call(v1::Frame request, const CallOptions& call_options, Re
     MutexLock lock(&mu_);
     // Waiting on the io thread would deadlock: only it releases slots.
     while (!on_io_thread && !closed_ && slots_used_ >= options_.max_inflight_requests) {
-      slot_cv_.Wait();
+      slot_cv_.Wait(&mu_);
     }
     if (!closed_) {
       ++slots_used_;
@@ -762,7 +762,7 @@ Status Connection::Connect() {
   }
   struct Waiter {
     Mutex mu;
-    CondVar cv{&mu};
+    CondVar cv;
     std::optional<Status> status GUARDED_BY(mu);
   };
   auto waiter = std::make_shared<Waiter>();
@@ -775,7 +775,7 @@ Status Connection::Connect() {
       },
       /*connect_only=*/true);
   MutexLock lock(&waiter->mu);
-  while (!waiter->status.has_value()) waiter->cv.Wait();
+  while (!waiter->status.has_value()) waiter->cv.Wait(&waiter->mu);
   return *waiter->status;
 }
 
@@ -790,7 +790,7 @@ Result<v1::Frame> Connection::CallSync(v1::Frame request, const CallOptions& opt
   }
   struct Waiter {
     Mutex mu;
-    CondVar cv{&mu};
+    CondVar cv;
     std::optional<Result<v1::Frame>> result GUARDED_BY(mu);
   };
   auto waiter = std::make_shared<Waiter>();
@@ -800,7 +800,7 @@ Result<v1::Frame> Connection::CallSync(v1::Frame request, const CallOptions& opt
     waiter->cv.Signal();
   });
   MutexLock lock(&waiter->mu);
-  while (!waiter->result.has_value()) waiter->cv.Wait();
+  while (!waiter->result.has_value()) waiter->cv.Wait(&waiter->mu);
   return std::move(*waiter->result);
 }
 

@@ -7,11 +7,15 @@
 #ifndef HALFMQ_CLIENT_CONVERT_H_
 #define HALFMQ_CLIENT_CONVERT_H_
 
+#include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "halfmq/admin.h"
 #include "halfmq/message.h"
+#include "halfmq/transaction.h"
 #include "proto/halfmq/v1/api.pb.h"
 
 namespace halfmq::client {
@@ -39,6 +43,51 @@ Status FromProto(const v1::Status& in);
 // count differs from the request's.
 Result<std::vector<Status>> PerHandleStatuses(
     const google::protobuf::RepeatedPtrField<v1::Status>& results, size_t expected_count);
+
+// ---------------------------------------------------------------------------
+// Transactions
+
+// Transaction ids follow the message id rules: 1..128 printable ASCII bytes
+// without spaces. Errors: INVALID_ARGUMENT.
+Status ValidateTxnId(std::string_view txn_id);
+
+// Errors: INVALID_ARGUMENT naming the field.
+Status ValidateTransactionProducerOptions(const TransactionProducerOptions& options);
+
+// Validates `messages` as BuildSendFrame does (generating missing ids once)
+// and builds a SendHalfRequest frame. Errors: INVALID_ARGUMENT.
+Result<v1::Frame> BuildSendHalfFrame(const std::string& txn_id, const std::string& producer_group,
+                                     uint32_t check_immunity_ms,
+                                     const std::vector<Message>& messages);
+
+// One receipt per message of a SendHalfRequest frame, in order.
+std::vector<HalfReceipt> HalfReceiptsOf(const v1::Frame& send_half_request);
+
+// Where an EndTransaction comes from (informational for the broker).
+enum class EndSource { kProducer, kCheck, kOperator };
+
+// Errors: INVALID_ARGUMENT for a bad id or an outcome of kUnknown.
+Result<v1::Frame> BuildEndTransactionFrame(const std::string& txn_id, TxnState outcome,
+                                           EndSource source);
+
+// Errors: INTERNAL if the broker's outcome is not the one requested.
+Result<EndResult> EndResultFromResponse(const v1::Frame& response, TxnState requested);
+
+// A check as the checker sees it. Errors: INVALID_ARGUMENT for a check
+// without a transaction id or without messages (a checker could not decide
+// it; deciding from an empty message would be worse than not answering).
+Result<CheckRequest> CheckRequestFromProto(const v1::CheckTransactionRequest& in);
+
+// The OK response to a CheckTransaction request.
+v1::Frame CheckResponseFrame(TxnState outcome);
+
+v1::TxnOutcome ToProto(TxnState state);
+v1::TxnState ToProto(TxnListState state);
+
+// Errors: INTERNAL for a state other than pending or unresolved.
+Result<TransactionInfo> FromProto(const v1::TransactionInfo& in);
+
+// ---------------------------------------------------------------------------
 
 // Consumer groups: ValidateName, plus reserved-name check.
 Status ValidateGroup(const std::string& group);

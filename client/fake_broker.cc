@@ -90,7 +90,7 @@ std::optional<FakeBroker::Received> FakeBroker::NextFor(std::chrono::millisecond
   while (received_.empty()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return std::nullopt;
-    cv_.WaitFor(deadline - now);
+    cv_.WaitFor(&mu_, deadline - now);
   }
   Received r = std::move(received_.front());
   received_.pop_front();

@@ -70,7 +70,7 @@ class FakeBroker {
   std::thread thread_;
 
   Mutex mu_;
-  CondVar cv_{&mu_};
+  CondVar cv_;
   std::deque<Received> received_ GUARDED_BY(mu_);
   std::vector<v1::HelloRequest> hellos_ GUARDED_BY(mu_);
 };

@@ -1,4 +1,4 @@
-// GenerateMessageId. Layout of the 32 hex digits:
+// Message::key() and GenerateMessageId. Layout of the 32 hex digits of an id:
 //   [0, 12)  milliseconds since the Unix epoch (48 bits; good until year 10889)
 //   [12, 22) 40 random bits drawn once per process
 //   [22, 32) 40-bit counter from 0, incremented for every id of this process
@@ -45,6 +45,11 @@ void AppendHex(uint64_t value, int digits, std::string* out) {
 }
 
 }  // namespace
+
+const std::string& Message::key() const {
+  static const std::string* const kNoKey = new std::string();  // never destroyed
+  return keys_.empty() ? *kNoKey : keys_.front();
+}
 
 std::string GenerateMessageId() {
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -109,7 +109,7 @@ class PushConsumer::Impl {
       int want;
       {
         MutexLock lock(&mu_);
-        while (!stopping_ && held_ >= options_.concurrency) capacity_cv_.Wait();
+        while (!stopping_ && held_ >= options_.concurrency) capacity_cv_.Wait(&mu_);
         if (stopping_) return;
         want = options_.concurrency - held_;
       }
@@ -124,7 +124,7 @@ class PushConsumer::Impl {
         // exists) may heal, so keep trying, slowly.
         auto delay = client::BackoffDelay(failures++, backoff_initial_, backoff_max_);
         MutexLock lock(&mu_);
-        if (!stopping_) capacity_cv_.WaitFor(delay);
+        if (!stopping_) capacity_cv_.WaitFor(&mu_, delay);
         continue;
       }
       failures = 0;
@@ -152,7 +152,7 @@ class PushConsumer::Impl {
       ReceivedMessage message;
       {
         MutexLock lock(&mu_);
-        while (!stopping_ && queue_.empty()) work_cv_.Wait();
+        while (!stopping_ && queue_.empty()) work_cv_.Wait(&mu_);
         if (stopping_) return;  // Stop nacks what is still queued
         message = std::move(queue_.front());
         queue_.pop_front();
@@ -187,8 +187,8 @@ class PushConsumer::Impl {
   const std::chrono::milliseconds backoff_max_;
 
   Mutex mu_;
-  CondVar work_cv_{&mu_};      // queue_ not empty, or stopping_
-  CondVar capacity_cv_{&mu_};  // held_ dropped, or stopping_
+  CondVar work_cv_;      // queue_ not empty, or stopping_
+  CondVar capacity_cv_;  // held_ dropped, or stopping_
   std::deque<ReceivedMessage> queue_ GUARDED_BY(mu_);
   int held_ GUARDED_BY(mu_) = 0;  // queued + running
   bool stopping_ GUARDED_BY(mu_) = false;

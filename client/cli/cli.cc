@@ -22,6 +22,7 @@ std::vector<Command> AllCommands() {
   AddConsumeCommands(&commands);
   AddGroupCommands(&commands);
   AddStatsCommands(&commands);
+  AddTxnCommands(&commands);
   return commands;
 }
 

@@ -1,4 +1,5 @@
-// `halfmq send`: one message from --body, or one per stdin line (--lines).
+// `halfmq send`: one message from --body, or one per stdin line (--lines);
+// with --txn, all of them as one transaction (client/cli/cmd_txn.cc).
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -6,6 +7,7 @@
 
 #include "client/cli/command.h"
 #include "client/cli/json.h"
+#include "client/cli/txn.h"
 #include "common/mutex.h"
 #include "halfmq/producer.h"
 
@@ -34,7 +36,7 @@ std::string FormatReceipt(const SendReceipt& r, bool json) {
 // line order by the command's thread.
 struct LinesState {
   Mutex mu;
-  CondVar cv{&mu};
+  CondVar cv;
   std::map<size_t, Result<SendReceipt>> done GUARDED_BY(mu);
 };
 
@@ -60,7 +62,7 @@ int SendLines(Producer& producer, const Message& base, bool json, Context& ctx) 
           ++next_print;
         }
         if (next_index - next_print <= max_unprinted) break;
-        state->cv.Wait();
+        state->cv.Wait(&state->mu);
       }
     }
     for (auto& [index, result] : ready) {
@@ -105,6 +107,19 @@ int Send(const ParsedArgs& args, Context& ctx) {
     base.Property(property->first, property->second);
   }
   bool json = args.Has("json");
+  auto txn_flags = ParseTxnSendFlags(args);
+  if (!txn_flags.ok()) return ctx.Usage(txn_flags.status().message());
+  if (txn_flags->has_value()) {
+    std::vector<Message> messages;
+    if (lines) {
+      std::string line;
+      while (std::getline(*ctx.in, line)) messages.push_back(Message(base).Body(line));
+      if (ctx.in->bad()) return ctx.Fail(Status::Unavailable("reading stdin failed"));
+    } else {
+      messages.push_back(Message(base).Body(*body));
+    }
+    return SendInTransaction(**txn_flags, messages, json, ctx);
+  }
   auto producer = Producer::Connect(ctx.options);
   if (!producer.ok()) return ctx.Fail(producer.status());
   if (lines) return SendLines(**producer, base, json, ctx);
@@ -122,19 +137,39 @@ void AddSendCommands(std::vector<Command>* commands) {
       .words = {"send"},
       .positionals = {"TOPIC"},
       .synopsis = "[--key K]... [--tag T] [--property NAME=VALUE]... (--body TEXT | --lines) "
-                  "[--json]",
-      .summary = "send one message (--body) or one per line of stdin (--lines)",
+                  "[--json] [--txn commit|rollback|unknown [--producer-group PG] "
+                  "[--check-answer commit|rollback|unknown] [--serve-checks-ms MS]]",
+      .summary = "send one message (--body) or one per line of stdin (--lines), optionally "
+                 "as one transaction",
       .help = "  prints `sent MESSAGE_ID TOPIC queue=Q offset=O` per message, or with --json\n"
               "  {\"message_id\",\"topic\",\"queue\",\"offset\"}; with --lines in input order.\n"
               "  --lines strips the newline only; every line, even an empty one, is a message.\n"
               "  On a failed line it reads no further, reports every failure on stderr as\n"
-              "  `halfmq: line N: ...`, still prints lines that were stored, and exits 1.\n",
+              "  `halfmq: line N: ...`, still prints lines that were stored, and exits 1.\n"
+              "\n"
+              "  --txn sends all the messages as ONE transaction of producer group\n"
+              "  --producer-group (default halfmq-cli), then commits it, rolls it back, or\n"
+              "  (unknown) leaves it pending for the broker to check back. Once the outcome\n"
+              "  is known it prints, flushed, per message in input order\n"
+              "  `OUTCOME txn=TXN_ID MESSAGE_ID TOPIC[ queue=Q offset=O]`, or with --json\n"
+              "  {\"txn_id\",\"message_id\",\"outcome\",\"topic\"[,\"queue\",\"offset\"]},\n"
+              "  OUTCOME being committed, rolled_back or pending (queue and offset for\n"
+              "  committed messages). If a send fails it rolls back (unless --txn unknown)\n"
+              "  and exits 1. While it runs it answers the broker's checks of the group with\n"
+              "  --check-answer (default unknown); --serve-checks-ms MS keeps it connected\n"
+              "  that long after the send to do so. Each check is logged on stderr as\n"
+              "  `halfmq: check txn=TXN_ID #N answered commit|rollback|unknown`. With\n"
+              "  --lines and empty input it sends nothing and only serves checks.\n",
       .flags = {{"key", FlagKind::kRepeated},
                 {"tag", FlagKind::kValue},
                 {"property", FlagKind::kRepeated},
                 {"body", FlagKind::kValue},
                 {"lines", FlagKind::kBool},
-                {"json", FlagKind::kBool}},
+                {"json", FlagKind::kBool},
+                {"txn", FlagKind::kValue},
+                {"producer-group", FlagKind::kValue},
+                {"check-answer", FlagKind::kValue},
+                {"serve-checks-ms", FlagKind::kValue}},
       .run = Send,
   });
 }

@@ -53,6 +53,7 @@ void AddSendCommands(std::vector<Command>* commands);
 void AddConsumeCommands(std::vector<Command>* commands);
 void AddGroupCommands(std::vector<Command>* commands);
 void AddStatsCommands(std::vector<Command>* commands);
+void AddTxnCommands(std::vector<Command>* commands);
 
 // Formats broker milliseconds as UTC ISO 8601 ("2024-05-01T12:00:00.123Z").
 std::string FormatTimeMs(int64_t ms);

@@ -8,5 +8,6 @@
 #include "halfmq/message.h"
 #include "halfmq/options.h"
 #include "halfmq/producer.h"
+#include "halfmq/transaction.h"
 
 #endif  // HALFMQ_CLIENT_HALFMQ_H_

@@ -55,6 +55,8 @@ class Message {
 
   const std::string& topic() const { return topic_; }
   const std::vector<std::string>& keys() const { return keys_; }
+  // The first key, or "" if the message has none.
+  const std::string& key() const;
   const std::string& tag() const { return tag_; }
   const std::map<std::string, std::string>& properties() const { return properties_; }
   const std::string& body() const { return body_; }
