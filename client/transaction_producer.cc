@@ -15,12 +15,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
 #include <utility>
 
 #include "client/check_pool.h"
 #include "client/connection.h"
 #include "client/convert.h"
 #include "common/limits.h"
+#include "common/mutex.h"
 #include "halfmq/transaction.h"
 
 namespace halfmq {
@@ -38,6 +40,24 @@ class TxnCore {
   const std::string& group() const { return group_; }
   uint32_t check_immunity_ms() const { return check_immunity_ms_; }
 
+  // Transactions that a live Transaction handle of this process holds open
+  // (messages sent, not yet settled, handle not destroyed). Their local
+  // transaction is still running, so a check for one is answered UNKNOWN
+  // without asking the checker, which could only see uncommitted state.
+  void MarkOpen(const std::string& txn_id) EXCLUDES(open_mu_) {
+    MutexLock lock(&open_mu_);
+    ++open_[txn_id];
+  }
+  void MarkClosed(const std::string& txn_id) EXCLUDES(open_mu_) {
+    MutexLock lock(&open_mu_);
+    auto it = open_.find(txn_id);
+    if (it != open_.end() && --it->second == 0) open_.erase(it);
+  }
+  bool IsOpen(const std::string& txn_id) const EXCLUDES(open_mu_) {
+    MutexLock lock(&open_mu_);
+    return open_.count(txn_id) > 0;
+  }
+
   Result<EndResult> End(const std::string& txn_id, TxnState outcome, EndSource source) {
     auto frame = BuildEndTransactionFrame(txn_id, outcome, source);
     if (!frame.ok()) return frame.status();
@@ -51,6 +71,8 @@ class TxnCore {
   const std::unique_ptr<Connection> connection_;
   const std::string group_;
   const uint32_t check_immunity_ms_;
+  mutable Mutex open_mu_;
+  std::unordered_map<std::string, int> open_ GUARDED_BY(open_mu_);
 };
 
 }  // namespace client
@@ -72,10 +94,39 @@ const Message& CheckRequest::message() const {
 Transaction::Transaction(std::shared_ptr<client::TxnCore> core, std::string id, bool generated_id)
     : core_(std::move(core)), id_(std::move(id)), generated_id_(generated_id) {}
 
-Transaction::Transaction(Transaction&& other) noexcept = default;
-Transaction& Transaction::operator=(Transaction&& other) noexcept = default;
-// Deliberately sends nothing: see the class comment.
-Transaction::~Transaction() = default;
+Transaction::Transaction(Transaction&& other) noexcept
+    : core_(std::move(other.core_)),
+      id_(std::move(other.id_)),
+      state_(other.state_),
+      generated_id_(other.generated_id_),
+      send_attempted_(other.send_attempted_),
+      end_attempted_(other.end_attempted_),
+      holds_open_(std::exchange(other.holds_open_, false)),
+      message_ids_(std::move(other.message_ids_)) {}
+
+Transaction& Transaction::operator=(Transaction&& other) noexcept {
+  if (this != &other) {
+    ReleaseOpen();
+    core_ = std::move(other.core_);
+    id_ = std::move(other.id_);
+    message_ids_ = std::move(other.message_ids_);
+    state_ = other.state_;
+    generated_id_ = other.generated_id_;
+    send_attempted_ = other.send_attempted_;
+    end_attempted_ = other.end_attempted_;
+    holds_open_ = std::exchange(other.holds_open_, false);
+  }
+  return *this;
+}
+
+// Deliberately sends nothing: see the class comment. From now on checks for
+// the transaction reach the checker.
+Transaction::~Transaction() { ReleaseOpen(); }
+
+void Transaction::ReleaseOpen() {
+  if (holds_open_ && core_) core_->MarkClosed(id_);
+  holds_open_ = false;
+}
 
 Result<HalfReceipt> Transaction::Send(const Message& message) {
   auto receipts = SendBatch({message});
@@ -97,6 +148,10 @@ Result<std::vector<HalfReceipt>> Transaction::SendBatch(const std::vector<Messag
   if (!frame.ok()) return frame.status();
   std::vector<HalfReceipt> receipts = client::HalfReceiptsOf(*frame);
   send_attempted_ = true;
+  if (!holds_open_) {
+    core_->MarkOpen(id_);  // before the half is stored, so no check can miss it
+    holds_open_ = true;
+  }
   auto response = core_->connection().CallSync(std::move(frame).value());
   if (!response.ok()) return response.status();
   for (const HalfReceipt& r : receipts) message_ids_.push_back(r.message_id);
@@ -120,6 +175,7 @@ Result<std::vector<SendReceipt>> Transaction::Commit() {
   auto end = core_->End(id_, TxnState::kCommit, client::EndSource::kProducer);
   if (!end.ok()) return end.status();
   state_ = TxnState::kCommit;
+  ReleaseOpen();
   return std::move(end->receipts);
 }
 
@@ -137,6 +193,7 @@ Status Transaction::Rollback() {
   auto end = core_->End(id_, TxnState::kRollback, client::EndSource::kProducer);
   if (!end.ok()) return end.status();
   state_ = TxnState::kRollback;
+  ReleaseOpen();
   return Status::Ok();
 }
 
@@ -208,6 +265,8 @@ class TransactionProducer::Impl {
  private:
   // On a pool thread.
   TxnState Serve(const CheckRequest& check) {
+    // Still open in this process: the local transaction has not finished.
+    if (core_->IsOpen(check.txn_id)) return TxnState::kUnknown;
     TxnState verdict = TxnState::kUnknown;
     try {
       verdict = checker_(check);

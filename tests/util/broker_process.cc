@@ -102,6 +102,82 @@ std::string BrokerProcess::LogTail(size_t bytes) const {
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
+std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv_in) {
+  std::vector<std::string> args = argv_in;
+  if (!args.empty() && args[0].find('/') == std::string::npos) args[0] = BinDir() + "/" + args[0];
+  int out[2], err[2];
+  if (::pipe(out) || ::pipe(err)) return nullptr;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  std::unique_ptr<ChildProcess> c(new ChildProcess());
+  c->pid_ = pid;
+  c->out_ = out[0];
+  c->err_ = err[0];
+  return c;
+}
+
+ChildProcess::~ChildProcess() {
+  Kill9();
+  if (out_ >= 0) ::close(out_);
+  if (err_ >= 0) ::close(err_);
+}
+
+std::optional<std::string> ChildProcess::ReadLine(int fd, std::string* buffer, int timeout_ms) {
+  for (;;) {
+    auto nl = buffer->find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buffer->substr(0, nl);
+      buffer->erase(0, nl + 1);
+      return line;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, timeout_ms) <= 0) return std::nullopt;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) return std::nullopt;
+    buffer->append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::optional<std::string> ChildProcess::ReadStdoutLine(int timeout_ms) {
+  return ReadLine(out_, &out_buffer_, timeout_ms);
+}
+
+std::optional<std::string> ChildProcess::ReadStderrLine(int timeout_ms) {
+  return ReadLine(err_, &err_buffer_, timeout_ms);
+}
+
+void ChildProcess::Kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int ChildProcess::Wait() {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& stdin_data) {
   std::vector<std::string> args = argv_in;
   if (!args.empty() && args[0].find('/') == std::string::npos) args[0] = BinDir() + "/" + args[0];

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,33 @@ class BrokerProcess {
   pid_t pid_ = -1;
   std::string address_;
   std::string log_path_;
+};
+
+// A child process (argv[0] relative to BinDir() if it has no '/') whose
+// stdout and stderr the test reads line by line, as events: "the process
+// has printed X". Killed (SIGKILL) on destruction if still running.
+class ChildProcess {
+ public:
+  static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv);
+  ~ChildProcess();
+
+  // Next complete line of stdout / stderr, without the newline; nullopt at
+  // EOF or after timeout_ms (a safety net, not a synchronisation device).
+  std::optional<std::string> ReadStdoutLine(int timeout_ms = 60000);
+  std::optional<std::string> ReadStderrLine(int timeout_ms = 60000);
+  void Kill9();
+  // Waits for exit; returns the exit code (or -signal).
+  int Wait();
+  pid_t pid() const { return pid_; }
+
+ private:
+  ChildProcess() = default;
+  std::optional<std::string> ReadLine(int fd, std::string* buffer, int timeout_ms);
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int err_ = -1;
+  std::string out_buffer_;
+  std::string err_buffer_;
 };
 
 // Directory of the built binaries (HALFMQ_BIN_DIR, set by ctest).

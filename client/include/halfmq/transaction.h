@@ -112,6 +112,15 @@ class TransactionProducer;
 // and the same thing happens when the process dies; do not rely on a
 // destructor to roll back.
 //
+// While a handle holds its transaction open (it sent messages and was not
+// committed, rolled back or destroyed), a check of that transaction reaching
+// this producer is answered UNKNOWN without calling the checker: the local
+// transaction is still running, and the checker could only see its
+// uncommitted state and wrongly answer rollback. Checks that reach another
+// process of the group still ask its checker, so checkers must answer
+// UNKNOWN when they cannot tell yet (and check_immunity should exceed the
+// usual local transaction time).
+//
 // A handle may outlive its producer; its calls then fail with UNAVAILABLE
 // "client closed".
 class Transaction {
@@ -159,6 +168,7 @@ class Transaction {
  private:
   friend class TransactionProducer;
   Transaction(std::shared_ptr<client::TxnCore> core, std::string id, bool generated_id);
+  void ReleaseOpen();
   Status CheckUsable() const;  // FAILED_PRECONDITION once moved from
 
   std::shared_ptr<client::TxnCore> core_;  // null once moved from
@@ -168,6 +178,7 @@ class Transaction {
   bool generated_id_ = false;
   bool send_attempted_ = false;
   bool end_attempted_ = false;  // Commit or Rollback was called
+  bool holds_open_ = false;     // counted in the producer's open set
   std::vector<std::string> message_ids_;
 };
 
