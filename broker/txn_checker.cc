@@ -103,12 +103,14 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
   std::string by_time = keys::TxnTimeKey(keys::kTxnSettledPrefix, now + 1, "");
   int64_t excess = settled_count_.load() - static_cast<int64_t>(options_.settled_max);
   size_t limit = 10000;
+  int64_t evicted = 0;  // forgotten before their retention ended
   Status s = store_->Scan(
       Keyspace::kTxnDue, start, keys::PrefixSuccessor(start),
       [&](std::string_view key, std::string_view) {
         bool past_retention = key < by_time;
         bool over_count = static_cast<int64_t>(expired.size()) < excess;
         if (!past_retention && !over_count) return false;
+        if (!past_retention) ++evicted;
         auto parts = keys::ParseTxnTimeKey(key);
         if (parts) expired.emplace_back(std::string(key), parts->txn_id);
         return expired.size() < limit;
@@ -124,10 +126,10 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
     batch.Delete(Keyspace::kTxn, keys::TxnOutcomeKey(txn));
   }
   store_->CommitAndWait(std::move(batch));
-  if (excess > 0) {
+  if (evicted > 0) {
     // Forgotten before their retention ended: a very late repeat of these
     // EndTransactions now gets NOT_FOUND. Raise --txn_settled_max.
-    Inc(metrics_->txn_settled_evicted, std::min<int64_t>(excess, expired.size()));
+    Inc(metrics_->txn_settled_evicted, evicted);
     LOG_EVERY_N(WARNING, 100) << "forgot settled transactions before --txn_settled_retention_ms "
                                  "because --txn_settled_max="
                               << options_.settled_max << " was reached";
@@ -294,7 +296,6 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
   } else if (!response.ok()) {
     // The connection went away before the producer answered: the check was
     // not delivered, so it does not count against --txn_max_checks.
-    Inc(metrics_->txn_checks_uncounted);
     std::string txn = check.txn_id;
     gate_.Run(txn, [this, txn](std::shared_ptr<TxnLease> lease) {
       auto loaded = Load(txn);
@@ -306,6 +307,25 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
       meta.set_checks(meta.checks() - 1);
       meta.set_uncounted(meta.uncounted() + 1);
       storage::Batch batch = store_->NewBatch();
+      int64_t now_ms = clock_->NowMs();
+      // Undo what the check scheduled: ask again soon (not after its
+      // backoff), and restore the age deadline if the last allowed check
+      // had pulled it in.
+      int64_t again = now_ms + options_.check_delay_ms;
+      if (meta.next_check_ms() > again) {
+        batch.Delete(Keyspace::kTxnDue,
+                     keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
+        meta.set_next_check_ms(again);
+        batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(meta.producer_group(), again, txn), "");
+      }
+      int64_t full_age = meta.created_ms() + options_.max_age_ms;
+      if (meta.age_deadline_ms() < full_age) {
+        batch.Delete(Keyspace::kTxnDue,
+                     keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn));
+        meta.set_age_deadline_ms(full_age);
+        batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, full_age, txn), "");
+      }
+      Inc(metrics_->txn_checks_uncounted);
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
       store_->Commit(std::move(batch), [lease] {});
     });

@@ -351,9 +351,14 @@ void TxnService::GiveUp(const std::string& txn_id, const char* why) {
     giving_up_.erase(txn_id);
   });
   gate_.Run(txn_id, [this, txn_id, why, guard](std::shared_ptr<TxnLease> lease) {
-    auto mark = [this, txn_id, why, guard](std::shared_ptr<TxnLease> held) {
+    // The reason may have gone away meanwhile (an un-counted check).
+    auto still_due = [this](const v1::TxnRecord& meta) {
+      return meta.state() == v1::PENDING && (meta.checks() >= options_.max_checks ||
+                                             clock_->NowMs() >= meta.age_deadline_ms());
+    };
+    auto mark = [this, txn_id, why, guard, still_due](std::shared_ptr<TxnLease> held) {
       auto loaded = Load(txn_id);
-      if (!loaded.ok() || !loaded->meta || loaded->meta->state() != v1::PENDING) return;
+      if (!loaded.ok() || !loaded->meta || !still_due(*loaded->meta)) return;
       v1::TxnRecord meta = std::move(*loaded->meta);
       storage::Batch batch = store_->NewBatch();
       MarkUnresolved(&meta, &batch, why);
@@ -363,13 +368,15 @@ void TxnService::GiveUp(const std::string& txn_id, const char* why) {
       });
     };
     if (options_.unresolved_action == UnresolvedAction::kKeep) return mark(std::move(lease));
+    auto loaded = Load(txn_id);
+    if (!loaded.ok() || !loaded->meta || !still_due(*loaded->meta)) return;
     v1::TxnOutcome outcome =
         options_.unresolved_action == UnresolvedAction::kCommit ? v1::COMMIT : v1::ROLLBACK;
     // Settle first; only if that fails does the transaction wait for an
     // operator. Nothing is written before Settle's own batch, so a crash in
     // between leaves it pending and the scanner gives up on it again.
     Settle(txn_id, outcome, "policy", lease,
-           [this, txn_id, why, mark](Status s, v1::EndTransactionResponse) {
+           [this, txn_id, mark](Status s, v1::EndTransactionResponse) {
              if (s.ok() || s.code() == StatusCode::kFailedPrecondition) {
                return;  // settled, or settled the other way by someone else meanwhile
              }
@@ -470,7 +477,9 @@ void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder
     uint32_t limit = request.limit() == 0 ? 1000 : std::min<uint32_t>(request.limit(), 10000);
     v1::Frame frame;
     auto* out = frame.mutable_list_transactions_response();
-    auto add = [out](const v1::TxnRecord& r) {
+    size_t bytes = 0;
+    const size_t max_bytes = std::min<uint64_t>(4u << 20, options_.max_txn_bytes / 2);
+    auto add = [out, &bytes](const v1::TxnRecord& r) {
       v1::TransactionInfo* info = out->add_transactions();
       info->set_txn_id(r.txn_id());
       info->set_producer_group(r.producer_group());
@@ -480,6 +489,7 @@ void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder
       info->set_next_check_ms(r.next_check_ms());
       *info->mutable_topics() = r.topics();
       info->set_message_count(r.message_count());
+      bytes += info->ByteSizeLong() + 8;
     };
     bool unresolved_only = request.state() == v1::UNRESOLVED;
     char prefix = unresolved_only ? keys::kTxnUnresolvedPrefix : keys::kTxnMetaPrefix;
@@ -509,8 +519,7 @@ void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder
           }
           add(r);
           // Bounded in count and bytes; the caller pages with start_after.
-          return static_cast<uint32_t>(out->transactions_size()) < limit &&
-                 out->ByteSizeLong() < (4u << 20);
+          return static_cast<uint32_t>(out->transactions_size()) < limit && bytes < max_bytes;
         });
     if (s.ok()) s = error;
     if (!s.ok()) return resp->Error(s);

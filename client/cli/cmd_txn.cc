@@ -73,10 +73,12 @@ int TxnList(const ParsedArgs& args, Context& ctx) {
   for (;;) {
     auto page = (*admin)->ListTransactions(state, kListPage, after);
     if (!page.ok()) return ctx.Fail(page.status());
-    bool full = page->size() >= kListPage;
+    // A page may end early (the broker bounds its bytes): stop only at an
+    // empty one.
+    if (page->empty()) break;
     for (TransactionInfo& t : *page) all.push_back(std::move(t));
     // The last id must move forward; anything else would loop forever.
-    if (!full || all.empty() || all.back().txn_id <= after) break;
+    if (all.back().txn_id <= after) break;
     after = all.back().txn_id;
   }
   if (args.Has("json")) {

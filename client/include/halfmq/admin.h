@@ -87,6 +87,8 @@ class Admin {
   // Pending and unresolved transactions (or only those in `state`), in
   // transaction id order, at most `limit` (0: the broker's default, 1000)
   // starting after the id `start_after`; page by passing the last id seen.
+  // A page may hold fewer than `limit` (the broker bounds its bytes); the
+  // listing is complete at the first empty page.
   Result<std::vector<TransactionInfo>> ListTransactions(TxnListState state = TxnListState::kAll,
                                                         uint32_t limit = 1000,
                                                         std::string start_after = "");

@@ -114,8 +114,9 @@ class TransactionProducer;
 //
 // While a handle holds its transaction open (it sent messages and was not
 // committed, rolled back or destroyed), a check of that transaction reaching
-// this producer is answered UNKNOWN without calling the checker: the local
-// transaction is still running, and the checker could only see its
+// this producer is answered UNKNOWN without calling the checker (also after a
+// Commit or Rollback that failed: retry it, or destroy the handle to let the
+// checker decide): the local transaction is still running, and the checker could only see its
 // uncommitted state and wrongly answer rollback. Checks that reach another
 // process of the group still ask its checker, so checkers must answer
 // UNKNOWN when they cannot tell yet (and check_immunity should exceed the
