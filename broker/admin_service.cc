@@ -21,7 +21,7 @@ int64_t ResidentBytes() {
 
 void AdminService::CreateTopic(v1::CreateTopicRequest request, Responder responder) {
   auto shared = std::make_shared<Responder>(std::move(responder));
-  topics_->Create(request.name(), request.queues(),
+  topics_->Create(request.name(), request.queues(), request.fifo(),
                   [shared](Result<std::shared_ptr<Topic>> topic) {
                     if (!topic.ok()) return shared->Error(topic.status());
                     v1::Frame frame;

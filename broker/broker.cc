@@ -92,8 +92,9 @@ Status Broker::Recover() {
   consume.default_invisible_ms = options_.default_invisible_ms;
   consume.max_inflight_per_subscription = options_.max_inflight_per_subscription;
   consume.max_receive_bytes = options_.max_frame_bytes - kResponseSlackBytes;
-  consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), clock, &metrics_,
-                                              consume, io_, pool_);
+  consume.dead_letter_interval = options_.dead_letter_interval;
+  consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), log_.get(), clock,
+                                              &metrics_, consume, io_, pool_);
   HALFMQ_RETURN_IF_ERROR(consume_->Recover());
   produce_ = std::make_unique<ProduceService>(store_.get(), log_.get());
   admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
@@ -126,6 +127,7 @@ Result<asio::ip::tcp::endpoint> Broker::Start() {
   server_->Start();
   retention_->Start();
   txn_->Start();
+  consume_->Start();
   asio::co_spawn(io_, LogStatsLoop(), asio::detached);
   for (int i = 0; i < options_.io_threads; ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -160,6 +162,7 @@ void Broker::Shutdown() {
     LOG(INFO) << "shutting down: no new connections, answering in-flight requests";
     server_->StopAccepting();
     txn_->Stop();  // no new checks to connections that are about to stop reading
+    consume_->Stop();
     consume_->Shutdown();
     server_->StopReadingAll();
     if (!server_->WaitForSessions(options_.shutdown_grace)) {

@@ -53,6 +53,7 @@ struct BrokerOptions {
   size_t max_inflight_per_subscription = 100000;
   std::chrono::milliseconds shutdown_grace{10000};
   std::chrono::seconds stats_log_interval{60};
+  std::chrono::milliseconds dead_letter_interval{100};
   TxnOptions txn;
   ProducerRegistryOptions producers;
   Clock* clock = Clock::Real();
@@ -77,6 +78,7 @@ class Broker {
   AdminService& admin() { return *admin_; }
   RetentionService& retention() { return *retention_; }
   TxnService& txn() { return *txn_; }
+  ConsumeService& consume() { return *consume_; }
 
  private:
   explicit Broker(const BrokerOptions& options);

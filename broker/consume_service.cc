@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <glog/logging.h>
 
 #include "broker/receipt_handle.h"
 #include "common/limits.h"
+#include "storage/keys.h"
 
 namespace halfmq::broker {
 
@@ -44,6 +46,8 @@ void FillReceived(const Topic& topic, QueueId q, uint64_t offset, v1::StoredMess
   m->mutable_properties()->swap(*stored.mutable_properties());
   m->set_body(std::move(*stored.mutable_body()));
   m->set_born_time_ms(stored.born_time_ms());
+  m->set_message_group(std::move(*stored.mutable_message_group()));
+  if (stored.has_dead_letter()) *out->mutable_dead_letter() = std::move(*stored.mutable_dead_letter());
   out->set_queue_id(q.value());
   out->set_offset(offset);
   out->set_store_time_ms(stored.store_time_ms());
@@ -52,13 +56,17 @@ void FillReceived(const Topic& topic, QueueId q, uint64_t offset, v1::StoredMess
   out->set_receipt_handle(ReceiptHandle{sub, q, Offset(offset), attempt}.Encode());
 }
 
-v1::InflightRecord ToRecord(const Subscription::Inflight& e) {
+v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& reason = "") {
   v1::InflightRecord r;
   r.set_attempt(e.attempt);
   r.set_visible_at_ms(e.visible_at_ms);
   r.set_first_received_ms(e.first_received_ms);
+  r.set_invisible_until_ms(e.invisible_until_ms);
+  if (!reason.empty()) r.set_last_reason(reason);
   return r;
 }
+
+constexpr size_t kMaxReasonBytes = 1024;
 
 v1::CursorRecord ToRecord(const Subscription::Cursor& c) {
   v1::CursorRecord r;
@@ -69,18 +77,103 @@ v1::CursorRecord ToRecord(const Subscription::Cursor& c) {
 
 }  // namespace
 
-ConsumeService::ConsumeService(storage::Store* store, TopicManager* topics, Clock* clock,
-                               Metrics* metrics, ConsumeOptions options, asio::io_context& io,
-                               asio::thread_pool& pool)
+v1::RetryPolicy DefaultRetryPolicy() {
+  v1::RetryPolicy p;
+  p.mutable_exponential()->set_initial_ms(1000);
+  p.mutable_exponential()->set_multiplier(2.0);
+  p.mutable_exponential()->set_max_ms(300000);
+  p.set_max_attempts(16);
+  return p;
+}
+
+uint32_t MaxAttempts(const v1::RetryPolicy& policy) {
+  return policy.max_attempts() == 0 ? 16 : policy.max_attempts();
+}
+
+Status ValidateRetryPolicy(const v1::RetryPolicy& p) {
+  if (p.max_attempts() > 1000) return Status::InvalidArgument("max_attempts must be 1..1000");
+  switch (p.schedule_case()) {
+    case v1::RetryPolicy::kExponential: {
+      const auto& e = p.exponential();
+      if (e.initial_ms() < 1 || e.initial_ms() > kMaxInvisibleMs) {
+        return Status::InvalidArgument("initial_ms must be 1.." + std::to_string(kMaxInvisibleMs));
+      }
+      if (!(e.multiplier() >= 1.0 && e.multiplier() <= 100.0)) {
+        return Status::InvalidArgument("multiplier must be 1..100");
+      }
+      if (e.max_ms() < e.initial_ms() || e.max_ms() > kMaxInvisibleMs) {
+        return Status::InvalidArgument("max_ms must be initial_ms.." +
+                                       std::to_string(kMaxInvisibleMs));
+      }
+      return Status::Ok();
+    }
+    case v1::RetryPolicy::kFixed: {
+      const auto& f = p.fixed();
+      if (f.delays_ms_size() == 0 || f.delays_ms_size() > 100) {
+        return Status::InvalidArgument("give 1..100 delays");
+      }
+      for (uint32_t d : f.delays_ms()) {
+        if (d > kMaxInvisibleMs) {
+          return Status::InvalidArgument("a delay exceeds " + std::to_string(kMaxInvisibleMs) +
+                                         " ms");
+        }
+      }
+      return Status::Ok();
+    }
+    case v1::RetryPolicy::SCHEDULE_NOT_SET:
+      return Status::InvalidArgument("a retry policy needs exponential or fixed delays");
+  }
+  return Status::Ok();
+}
+
+int64_t RetryDelayMs(const v1::RetryPolicy& p, uint32_t attempt, double unit) {
+  attempt = std::max<uint32_t>(attempt, 1);
+  if (p.has_fixed() && p.fixed().delays_ms_size() > 0) {
+    int i = std::min<int>(static_cast<int>(attempt), p.fixed().delays_ms_size()) - 1;
+    return p.fixed().delays_ms(i);
+  }
+  const auto& e = p.exponential();
+  double d = static_cast<double>(e.initial_ms()) *
+             std::pow(e.multiplier(), static_cast<double>(std::min<uint32_t>(attempt - 1, 60)));
+  d = std::min(d, static_cast<double>(e.max_ms()));
+  if (!e.no_jitter()) d *= 0.75 + 0.5 * unit;
+  return std::clamp<int64_t>(static_cast<int64_t>(d), 0, e.max_ms());
+}
+
+std::string DeadLetterTopic(const std::string& group) { return "%DLQ." + group; }
+
+ConsumeService::ConsumeService(storage::Store* store, TopicManager* topics, MessageLog* log,
+                               Clock* clock, Metrics* metrics, ConsumeOptions options,
+                               asio::io_context& io, asio::thread_pool& pool)
     : store_(store),
       topics_(topics),
+      log_(log),
       clock_(clock),
       metrics_(metrics),
       options_(options),
       io_(io),
       pool_(pool) {}
 
+ConsumeService::~ConsumeService() { Stop(); }
+
 Status ConsumeService::Recover() {
+  {
+    std::string start(1, storage::keys::kGroupConfigPrefix);
+    Status parse;
+    HALFMQ_RETURN_IF_ERROR(store_->Scan(
+        storage::Keyspace::kMeta, start, storage::keys::PrefixSuccessor(start),
+        [&](std::string_view, std::string_view value) {
+          v1::GroupConfigRecord r;
+          if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            parse = Status::Internal("corrupt group config record");
+            return false;
+          }
+          MutexLock lock(&groups_mu_);
+          policies_[r.group()] = r.retry_policy();
+          return true;
+        }));
+    HALFMQ_RETURN_IF_ERROR(parse);
+  }
   std::vector<v1::SubscriptionRecord> records;
   HALFMQ_RETURN_IF_ERROR(store_->LoadSubscriptions(&records));
   size_t inflight = 0;
@@ -99,6 +192,7 @@ Status ConsumeService::Recover() {
     auto sub = std::make_shared<Subscription>(SubscriptionId(r.id()), r.group(), topic, pool_);
     {
       MutexLock lock(&sub->mu());
+      sub->SetMaxAttempts(MaxAttempts(PolicyOf(r.group())));
       Subscription* s = sub.get();
       uint32_t queues = topic->queue_count();
       HALFMQ_RETURN_IF_ERROR(store_->LoadCursors(
@@ -111,9 +205,11 @@ Status ConsumeService::Recover() {
           sub->id(),
           [&](QueueId q, Offset o, const v1::InflightRecord& rec) NO_THREAD_SAFETY_ANALYSIS {
             if (q.value() >= queues) return;
+            int64_t until = rec.invisible_until_ms() != 0 ? rec.invisible_until_ms()
+                                                           : rec.visible_at_ms();
             s->SetInflight(q, o.value(),
                            Subscription::Inflight{rec.attempt(), rec.visible_at_ms(),
-                                                  rec.first_received_ms()});
+                                                  rec.first_received_ms(), until});
             ++inflight;
           }));
     }
@@ -161,6 +257,7 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
   auto sub = std::make_shared<Subscription>(SubscriptionId(record.id()), group, topic, pool_);
   {
     MutexLock lock(&sub->mu());
+    sub->SetMaxAttempts(MaxAttempts(PolicyOf(group)));
     for (uint32_t q = 0; q < topic->queue_count(); ++q) {
       const QueueState& qs = topic->queue(QueueId(q));
       Subscription::Cursor& c = sub->cursor(QueueId(q));
@@ -203,7 +300,7 @@ std::vector<std::shared_ptr<Subscription>> ConsumeService::GroupSubscriptions(
 
 void ConsumeService::Receive(v1::ReceiveRequest request, Responder responder) {
   Status s = ValidateName("consumer group", request.group());
-  if (s.ok()) s = ValidateName("topic", request.topic());
+  if (s.ok()) s = ValidateReadableTopic(request.topic());
   if (s.ok() && (request.max_messages() == 0 || request.max_messages() > kMaxReceiveMessages)) {
     s = Status::InvalidArgument("max_messages must be 1.." + std::to_string(kMaxReceiveMessages));
   }
@@ -325,7 +422,10 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
       return job->responder.Error(read_status);
     }
 
-    // Phase 3: record the deliveries and commit them.
+    // Phase 3: record the deliveries and commit them. A delivery that is not
+    // acked becomes deliverable again when its invisibility ends plus the
+    // retry policy's delay, unless it was the last allowed attempt.
+    v1::RetryPolicy policy = PolicyOf(sub.group());
     v1::Frame response;
     v1::ReceiveResponse* out = response.mutable_receive_response();
     storage::Batch batch = store_->NewBatch();
@@ -334,12 +434,18 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
       MutexLock lock(&sub.mu());
       now = clock_->NowMs();
       int64_t invisible_until = now + job->invisible_ms;
+      uint32_t max_attempts = sub.max_attempts();
+      auto visible_after = [&](uint32_t attempt) {
+        return attempt < max_attempts ? invisible_until + RetryDelay(policy, attempt)
+                                      : invisible_until;
+      };
       for (Pick& p : retries) {
         auto& inflight = sub.cursor(p.queue).inflight;
         auto it = inflight.find(p.offset);
         // Acked, nacked or redelivered since phase 1: leave it alone.
         if (it == inflight.end() || it->second.attempt != p.attempt ||
-            it->second.visible_at_ms > now) {
+            it->second.visible_at_ms > now || it->second.attempt >= max_attempts ||
+            sub.IsMoving(p.queue, p.offset)) {
           continue;
         }
         if (!p.message.has_value()) {
@@ -351,7 +457,8 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         }
         Subscription::Inflight e = it->second;
         e.attempt++;
-        e.visible_at_ms = invisible_until;
+        e.invisible_until_ms = invisible_until;
+        e.visible_at_ms = visible_after(e.attempt);
         sub.SetInflight(p.queue, p.offset, e);
         batch.PutInflight(sub.id(), p.queue, Offset(p.offset), ToRecord(e));
         FillReceived(topic, p.queue, p.offset, std::move(*p.message), e.attempt, invisible_until,
@@ -370,7 +477,7 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           uint64_t offset = m.offset.value();
           if (offset < c.delivered) continue;
           c.skipped += offset - c.delivered;
-          Subscription::Inflight e{1, invisible_until, now};
+          Subscription::Inflight e{1, visible_after(1), now, invisible_until};
           sub.SetInflight(r.queue, offset, e);
           batch.PutInflight(sub.id(), r.queue, m.offset, ToRecord(e));
           FillReceived(topic, r.queue, offset, std::move(m.message), 1, invisible_until, sub.id(),
@@ -496,9 +603,27 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
   join->Done();
 }
 
+v1::RetryPolicy ConsumeService::PolicyOf(const std::string& group) const {
+  MutexLock lock(&groups_mu_);
+  auto it = policies_.find(group);
+  return it == policies_.end() ? DefaultRetryPolicy() : it->second;
+}
+
+int64_t ConsumeService::RetryDelay(const v1::RetryPolicy& policy, uint32_t attempt) {
+  double unit;
+  {
+    MutexLock lock(&rng_mu_);
+    unit = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  }
+  return RetryDelayMs(policy, attempt, unit);
+}
+
 Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::string& group,
-                                              const std::string& handle, int64_t visible_at_ms,
-                                              bool is_nack, storage::Batch* batch)
+                                              const std::string& handle,
+                                              const VisibilityChange& change,
+                                              const v1::RetryPolicy& policy,
+                                              storage::Batch* batch,
+                                              std::optional<DeadLetterMove>* dead_letter)
     NO_THREAD_SAFETY_ANALYSIS {  // caller holds sub->mu()
   auto h = ReceiptHandle::Decode(handle);
   if (!h || h->sub != sub->id() || h->queue.value() >= sub->topic()->queue_count()) {
@@ -518,12 +643,32 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
         "receipt handle expired: the message was delivered again (attempt " +
         std::to_string(it->second.attempt) + ")");
   }
+  if (sub->IsMoving(h->queue, h->offset.value())) {
+    return Status::FailedPrecondition("message is being moved to the dead-letter topic");
+  }
+  int64_t now = clock_->NowMs();
   Subscription::Inflight e = it->second;
-  e.visible_at_ms = visible_at_ms;
+  bool final_attempt = e.attempt >= sub->max_attempts();
+  if (change.is_nack) {
+    Inc(metrics_->messages_nacked);
+    if (final_attempt) {
+      // The last allowed attempt failed: dead-letter it now, not later.
+      sub->MarkMoving(h->queue, h->offset.value());
+      *dead_letter = DeadLetterMove{nullptr, h->queue, h->offset.value(), e.attempt,
+                                    change.reason};
+      return now;
+    }
+    e.invisible_until_ms = now;
+    e.visible_at_ms =
+        now + (change.delay_ms.has_value() ? *change.delay_ms : RetryDelay(policy, e.attempt));
+  } else {
+    e.invisible_until_ms = now + change.delay_ms.value_or(0);
+    e.visible_at_ms = final_attempt ? e.invisible_until_ms
+                                    : e.invisible_until_ms + RetryDelay(policy, e.attempt);
+  }
   sub->SetInflight(h->queue, h->offset.value(), e);
-  batch->PutInflight(sub->id(), h->queue, h->offset, ToRecord(e));
-  if (is_nack) Inc(metrics_->messages_nacked);
-  return visible_at_ms;
+  batch->PutInflight(sub->id(), h->queue, h->offset, ToRecord(e, change.reason));
+  return change.is_nack ? e.visible_at_ms : e.invisible_until_ms;
 }
 
 void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
@@ -533,8 +678,12 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
     s = Status::InvalidArgument("a nack carries 1.." + std::to_string(kMaxReceiveMessages) +
                                 " receipt handles");
   }
-  if (s.ok() && request.delay_ms() > kMaxInvisibleMs) {
+  if (s.ok() && request.has_delay_ms() && request.delay_ms() > kMaxInvisibleMs) {
     s = Status::InvalidArgument("delay_ms exceeds " + std::to_string(kMaxInvisibleMs));
+  }
+  if (s.ok() && request.reason().size() > kMaxReasonBytes) {
+    s = Status::InvalidArgument("reason is longer than " + std::to_string(kMaxReasonBytes) +
+                                " bytes");
   }
   if (!s.ok()) return responder.Error(s);
 
@@ -555,19 +704,28 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
     by_sub[h->sub.value()].push_back(i);
     subs[h->sub.value()] = std::move(sub);
   }
+  VisibilityChange change;
+  change.is_nack = true;
+  if (request.has_delay_ms()) change.delay_ms = request.delay_ms();
+  change.reason = request.reason();
+  v1::RetryPolicy policy = PolicyOf(request.group());
+  std::vector<DeadLetterMove> moves;
   for (auto& [id, indexes] : by_sub) {
     Subscription& sub = *subs[id];
     storage::Batch batch = store_->NewBatch();
     bool wake = false;
     {
       MutexLock lock(&sub.mu());
-      int64_t visible_at = clock_->NowMs() + request.delay_ms();
       for (int i : indexes) {
-        auto r = SetVisibility(&sub, request.group(), request.receipt_handles(i), visible_at,
-                               /*is_nack=*/true, &batch);
+        std::optional<DeadLetterMove> move;
+        auto r = SetVisibility(&sub, request.group(), request.receipt_handles(i), change, policy,
+                               &batch, &move);
         if (!r.ok()) {
           (*results)[i].set_code(static_cast<v1::Status::Code>(r.status().code()));
           (*results)[i].set_message(r.status().message());
+        } else if (move.has_value()) {
+          move->sub = subs[id];
+          moves.push_back(std::move(*move));
         } else {
           wake = true;
         }
@@ -580,6 +738,10 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
     // A parked receive may now have something to deliver sooner than it
     // planned: let it re-plan.
     if (wake) sub.WakeAll();
+  }
+  for (auto& move : moves) {
+    join->remaining.fetch_add(1);
+    MoveToDeadLetter(std::move(move), [join](Status) { join->Done(); });
   }
   join->Done();
 }
@@ -599,10 +761,14 @@ void ConsumeService::ChangeInvisibleDuration(v1::ChangeInvisibleDurationRequest 
   }
   storage::Batch batch = store_->NewBatch();
   Result<int64_t> r = Status::Internal("unset");
+  VisibilityChange change;
+  change.delay_ms = request.invisible_ms();
+  v1::RetryPolicy policy = PolicyOf(request.group());
   {
     MutexLock lock(&sub->mu());
-    r = SetVisibility(sub.get(), request.group(), request.receipt_handle(),
-                      clock_->NowMs() + request.invisible_ms(), /*is_nack=*/false, &batch);
+    std::optional<DeadLetterMove> unused;
+    r = SetVisibility(sub.get(), request.group(), request.receipt_handle(), change, policy,
+                      &batch, &unused);
     if (r.ok()) {
       v1::Frame response;
       response.mutable_change_invisible_duration_response()->set_invisible_until_ms(*r);
@@ -619,7 +785,7 @@ void ConsumeService::ChangeInvisibleDuration(v1::ChangeInvisibleDurationRequest 
 void ConsumeService::CreateSubscription(v1::CreateSubscriptionRequest request,
                                         Responder responder) {
   Status s = ValidateName("consumer group", request.group());
-  if (s.ok()) s = ValidateName("topic", request.topic());
+  if (s.ok()) s = ValidateReadableTopic(request.topic());
   if (!s.ok()) return responder.Error(s);
   auto topic = topics_->Find(request.topic());
   if (topic == nullptr) {
@@ -637,7 +803,7 @@ void ConsumeService::CreateSubscription(v1::CreateSubscriptionRequest request,
 
 void ConsumeService::GetLag(v1::GetLagRequest request, Responder responder) {
   Status s = ValidateName("consumer group", request.group());
-  if (s.ok() && !request.topic().empty()) s = ValidateName("topic", request.topic());
+  if (s.ok() && !request.topic().empty()) s = ValidateReadableTopic(request.topic());
   if (!s.ok()) return responder.Error(s);
   v1::Frame response;
   auto* out = response.mutable_get_lag_response();
@@ -680,6 +846,427 @@ void ConsumeService::Shutdown() {
     for (auto& [id, sub] : by_id_) all.push_back(sub);
   }
   for (auto& sub : all) sub->WakeAll();
+}
+
+// --- Dead letters ----------------------------------------------------------
+
+void ConsumeService::MoveToDeadLetter(DeadLetterMove move, std::function<void(Status)> done) {
+  asio::post(pool_, [this, move = std::move(move), done = std::move(done)]() mutable {
+    Subscription& sub = *move.sub;
+    auto unmark = [&sub, &move] {
+      MutexLock lock(&sub.mu());
+      sub.UnmarkMoving(move.queue, move.offset);
+    };
+    const Topic& topic = *sub.topic();
+    auto stored = store_->ReadMessage(topic.id(), move.queue, Offset(move.offset));
+    if (!stored.ok()) {
+      unmark();
+      LOG(ERROR) << "dead-lettering " << topic.name() << "/" << move.queue << "/" << move.offset
+                 << ": " << stored.status();
+      return done(stored.status());
+    }
+    if (!stored->has_value()) {
+      // Removed by retention meanwhile: nothing to keep; forget the delivery.
+      storage::Batch batch = store_->NewBatch();
+      {
+        MutexLock lock(&sub.mu());
+        sub.UnmarkMoving(move.queue, move.offset);
+        sub.EraseInflight(move.queue, move.offset);
+        batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
+        store_->Commit(std::move(batch), [done] { done(Status::Ok()); });
+      }
+      return;
+    }
+    std::string reason = move.reason;
+    if (reason.empty()) {
+      auto record = store_->Get(storage::Keyspace::kInflight,
+                                storage::keys::InflightKey(sub.id(), move.queue,
+                                                           Offset(move.offset)));
+      v1::InflightRecord r;
+      if (record.ok() && record->has_value() && r.ParseFromString(**record)) {
+        reason = r.last_reason();
+      }
+      if (reason.empty()) reason = "not acked within its invisibility on the last attempt";
+    }
+    auto message = std::make_shared<v1::StoredMessage>(std::move(**stored));
+    topics_->EnsureInternal(
+        DeadLetterTopic(sub.group()), options_.dead_letter_queues,
+        [this, move, message, reason, done](Result<std::shared_ptr<Topic>> dlq) mutable {
+          if (!dlq.ok()) {
+            MutexLock lock(&move.sub->mu());
+            move.sub->UnmarkMoving(move.queue, move.offset);
+            return done(dlq.status());
+          }
+          // Continue on the pool: this may run on the committer thread.
+          asio::post(pool_, [this, move = std::move(move), message, reason = std::move(reason),
+                             dlq = std::move(dlq).value(), done = std::move(done)]() mutable {
+            FinishDeadLetter(std::move(move), std::move(*message), std::move(reason),
+                             std::move(dlq), std::move(done));
+          });
+        });
+  });
+}
+
+void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage stored,
+                                      std::string reason, std::shared_ptr<Topic> dlq,
+                                      std::function<void(Status)> done) {
+  Subscription& sub = *move.sub;
+  const Topic& topic = *sub.topic();
+  int64_t now = clock_->NowMs();
+  MutexLock lock(&sub.mu());
+  sub.UnmarkMoving(move.queue, move.offset);
+  auto& inflight = sub.cursor(move.queue).inflight;
+  auto it = inflight.find(move.offset);
+  if (it == inflight.end() || it->second.attempt != move.attempt) {
+    return done(Status::Ok());  // acked (or redelivered) meanwhile
+  }
+  sub.EraseInflight(move.queue, move.offset);
+  storage::Batch batch = store_->NewBatch();
+  batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
+
+  v1::DeadLetterInfo info;
+  info.set_original_topic(topic.name());
+  info.set_original_queue(move.queue.value());
+  info.set_original_offset(move.offset);
+  info.set_attempts(move.attempt);
+  info.set_reason(reason);
+  info.set_dead_lettered_ms(now);
+  info.set_group(sub.group());
+  AppendEntry entry;
+  entry.topic = dlq;
+  entry.queue = dlq->NextRoundRobinQueue();
+  entry.message_id = stored.message_id();
+  entry.record = std::move(stored);
+  entry.record.clear_txn_id();
+  *entry.record.mutable_dead_letter() = info;
+  auto record = std::make_shared<v1::DeadLetterRecord>();
+  record->set_message_id(entry.message_id);
+  *record->mutable_info() = info;
+  record->set_dead_letter_topic(dlq->name());
+  record->set_subscription_id(sub.id().value());
+  std::string group = sub.group();
+  std::vector<AppendEntry> entries;
+  entries.push_back(std::move(entry));
+  log_->Append(
+      std::move(entries), std::move(batch), "",
+      [this, done](std::vector<v1::SendResult>) {
+        Inc(metrics_->messages_dead_lettered);
+        done(Status::Ok());
+      },
+      [record, group](const std::vector<v1::SendResult>& results, storage::Batch* b) {
+        record->set_queue_id(results[0].queue_id());
+        record->set_offset(results[0].offset());
+        b->Put(storage::Keyspace::kMeta,
+               storage::keys::DeadLetterKey(group, record->message_id()),
+               record->SerializeAsString());
+      });
+  LOG_EVERY_N(INFO, 100) << "dead-lettering " << topic.name() << "/" << move.queue << "/"
+                         << move.offset << " of group " << group << " after " << move.attempt
+                         << " attempts: " << reason;
+}
+
+size_t ConsumeService::SweepDeadLettersOnce() {
+  std::vector<std::shared_ptr<Subscription>> all;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [id, sub] : by_id_) all.push_back(sub);
+  }
+  int64_t now = clock_->NowMs();
+  size_t started = 0;
+  for (auto& sub : all) {
+    std::vector<DeadLetterMove> moves;
+    {
+      MutexLock lock(&sub->mu());
+      for (auto [q, offset] : sub->ExpiredFinal(now, 1000)) {
+        if (!sub->MarkMoving(q, offset)) continue;
+        moves.push_back(
+            DeadLetterMove{sub, q, offset, sub->cursor(q).inflight.at(offset).attempt, ""});
+      }
+    }
+    for (auto& move : moves) {
+      ++started;
+      MoveToDeadLetter(std::move(move), [](Status) {});
+    }
+  }
+  return started;
+}
+
+void ConsumeService::Start() {
+  sweeper_ = std::thread([this] { SweepLoop(); });
+}
+
+void ConsumeService::Stop() {
+  {
+    MutexLock lock(&sweep_mu_);
+    stop_ = true;
+    sweep_cv_.SignalAll();
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+void ConsumeService::SweepLoop() {
+  for (;;) {
+    {
+      MutexLock lock(&sweep_mu_);
+      if (!stop_) sweep_cv_.WaitFor(&sweep_mu_, options_.dead_letter_interval);
+      if (stop_) return;
+    }
+    SweepDeadLettersOnce();
+  }
+}
+
+// --- Group configuration ---------------------------------------------------
+
+void ConsumeService::SetGroupConfig(v1::SetGroupConfigRequest request, Responder responder) {
+  Status s = ValidateName("consumer group", request.group());
+  if (s.ok()) s = ValidateRetryPolicy(request.retry_policy());
+  if (!s.ok()) return responder.Error(s);
+  v1::GroupConfigRecord record;
+  record.set_group(request.group());
+  *record.mutable_retry_policy() = request.retry_policy();
+  if (record.retry_policy().max_attempts() == 0) record.mutable_retry_policy()->set_max_attempts(16);
+  storage::Batch batch = store_->NewBatch();
+  batch.Put(storage::Keyspace::kMeta, storage::keys::GroupConfigKey(request.group()),
+            record.SerializeAsString());
+  auto shared = std::make_shared<Responder>(std::move(responder));
+  // Applied in memory once durable, so a reader never sees a policy that a
+  // crash could undo.
+  store_->Commit(std::move(batch), [this, shared, record] {
+    {
+      MutexLock lock(&groups_mu_);
+      policies_[record.group()] = record.retry_policy();
+    }
+    for (auto& sub : GroupSubscriptions(record.group())) {
+      MutexLock lock(&sub->mu());
+      sub->SetMaxAttempts(MaxAttempts(record.retry_policy()));
+    }
+    v1::Frame frame;
+    auto* config = frame.mutable_set_group_config_response()->mutable_config();
+    config->set_group(record.group());
+    *config->mutable_retry_policy() = record.retry_policy();
+    config->set_dead_letter_topic(DeadLetterTopic(record.group()));
+    shared->Ok(std::move(frame));
+  });
+}
+
+void ConsumeService::GetGroupConfig(v1::GetGroupConfigRequest request, Responder responder) {
+  Status s = ValidateName("consumer group", request.group());
+  if (!s.ok()) return responder.Error(s);
+  v1::Frame frame;
+  auto* config = frame.mutable_get_group_config_response()->mutable_config();
+  config->set_group(request.group());
+  *config->mutable_retry_policy() = PolicyOf(request.group());
+  config->set_dead_letter_topic(DeadLetterTopic(request.group()));
+  responder.Ok(std::move(frame));
+}
+
+void ConsumeService::ListDeadLetters(v1::ListDeadLettersRequest request, Responder responder) {
+  Status s = ValidateName("consumer group", request.group());
+  if (!s.ok()) return responder.Error(s);
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  asio::post(pool_, [this, request = std::move(request), resp] {
+    uint32_t limit = request.limit() == 0 ? 1000 : std::min<uint32_t>(request.limit(), 10000);
+    std::string prefix = storage::keys::DeadLetterPrefix(request.group());
+    std::string start = prefix + request.start_after();
+    if (!request.start_after().empty()) start.push_back('\0');
+    v1::Frame frame;
+    auto* out = frame.mutable_list_dead_letters_response();
+    size_t bytes = 0;
+    Status parse;
+    Status scan = store_->Scan(
+        storage::Keyspace::kMeta, start, storage::keys::PrefixSuccessor(prefix),
+        [&](std::string_view, std::string_view value) {
+          v1::DeadLetterRecord r;
+          if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            parse = Status::Internal("corrupt dead letter record");
+            return false;
+          }
+          if (r.redriven_ms() != 0 && !request.include_redriven()) return true;
+          v1::DeadLetter* d = out->add_dead_letters();
+          d->set_message_id(r.message_id());
+          *d->mutable_info() = r.info();
+          d->set_dead_letter_topic(r.dead_letter_topic());
+          d->set_queue_id(r.queue_id());
+          d->set_offset(r.offset());
+          d->set_redriven_ms(r.redriven_ms());
+          d->set_redriven_to(r.redriven_to());
+          bytes += d->ByteSizeLong() + 8;
+          return static_cast<uint32_t>(out->dead_letters_size()) < limit && bytes < (4u << 20);
+        });
+    if (scan.ok()) scan = parse;
+    if (!scan.ok()) return resp->Error(scan);
+    resp->Ok(std::move(frame));
+  });
+}
+
+// --- Redrive ---------------------------------------------------------------
+
+void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
+  Status s = ValidateName("consumer group", request.group());
+  if (s.ok() && !request.to_topic().empty()) s = ValidateName("topic", request.to_topic());
+  if (s.ok() && request.message_ids_size() > 1000) {
+    s = Status::InvalidArgument("at most 1000 message ids per redrive");
+  }
+  std::shared_ptr<Topic> to;
+  if (s.ok() && !request.to_topic().empty()) {
+    to = topics_->Find(request.to_topic());
+    if (to == nullptr) s = Status::NotFound("topic '" + request.to_topic() + "' does not exist");
+  }
+  if (!s.ok()) return responder.Error(s);
+  auto join = std::make_shared<Join>();
+  join->responder = std::move(responder);
+  join->response.mutable_redrive_response();
+  asio::post(pool_, [this, request = std::move(request), to, join] {
+    const std::string& group = request.group();
+    // Which dead letters: the named ones, or the oldest not yet redriven.
+    std::vector<std::pair<std::string, std::optional<v1::DeadLetterRecord>>> picked;
+    std::string prefix = storage::keys::DeadLetterPrefix(group);
+    if (request.message_ids_size() > 0) {
+      for (const auto& id : request.message_ids()) {
+        auto value = store_->Get(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id));
+        v1::DeadLetterRecord r;
+        if (value.ok() && value->has_value() && r.ParseFromString(**value)) {
+          picked.emplace_back(id, std::move(r));
+        } else {
+          picked.emplace_back(id, std::nullopt);
+        }
+      }
+    } else {
+      uint32_t limit = request.limit() == 0 ? 100 : std::min<uint32_t>(request.limit(), 1000);
+      std::vector<v1::DeadLetterRecord> all;
+      store_->Scan(storage::Keyspace::kMeta, prefix, storage::keys::PrefixSuccessor(prefix),
+                   [&](std::string_view, std::string_view value) {
+                     v1::DeadLetterRecord r;
+                     if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+                         r.redriven_ms() == 0) {
+                       all.push_back(std::move(r));
+                     }
+                     return true;
+                   })
+          .IgnoreError();
+      // Oldest first.
+      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return a.info().dead_lettered_ms() < b.info().dead_lettered_ms();
+      });
+      if (all.size() > limit) all.resize(limit);
+      for (auto& r : all) picked.emplace_back(r.message_id(), std::move(r));
+    }
+    // All result slots exist before any commit callback may fill one in.
+    auto* results = join->response.mutable_redrive_response()->mutable_results();
+    for (auto& entry : picked) results->Add()->set_message_id(entry.first);
+    for (int index = 0; index < static_cast<int>(picked.size()); ++index) {
+      const std::string& id = picked[index].first;
+      std::optional<v1::DeadLetterRecord>& record = picked[index].second;
+      v1::RedriveResult* result = results->Mutable(index);
+      auto fail = [result](StatusCode code, const std::string& message) {
+        result->mutable_status()->set_code(static_cast<v1::Status::Code>(code));
+        result->mutable_status()->set_message(message);
+      };
+      if (!record) {
+        fail(StatusCode::kNotFound, "no dead letter '" + id + "' in group '" + group + "'");
+        continue;
+      }
+      if (record->redriven_ms() != 0) {
+        fail(StatusCode::kFailedPrecondition, "already redriven to " + record->redriven_to());
+        continue;
+      }
+      {
+        MutexLock lock(&groups_mu_);
+        if (!redriving_.insert({group, id}).second) {
+          fail(StatusCode::kFailedPrecondition, "being redriven right now");
+          continue;
+        }
+      }
+      auto done_redriving = [this, group, id] {
+        MutexLock lock(&groups_mu_);
+        redriving_.erase({group, id});
+      };
+      int64_t now = clock_->NowMs();
+      record->set_redriven_ms(now);
+      const v1::DeadLetterInfo& info = record->info();
+      bool to_original = to == nullptr || to->name() == info.original_topic();
+      if (to_original) {
+        // Back to this group only, from the original message, attempts reset.
+        auto sub = FindById(SubscriptionId(record->subscription_id()));
+        if (sub == nullptr || sub->topic()->name() != info.original_topic()) {
+          done_redriving();
+          fail(StatusCode::kFailedPrecondition, "the group no longer reads the original topic");
+          continue;
+        }
+        QueueId q(info.original_queue());
+        if (info.original_offset() < sub->topic()->queue(q).min_offset.load()) {
+          done_redriving();
+          fail(StatusCode::kFailedPrecondition,
+               "the original message was removed by retention; redrive --to a topic instead");
+          continue;
+        }
+        record->set_redriven_to(info.original_topic());
+        storage::Batch batch = store_->NewBatch();
+        bool busy;
+        {
+          MutexLock lock(&sub->mu());
+          busy = sub->cursor(q).inflight.count(info.original_offset()) > 0;
+          if (!busy) {
+            Subscription::Inflight e{0, now, now, now};  // next delivery is attempt 1
+            sub->SetInflight(q, info.original_offset(), e);
+            batch.PutInflight(sub->id(), q, Offset(info.original_offset()), ToRecord(e));
+            batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
+                      record->SerializeAsString());
+            join->remaining.fetch_add(1);
+            store_->Commit(std::move(batch), [join, done_redriving] {
+              done_redriving();
+              join->Done();
+            });
+          }
+        }
+        if (busy) {
+          done_redriving();
+          fail(StatusCode::kFailedPrecondition, "the message is in flight in the group again");
+          continue;
+        }
+        sub->WakeAll();
+        Inc(metrics_->messages_redriven);
+        result->set_topic(info.original_topic());
+        result->set_queue_id(info.original_queue());
+        result->set_offset(info.original_offset());
+        continue;
+      }
+      // A copy into another topic, for every group that reads it.
+      auto dlq = topics_->Find(record->dead_letter_topic());
+      auto stored = dlq ? store_->ReadMessage(dlq->id(), QueueId(record->queue_id()),
+                                              Offset(record->offset()))
+                        : Result<std::optional<v1::StoredMessage>>(std::nullopt);
+      if (!stored.ok() || !stored->has_value()) {
+        done_redriving();
+        fail(StatusCode::kNotFound, "the dead letter was removed by retention");
+        continue;
+      }
+      record->set_redriven_to(to->name());
+      AppendEntry entry;
+      entry.topic = to;
+      entry.queue = to->NextRoundRobinQueue();
+      entry.message_id = id;
+      entry.record = std::move(**stored);
+      entry.record.clear_dead_letter();
+      storage::Batch batch = store_->NewBatch();
+      batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
+                record->SerializeAsString());
+      std::vector<AppendEntry> entries;
+      entries.push_back(std::move(entry));
+      join->remaining.fetch_add(1);
+      log_->Append(std::move(entries), std::move(batch), "",
+                   [this, join, index, done_redriving](std::vector<v1::SendResult> r) {
+                     done_redriving();
+                     Inc(metrics_->messages_redriven);
+                     auto* res = join->response.mutable_redrive_response()->mutable_results(index);
+                     res->set_topic(r[0].topic());
+                     res->set_queue_id(r[0].queue_id());
+                     res->set_offset(r[0].offset());
+                     join->Done();
+                   });
+    }
+    join->Done();
+  });
 }
 
 }  // namespace halfmq::broker

@@ -17,11 +17,17 @@
 #define HALFMQ_BROKER_CONSUME_SERVICE_H_
 
 #include <atomic>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "broker/message_log.h"
 #include "broker/metrics.h"
 #include "broker/responder.h"
 #include "broker/subscription.h"
@@ -38,12 +44,30 @@ struct ConsumeOptions {
   size_t max_inflight_per_subscription = 100000;
   // Upper bound on the bytes of messages in one Receive response.
   size_t max_receive_bytes = 8 << 20;
+  // How often final deliveries whose invisibility ended are dead-lettered.
+  std::chrono::milliseconds dead_letter_interval{100};
+  // Queues of a dead-letter topic.
+  uint32_t dead_letter_queues = 1;
 };
+
+// The retry policy groups get until they set one: exponential backoff from
+// 1 s, doubling, up to 5 minutes, with jitter; 16 deliveries.
+v1::RetryPolicy DefaultRetryPolicy();
+// Validates a policy. Errors: INVALID_ARGUMENT naming the field.
+Status ValidateRetryPolicy(const v1::RetryPolicy& policy);
+uint32_t MaxAttempts(const v1::RetryPolicy& policy);
+// Delay before the delivery after `attempt` failed ones (attempt >= 1);
+// `unit` in [0, 1) drives the jitter.
+int64_t RetryDelayMs(const v1::RetryPolicy& policy, uint32_t attempt, double unit);
+// Name of a group's dead-letter topic.
+std::string DeadLetterTopic(const std::string& group);
 
 class ConsumeService {
  public:
-  ConsumeService(storage::Store* store, TopicManager* topics, Clock* clock, Metrics* metrics,
-                 ConsumeOptions options, asio::io_context& io, asio::thread_pool& pool);
+  ConsumeService(storage::Store* store, TopicManager* topics, MessageLog* log, Clock* clock,
+                 Metrics* metrics, ConsumeOptions options, asio::io_context& io,
+                 asio::thread_pool& pool);
+  ~ConsumeService();
 
   // Loads subscriptions, cursors and in-flight entries. Start-up only, after
   // TopicManager::Recover.
@@ -55,6 +79,17 @@ class ConsumeService {
   void ChangeInvisibleDuration(v1::ChangeInvisibleDurationRequest request, Responder responder);
   void CreateSubscription(v1::CreateSubscriptionRequest request, Responder responder);
   void GetLag(v1::GetLagRequest request, Responder responder);
+  void SetGroupConfig(v1::SetGroupConfigRequest request, Responder responder);
+  void GetGroupConfig(v1::GetGroupConfigRequest request, Responder responder);
+  void ListDeadLetters(v1::ListDeadLettersRequest request, Responder responder);
+  void Redrive(v1::RedriveRequest request, Responder responder);
+
+  // Starts / stops the dead-letter sweeper thread.
+  void Start();
+  void Stop() EXCLUDES(sweep_mu_);
+  // Dead-letters final deliveries whose invisibility ended; returns how
+  // many it started moving. Public for tests.
+  size_t SweepDeadLettersOnce();
 
   // Answers every parked long poll now and makes new receives answer at
   // once. Part of graceful shutdown.
@@ -75,14 +110,41 @@ class ConsumeService {
   void ScheduleReceive(std::shared_ptr<ReceiveJob> job);
   void RunReceive(std::shared_ptr<ReceiveJob> job);
 
-  // Shared by Nack and ChangeInvisibleDuration: sets a delivery's visibility
-  // deadline. Returns the new deadline or an error for the handle.
+  v1::RetryPolicy PolicyOf(const std::string& group) const EXCLUDES(groups_mu_);
+  int64_t RetryDelay(const v1::RetryPolicy& policy, uint32_t attempt) EXCLUDES(rng_mu_);
+
+  // A dead-letter move to start once the caller released the lock.
+  struct DeadLetterMove {
+    std::shared_ptr<Subscription> sub;
+    QueueId queue;
+    uint64_t offset;
+    uint32_t attempt;
+    std::string reason;
+  };
+  // Moves one final delivery to the group's dead-letter topic, atomically
+  // (in-flight entry removed, dead letter appended and indexed, one batch).
+  // The caller marked it moving. `done` runs once (any thread).
+  void MoveToDeadLetter(DeadLetterMove move, std::function<void(Status)> done);
+  void FinishDeadLetter(DeadLetterMove move, v1::StoredMessage stored, std::string reason,
+                        std::shared_ptr<Topic> dlq, std::function<void(Status)> done);
+
+  // Shared by Nack and ChangeInvisibleDuration: applies a visibility change
+  // to one delivery (under the subscription's lock). A nack of a final
+  // attempt returns a DeadLetterMove to start instead.
+  struct VisibilityChange {
+    bool is_nack = false;
+    std::optional<uint32_t> delay_ms;  // nack: explicit delay; change: duration
+    std::string reason;
+  };
   Result<int64_t> SetVisibility(Subscription* sub, const std::string& group,
-                                const std::string& handle, int64_t visible_at_ms,
-                                bool is_nack, storage::Batch* batch);
+                                const std::string& handle, const VisibilityChange& change,
+                                const v1::RetryPolicy& policy, storage::Batch* batch,
+                                std::optional<DeadLetterMove>* dead_letter);
+  void SweepLoop() EXCLUDES(sweep_mu_);
 
   storage::Store* const store_;
   TopicManager* const topics_;
+  MessageLog* const log_;
   Clock* const clock_;
   Metrics* const metrics_;
   const ConsumeOptions options_;
@@ -99,6 +161,19 @@ class ConsumeService {
   std::map<std::pair<std::string, std::string>, Entry> subs_ GUARDED_BY(mu_);
   std::map<uint32_t, std::shared_ptr<Subscription>> by_id_ GUARDED_BY(mu_);
   uint32_t next_id_ GUARDED_BY(mu_) = 1;
+
+  mutable Mutex groups_mu_;
+  std::map<std::string, v1::RetryPolicy> policies_ GUARDED_BY(groups_mu_);
+  // (group, message id) of dead letters being redriven right now.
+  std::set<std::pair<std::string, std::string>> redriving_ GUARDED_BY(groups_mu_);
+
+  Mutex rng_mu_;
+  std::mt19937_64 rng_ GUARDED_BY(rng_mu_){std::random_device()()};
+
+  Mutex sweep_mu_;
+  CondVar sweep_cv_;
+  bool stop_ GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
 };
 
 }  // namespace halfmq::broker

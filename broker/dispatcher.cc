@@ -59,6 +59,17 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
     case v1::Frame::kListTransactions:
       return txn_->ListTransactions(std::move(*request.mutable_list_transactions()),
                                     std::move(responder));
+    case v1::Frame::kSetGroupConfig:
+      return consume_->SetGroupConfig(std::move(*request.mutable_set_group_config()),
+                                      std::move(responder));
+    case v1::Frame::kGetGroupConfig:
+      return consume_->GetGroupConfig(std::move(*request.mutable_get_group_config()),
+                                      std::move(responder));
+    case v1::Frame::kListDeadLetters:
+      return consume_->ListDeadLetters(std::move(*request.mutable_list_dead_letters()),
+                                       std::move(responder));
+    case v1::Frame::kRedrive:
+      return consume_->Redrive(std::move(*request.mutable_redrive()), std::move(responder));
     case v1::Frame::kGetLag:
       return consume_->GetLag(std::move(*request.mutable_get_lag()), std::move(responder));
     default:

@@ -52,6 +52,9 @@ DEFINE_string(txn_unresolved_action, "keep",
               "What happens to a transaction that becomes unresolved: keep (for an operator), "
               "commit, or rollback");
 DEFINE_int32(txn_scan_interval_ms, 100, "How often the check-back scanner looks for due work");
+DEFINE_int32(dead_letter_interval_ms, 100,
+             "How often final deliveries whose invisibility ended are moved to their group's "
+             "dead-letter topic");
 
 namespace halfmq::broker {
 
@@ -102,6 +105,10 @@ Result<BrokerOptions> OptionsFromFlags() {
   if (!action.ok()) return action.status();
   o.txn.unresolved_action = *action;
   o.txn.scan_interval = std::chrono::milliseconds(FLAGS_txn_scan_interval_ms);
+  if (FLAGS_dead_letter_interval_ms < 1) {
+    return Status::InvalidArgument("--dead_letter_interval_ms must be >= 1");
+  }
+  o.dead_letter_interval = std::chrono::milliseconds(FLAGS_dead_letter_interval_ms);
   o.producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;
   o.producers.check_rate_per_group = FLAGS_txn_check_rate_per_group;
   o.producers.failing_cooldown_ms = FLAGS_txn_check_timeout_ms;

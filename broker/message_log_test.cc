@@ -17,7 +17,7 @@ class MessageLogTest : public ::testing::Test {
     store_ = std::move(storage::Store::Open(options)).value();
     topics_ = std::make_unique<TopicManager>(store_.get(), &clock_);
     std::promise<void> created;
-    topics_->Create("orders", 4, [&](Result<std::shared_ptr<Topic>> t) {
+    topics_->Create("orders", 4, /*fifo=*/false, [&](Result<std::shared_ptr<Topic>> t) {
       EXPECT_TRUE(t.ok());
       created.set_value();
     });

@@ -65,12 +65,14 @@ void Subscription::SetInflight(QueueId q, uint64_t offset, const Inflight& entry
   auto it = map.find(offset);
   if (it != map.end()) {
     by_visible_.erase({it->second.visible_at_ms, q.value(), offset});
+    final_.erase({it->second.invisible_until_ms, q.value(), offset});
     it->second = entry;
   } else {
     map.emplace(offset, entry);
     ++inflight_count_;
   }
   by_visible_.insert({entry.visible_at_ms, q.value(), offset});
+  if (entry.attempt >= max_attempts_) final_.insert({entry.invisible_until_ms, q.value(), offset});
 }
 
 void Subscription::EraseInflight(QueueId q, uint64_t offset) {
@@ -78,8 +80,31 @@ void Subscription::EraseInflight(QueueId q, uint64_t offset) {
   auto it = map.find(offset);
   if (it == map.end()) return;
   by_visible_.erase({it->second.visible_at_ms, q.value(), offset});
+  final_.erase({it->second.invisible_until_ms, q.value(), offset});
   map.erase(it);
   --inflight_count_;
+}
+
+void Subscription::SetMaxAttempts(uint32_t max_attempts) {
+  if (max_attempts == max_attempts_) return;
+  max_attempts_ = max_attempts;
+  final_.clear();
+  for (uint32_t q = 0; q < cursors_.size(); ++q) {
+    for (const auto& [offset, e] : cursors_[q].inflight) {
+      if (e.attempt >= max_attempts_) final_.insert({e.invisible_until_ms, q, offset});
+    }
+  }
+}
+
+std::vector<std::pair<QueueId, uint64_t>> Subscription::ExpiredFinal(int64_t now,
+                                                                     size_t max) const {
+  std::vector<std::pair<QueueId, uint64_t>> out;
+  for (auto it = final_.begin(); it != final_.end() && out.size() < max; ++it) {
+    if (std::get<0>(*it) > now) break;
+    if (moving_.count({std::get<1>(*it), std::get<2>(*it)})) continue;
+    out.emplace_back(QueueId(std::get<1>(*it)), std::get<2>(*it));
+  }
+  return out;
 }
 
 std::vector<std::pair<QueueId, uint64_t>> Subscription::VisibleInflight(int64_t now,
@@ -87,7 +112,13 @@ std::vector<std::pair<QueueId, uint64_t>> Subscription::VisibleInflight(int64_t 
   std::vector<std::pair<QueueId, uint64_t>> out;
   for (auto it = by_visible_.begin(); it != by_visible_.end() && out.size() < max; ++it) {
     if (std::get<0>(*it) > now) break;
-    out.emplace_back(QueueId(std::get<1>(*it)), std::get<2>(*it));
+    uint32_t q = std::get<1>(*it);
+    uint64_t offset = std::get<2>(*it);
+    // Final entries belong to the dead-letter sweeper.
+    auto e = cursors_[q].inflight.find(offset);
+    if (e == cursors_[q].inflight.end() || e->second.attempt >= max_attempts_) continue;
+    if (moving_.count({q, offset})) continue;
+    out.emplace_back(QueueId(q), offset);
   }
   return out;
 }

@@ -61,8 +61,9 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
  public:
   struct Inflight {
     uint32_t attempt = 0;
-    int64_t visible_at_ms = 0;
+    int64_t visible_at_ms = 0;       // deliverable again from here
     int64_t first_received_ms = 0;
+    int64_t invisible_until_ms = 0;  // end of the current delivery
   };
   struct Cursor {
     uint64_t delivered = 0;
@@ -95,11 +96,31 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   // Adds or updates an in-flight entry, keeping the visibility index in step.
   void SetInflight(QueueId q, uint64_t offset, const Inflight& entry) REQUIRES(mu_);
   void EraseInflight(QueueId q, uint64_t offset) REQUIRES(mu_);
-  // Up to `max` in-flight messages visible at `now`, earliest first.
+  // Up to `max` in-flight messages visible at `now`, earliest first, that
+  // may be delivered again (not final, not being dead-lettered).
   std::vector<std::pair<QueueId, uint64_t>> VisibleInflight(int64_t now, size_t max) const
       REQUIRES(mu_);
   // Earliest time an in-flight message becomes visible; INT64_MAX if none.
   int64_t NextVisibleMs() const REQUIRES(mu_);
+
+  // Deliveries before a message is dead-lettered (from the group's retry
+  // policy). Entries at or past it are final: when their invisibility ends
+  // they go to the dead-letter topic instead of back to consumers.
+  uint32_t max_attempts() const REQUIRES(mu_) { return max_attempts_; }
+  void SetMaxAttempts(uint32_t max_attempts) REQUIRES(mu_);
+  // Up to `max` final entries whose invisibility ended by `now`.
+  std::vector<std::pair<QueueId, uint64_t>> ExpiredFinal(int64_t now, size_t max) const
+      REQUIRES(mu_);
+  // Entries being moved to the dead-letter topic (not picked again).
+  bool MarkMoving(QueueId q, uint64_t offset) REQUIRES(mu_) {
+    return moving_.insert({q.value(), offset}).second;
+  }
+  void UnmarkMoving(QueueId q, uint64_t offset) REQUIRES(mu_) {
+    moving_.erase({q.value(), offset});
+  }
+  bool IsMoving(QueueId q, uint64_t offset) const REQUIRES(mu_) {
+    return moving_.count({q.value(), offset}) > 0;
+  }
   // Records something that may let a waiting receive make progress.
   void BumpVersion() REQUIRES(mu_) { ++version_; }
   // Parks a long poll; drops the ones that already fired (timed out), so the
@@ -116,6 +137,10 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   std::vector<Cursor> cursors_ GUARDED_BY(mu_);
   // (visible_at_ms, queue, offset) of every in-flight entry.
   std::set<std::tuple<int64_t, uint32_t, uint64_t>> by_visible_ GUARDED_BY(mu_);
+  // (invisible_until_ms, queue, offset) of final entries.
+  std::set<std::tuple<int64_t, uint32_t, uint64_t>> final_ GUARDED_BY(mu_);
+  std::set<std::pair<uint32_t, uint64_t>> moving_ GUARDED_BY(mu_);
+  uint32_t max_attempts_ GUARDED_BY(mu_) = 16;
   size_t inflight_count_ GUARDED_BY(mu_) = 0;
   uint32_t rr_ GUARDED_BY(mu_) = 0;
   uint64_t version_ GUARDED_BY(mu_) = 0;

@@ -6,8 +6,9 @@
 
 namespace halfmq::broker {
 
-Topic::Topic(TopicId id, std::string name, uint32_t queues, int64_t created_ms)
-    : id_(id), name_(std::move(name)), created_ms_(created_ms) {
+Topic::Topic(TopicId id, std::string name, uint32_t queues, int64_t created_ms, bool fifo,
+             bool internal)
+    : id_(id), name_(std::move(name)), created_ms_(created_ms), fifo_(fifo), internal_(internal) {
   queues_.reserve(queues);
   for (uint32_t i = 0; i < queues; ++i) queues_.push_back(std::make_unique<QueueState>());
 }
@@ -35,6 +36,7 @@ v1::TopicInfo Topic::Info() const {
   info.set_name(name_);
   info.set_queues(queue_count());
   info.set_created_ms(created_ms_);
+  info.set_fifo(fifo_);
   return info;
 }
 
@@ -43,7 +45,8 @@ Status TopicManager::Recover() {
   HALFMQ_RETURN_IF_ERROR(store_->LoadTopics(&records));
   MutexLock lock(&mu_);
   for (const auto& r : records) {
-    auto topic = std::make_shared<Topic>(TopicId(r.id()), r.name(), r.queues(), r.created_ms());
+    auto topic = std::make_shared<Topic>(TopicId(r.id()), r.name(), r.queues(), r.created_ms(),
+                                         r.fifo(), r.internal());
     for (uint32_t q = 0; q < r.queues(); ++q) {
       auto last = store_->LastMessageOffset(topic->id(), QueueId(q));
       if (!last.ok()) return last.status();
@@ -68,8 +71,8 @@ Status TopicManager::Recover() {
   return Status::Ok();
 }
 
-void TopicManager::Create(const std::string& name, uint32_t queues,
-                          std::function<void(Result<std::shared_ptr<Topic>>)> done) {
+void TopicManager::Create(const std::string& name, uint32_t queues, bool fifo,
+                          TopicCallback done) {
   Status valid = ValidateName("topic", name);
   if (!valid.ok()) return done(valid);
   if (queues == 0) queues = kDefaultQueuesPerTopic;
@@ -78,30 +81,63 @@ void TopicManager::Create(const std::string& name, uint32_t queues,
                                         std::to_string(kMaxQueuesPerTopic) + " queues"));
   }
   v1::TopicRecord record;
-  {
-    MutexLock lock(&mu_);
-    if (by_name_.count(name) || creating_.count(name)) {
-      return done(Status::AlreadyExists("topic '" + name + "' already exists"));
-    }
-    creating_[name] = true;
-    record.set_id(next_id_++);
-  }
   record.set_name(name);
   record.set_queues(queues);
+  record.set_fifo(fifo);
+  {
+    MutexLock lock(&mu_);
+    if (!by_name_.count(name) && !creating_.count(name)) {
+      CreateLocked(std::move(record), std::move(done));
+      return;
+    }
+  }
+  done(Status::AlreadyExists("topic '" + name + "' already exists"));
+}
+
+void TopicManager::EnsureInternal(const std::string& name, uint32_t queues, TopicCallback done) {
+  CHECK(!name.empty() && name[0] == '%') << name;
+  std::shared_ptr<Topic> existing;
+  {
+    MutexLock lock(&mu_);
+    auto it = by_name_.find(name);
+    if (it != by_name_.end()) {
+      existing = it->second;
+    } else if (auto c = creating_.find(name); c != creating_.end()) {
+      c->second.push_back(std::move(done));
+      return;
+    } else {
+      v1::TopicRecord record;
+      record.set_name(name);
+      record.set_queues(queues);
+      record.set_internal(true);
+      CreateLocked(std::move(record), std::move(done));
+      return;
+    }
+  }
+  done(std::move(existing));
+}
+
+void TopicManager::CreateLocked(v1::TopicRecord record, TopicCallback done) {
+  creating_[record.name()];  // others wait behind this creation
+  record.set_id(next_id_++);
   record.set_created_ms(clock_->NowMs());
   storage::Batch batch = store_->NewBatch();
   batch.PutTopic(record);
   store_->Commit(std::move(batch), [this, record, done = std::move(done)] {
     auto topic = std::make_shared<Topic>(TopicId(record.id()), record.name(), record.queues(),
-                                         record.created_ms());
+                                         record.created_ms(), record.fifo(), record.internal());
+    std::vector<TopicCallback> waiting;
     {
       MutexLock lock(&mu_);
+      waiting = std::move(creating_[record.name()]);
       creating_.erase(record.name());
       by_id_[record.id()] = topic;
       by_name_[record.name()] = topic;
     }
-    LOG(INFO) << "created topic " << record.name() << " with " << record.queues() << " queues";
-    done(std::move(topic));
+    LOG(INFO) << "created topic " << record.name() << " with " << record.queues() << " queues"
+              << (record.fifo() ? " (fifo)" : "") << (record.internal() ? " (internal)" : "");
+    done(topic);
+    for (auto& w : waiting) w(topic);
   });
 }
 

@@ -49,12 +49,15 @@ class AppendListener {
 
 class Topic {
  public:
-  Topic(TopicId id, std::string name, uint32_t queues, int64_t created_ms);
+  Topic(TopicId id, std::string name, uint32_t queues, int64_t created_ms, bool fifo = false,
+        bool internal = false);
 
   TopicId id() const { return id_; }
   const std::string& name() const { return name_; }
   uint32_t queue_count() const { return static_cast<uint32_t>(queues_.size()); }
   int64_t created_ms() const { return created_ms_; }
+  bool fifo() const { return fifo_; }
+  bool internal() const { return internal_; }
   QueueState& queue(QueueId q) { return *queues_[q.value()]; }
   const QueueState& queue(QueueId q) const { return *queues_[q.value()]; }
 
@@ -75,6 +78,8 @@ class Topic {
   const TopicId id_;
   const std::string name_;
   const int64_t created_ms_;
+  const bool fifo_;
+  const bool internal_;
   std::vector<std::unique_ptr<QueueState>> queues_;
   std::atomic<uint32_t> round_robin_{0};
   Mutex listeners_mu_;
@@ -88,10 +93,18 @@ class TopicManager {
   // Loads topics and their queue offsets from the store. Start-up only.
   Status Recover();
 
+  using TopicCallback = std::function<void(Result<std::shared_ptr<Topic>>)>;
+
   // Creates a topic durably; `done` runs on the committer thread with the
   // new topic or ALREADY_EXISTS / INVALID_ARGUMENT (name, queue count).
-  void Create(const std::string& name, uint32_t queues,
-              std::function<void(Result<std::shared_ptr<Topic>>)> done) EXCLUDES(mu_);
+  void Create(const std::string& name, uint32_t queues, bool fifo, TopicCallback done)
+      EXCLUDES(mu_);
+
+  // The broker's own topic `name` (it starts with '%'), created with
+  // `queues` queues if it does not exist yet. `done` may run on the
+  // committer thread.
+  void EnsureInternal(const std::string& name, uint32_t queues, TopicCallback done)
+      EXCLUDES(mu_);
 
   // nullptr if no such topic (or it is still being created).
   std::shared_ptr<Topic> Find(const std::string& name) const EXCLUDES(mu_);
@@ -104,7 +117,10 @@ class TopicManager {
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<Topic>> by_name_ GUARDED_BY(mu_);
   std::map<uint32_t, std::shared_ptr<Topic>> by_id_ GUARDED_BY(mu_);
-  std::map<std::string, bool> creating_ GUARDED_BY(mu_);
+  // Names being created, with callers waiting for an internal topic.
+  std::map<std::string, std::vector<TopicCallback>> creating_ GUARDED_BY(mu_);
+
+  void CreateLocked(v1::TopicRecord record, TopicCallback done) REQUIRES(mu_);
   uint32_t next_id_ GUARDED_BY(mu_) = 1;
 };
 

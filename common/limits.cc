@@ -38,6 +38,11 @@ Status ValidateName(std::string_view what, std::string_view name) {
   return Status::Ok();
 }
 
+Status ValidateReadableTopic(std::string_view name) {
+  if (!name.empty() && name[0] == '%') return ValidateName("topic", name.substr(1));
+  return ValidateName("topic", name);
+}
+
 Status ValidateMessageId(std::string_view id) {
   if (id.empty()) return Status::InvalidArgument("message id is empty");
   if (id.size() > kMaxMessageIdBytes) {

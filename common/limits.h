@@ -33,6 +33,10 @@ inline constexpr uint32_t kMaxWaitMs = 60 * 1000;
 // Errors: INVALID_ARGUMENT naming `what` and the rule broken.
 Status ValidateName(std::string_view what, std::string_view name);
 
+// A topic name a consumer may read: a valid name, or one of the broker's
+// own topics ("%" followed by a valid name, e.g. "%DLQ.billing").
+Status ValidateReadableTopic(std::string_view name);
+
 // A message id: 1..128 printable ASCII bytes without spaces.
 Status ValidateMessageId(std::string_view id);
 

@@ -65,6 +65,25 @@ std::string QueueLowKey(TopicId topic, QueueId queue) {
   return k;
 }
 
+std::string GroupConfigKey(std::string_view group) {
+  std::string k(1, kGroupConfigPrefix);
+  k.append(group);
+  return k;
+}
+
+std::string DeadLetterPrefix(std::string_view group) {
+  std::string k(1, 'D');
+  k.append(group);
+  k.push_back('\0');
+  return k;
+}
+
+std::string DeadLetterKey(std::string_view group, std::string_view message_id) {
+  std::string k = DeadLetterPrefix(group);
+  k.append(message_id);
+  return k;
+}
+
 std::string MessageKey(TopicId topic, QueueId queue, Offset offset) {
   std::string k;
   k.reserve(16);

@@ -47,6 +47,12 @@ std::string SubscriptionKey(std::string_view group, std::string_view topic);
 inline constexpr char kSubscriptionPrefix = 'S';
 // kMeta: 'L' + topic_id(4) + queue(4) -> QueueLowRecord
 std::string QueueLowKey(TopicId topic, QueueId queue);
+// kMeta: 'G' + group -> GroupConfigRecord
+std::string GroupConfigKey(std::string_view group);
+inline constexpr char kGroupConfigPrefix = 'G';
+// kMeta: 'D' + group + '\0' + message_id -> DeadLetterRecord
+std::string DeadLetterPrefix(std::string_view group);
+std::string DeadLetterKey(std::string_view group, std::string_view message_id);
 
 // kMessages: topic_id(4) + queue(4) + offset(8) -> StoredMessage
 std::string MessageKey(TopicId topic, QueueId queue, Offset offset);
