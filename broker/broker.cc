@@ -86,8 +86,12 @@ Status Broker::Recover() {
   Clock* clock = options_.clock;
   topics_ = std::make_unique<TopicManager>(store_.get(), clock);
   HALFMQ_RETURN_IF_ERROR(topics_->Recover());
-  log_ = std::make_unique<MessageLog>(store_.get(), topics_.get(), clock, &metrics_,
-                                      MessageLimits{options_.max_message_bytes});
+  log_ = std::make_unique<MessageLog>(
+      store_.get(), topics_.get(), clock, &metrics_,
+      MessageLimits{options_.max_message_bytes, options_.max_delay_ms});
+  delays_ = std::make_unique<DelayService>(store_.get(), topics_.get(), log_.get(), clock,
+                                           &metrics_, options_.delay_max_sleep);
+  HALFMQ_RETURN_IF_ERROR(delays_->Recover());
   ConsumeOptions consume;
   consume.default_invisible_ms = options_.default_invisible_ms;
   consume.max_inflight_per_subscription = options_.max_inflight_per_subscription;
@@ -96,13 +100,13 @@ Status Broker::Recover() {
   consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), log_.get(), clock,
                                               &metrics_, consume, io_, pool_);
   HALFMQ_RETURN_IF_ERROR(consume_->Recover());
-  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get());
+  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get(), delays_.get(), clock);
   admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
   registry_ = std::make_unique<ProducerRegistry>(options_.producers);
   TxnOptions txn = options_.txn;
   txn.max_txn_bytes = options_.max_frame_bytes - kResponseSlackBytes;
-  txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), registry_.get(),
-                                      clock, &metrics_, txn, pool_);
+  txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), delays_.get(),
+                                      registry_.get(), clock, &metrics_, txn, pool_);
   HALFMQ_RETURN_IF_ERROR(txn_->Recover());
   dispatcher_ = std::make_unique<Dispatcher>(
       produce_.get(), consume_.get(), admin_.get(), txn_.get(), &metrics_,
@@ -128,6 +132,7 @@ Result<asio::ip::tcp::endpoint> Broker::Start() {
   retention_->Start();
   txn_->Start();
   consume_->Start();
+  delays_->Start();
   asio::co_spawn(io_, LogStatsLoop(), asio::detached);
   for (int i = 0; i < options_.io_threads; ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -163,6 +168,7 @@ void Broker::Shutdown() {
     server_->StopAccepting();
     txn_->Stop();  // no new checks to connections that are about to stop reading
     consume_->Stop();
+    delays_->Stop();
     consume_->Shutdown();
     server_->StopReadingAll();
     if (!server_->WaitForSessions(options_.shutdown_grace)) {

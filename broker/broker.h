@@ -21,6 +21,7 @@
 
 #include "broker/admin_service.h"
 #include "broker/consume_service.h"
+#include "broker/delay_service.h"
 #include "broker/dispatcher.h"
 #include "broker/memory_budget.h"
 #include "broker/message_log.h"
@@ -54,6 +55,8 @@ struct BrokerOptions {
   std::chrono::milliseconds shutdown_grace{10000};
   std::chrono::seconds stats_log_interval{60};
   std::chrono::milliseconds dead_letter_interval{100};
+  int64_t max_delay_ms = 30ll * 24 * 3600 * 1000;
+  std::chrono::milliseconds delay_max_sleep{1000};
   TxnOptions txn;
   ProducerRegistryOptions producers;
   Clock* clock = Clock::Real();
@@ -95,6 +98,7 @@ class Broker {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<MessageLog> log_;
+  std::unique_ptr<DelayService> delays_;
   std::unique_ptr<ConsumeService> consume_;
   std::unique_ptr<ProduceService> produce_;
   std::unique_ptr<AdminService> admin_;

@@ -52,6 +52,10 @@ DEFINE_string(txn_unresolved_action, "keep",
               "What happens to a transaction that becomes unresolved: keep (for an operator), "
               "commit, or rollback");
 DEFINE_int32(txn_scan_interval_ms, 100, "How often the check-back scanner looks for due work");
+DEFINE_int64(max_delay_ms, 30ll * 24 * 3600 * 1000,
+             "Longest delay (or furthest deliver-at) a delayed message may ask for");
+DEFINE_int32(delay_max_sleep_ms, 1000,
+             "Longest the delayed-message scheduler sleeps between looks at the due index");
 DEFINE_int32(dead_letter_interval_ms, 100,
              "How often final deliveries whose invisibility ended are moved to their group's "
              "dead-letter topic");
@@ -109,6 +113,11 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--dead_letter_interval_ms must be >= 1");
   }
   o.dead_letter_interval = std::chrono::milliseconds(FLAGS_dead_letter_interval_ms);
+  if (FLAGS_max_delay_ms < 1 || FLAGS_delay_max_sleep_ms < 1) {
+    return Status::InvalidArgument("--max_delay_ms and --delay_max_sleep_ms must be >= 1");
+  }
+  o.max_delay_ms = FLAGS_max_delay_ms;
+  o.delay_max_sleep = std::chrono::milliseconds(FLAGS_delay_max_sleep_ms);
   o.producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;
   o.producers.check_rate_per_group = FLAGS_txn_check_rate_per_group;
   o.producers.failing_cooldown_ms = FLAGS_txn_check_timeout_ms;

@@ -31,6 +31,23 @@ Status MessageLog::Validate(const v1::Message& m) const {
     bytes += k.size();
   }
   HALFMQ_RETURN_IF_ERROR(ValidateTag(m.tag()));
+  if (!m.message_group().empty()) {
+    if (m.message_group().size() > kMaxKeyBytes) {
+      return Status::InvalidArgument("message group is longer than " +
+                                     std::to_string(kMaxKeyBytes) + " bytes");
+    }
+    for (unsigned char c : m.message_group()) {
+      if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("message group has a control byte");
+    }
+  }
+  if (m.deliver_at_ms() != 0 && m.delay_ms() != 0) {
+    return Status::InvalidArgument("give deliver_at_ms or delay_ms, not both");
+  }
+  if (static_cast<int64_t>(m.delay_ms()) > limits_.max_delay_ms ||
+      m.deliver_at_ms() > clock_->NowMs() + limits_.max_delay_ms) {
+    return Status::InvalidArgument("delivery is more than --max_delay_ms=" +
+                                   std::to_string(limits_.max_delay_ms) + " ms away");
+  }
   if (m.properties_size() > static_cast<int>(kMaxProperties)) {
     return Status::InvalidArgument("a message has at most " + std::to_string(kMaxProperties) +
                                    " properties");
@@ -56,6 +73,12 @@ Status MessageLog::Validate(const v1::Message& m) const {
                                    std::to_string(limits_.max_message_bytes));
   }
   return Status::Ok();
+}
+
+std::optional<int64_t> MessageLog::DueTime(const v1::Message& m, int64_t now) {
+  int64_t due = m.delay_ms() != 0 ? now + m.delay_ms() : m.deliver_at_ms();
+  if (due <= now) return std::nullopt;
+  return due;
 }
 
 Result<std::vector<AppendEntry>> MessageLog::Prepare(
@@ -85,25 +108,30 @@ Result<std::vector<AppendEntry>> MessageLog::Resolve(
     if (e.topic == nullptr) {
       return Status::NotFound("topic '" + m.topic() + "' does not exist");
     }
-    switch (m.queue_selector_case()) {
-      case v1::Message::kQueueId:
-        if (m.queue_id() >= e.topic->queue_count()) {
-          return Status::InvalidArgument("queue " + std::to_string(m.queue_id()) +
-                                         " out of range: topic '" + m.topic() + "' has " +
-                                         std::to_string(e.topic->queue_count()) + " queues");
+    if (!m.message_group().empty() && m.queue_selector_case() != v1::Message::kQueueId) {
+      // A message group is a sharding key: its messages keep one queue.
+      e.queue = QueueForShardingKey(m.message_group(), e.topic->queue_count());
+    } else {
+      switch (m.queue_selector_case()) {
+        case v1::Message::kQueueId:
+          if (m.queue_id() >= e.topic->queue_count()) {
+            return Status::InvalidArgument("queue " + std::to_string(m.queue_id()) +
+                                           " out of range: topic '" + m.topic() + "' has " +
+                                           std::to_string(e.topic->queue_count()) + " queues");
+          }
+          e.queue = QueueId(m.queue_id());
+          break;
+        case v1::Message::kShardingKey:
+          e.queue = QueueForShardingKey(m.sharding_key(), e.topic->queue_count());
+          break;
+        case v1::Message::QUEUE_SELECTOR_NOT_SET: {
+          auto it = round_robin.find(m.topic());
+          if (it == round_robin.end()) {
+            it = round_robin.emplace(m.topic(), e.topic->NextRoundRobinQueue()).first;
+          }
+          e.queue = it->second;
+          break;
         }
-        e.queue = QueueId(m.queue_id());
-        break;
-      case v1::Message::kShardingKey:
-        e.queue = QueueForShardingKey(m.sharding_key(), e.topic->queue_count());
-        break;
-      case v1::Message::QUEUE_SELECTOR_NOT_SET: {
-        auto it = round_robin.find(m.topic());
-        if (it == round_robin.end()) {
-          it = round_robin.emplace(m.topic(), e.topic->NextRoundRobinQueue()).first;
-        }
-        e.queue = it->second;
-        break;
       }
     }
     e.message_id = m.message_id();
@@ -114,6 +142,7 @@ Result<std::vector<AppendEntry>> MessageLog::Resolve(
     for (const auto& [k, v] : m.properties()) (*r.mutable_properties())[k] = v;
     r.set_body(std::move(*m.mutable_body()));
     r.set_born_time_ms(m.born_time_ms());
+    r.set_message_group(std::move(*m.mutable_message_group()));
     entries.push_back(std::move(e));
   }
   return entries;

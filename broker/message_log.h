@@ -9,6 +9,7 @@
 #define HALFMQ_BROKER_MESSAGE_LOG_H_
 
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ namespace halfmq::broker {
 
 struct MessageLimits {
   size_t max_message_bytes = 4 << 20;
+  // Longest delay (or furthest deliver-at) a message may ask for.
+  int64_t max_delay_ms = 30ll * 24 * 3600 * 1000;
 };
 
 // A validated message with its destination, ready to append.
@@ -58,6 +61,11 @@ class MessageLog {
   // Checks one message without consuming it (used for half messages).
   Status Validate(const v1::Message& message) const;
 
+  // When a message asking for delayed delivery is due, counting a relative
+  // delay from `now` (the send, or a transaction's commit); nullopt when it
+  // is due at once.
+  static std::optional<int64_t> DueTime(const v1::Message& message, int64_t now);
+
   // Called with the assigned locations just before the batch is committed,
   // to add state that depends on them (a transaction's remembered outcome).
   using Finalize = std::function<void(const std::vector<v1::SendResult>&, storage::Batch*)>;
@@ -71,6 +79,7 @@ class MessageLog {
               Finalize finalize = nullptr);
 
   const MessageLimits& limits() const { return limits_; }
+  TopicManager* topics() const { return topics_; }
 
  private:
   Result<std::vector<AppendEntry>> Resolve(

@@ -23,7 +23,7 @@ class MessageLogTest : public ::testing::Test {
     });
     created.get_future().wait();
     log_ = std::make_unique<MessageLog>(store_.get(), topics_.get(), &clock_, &metrics_,
-                                        MessageLimits{1024});
+                                        MessageLimits{1024, 1000000});
   }
 
   v1::Message Msg(const std::string& id) {

@@ -40,11 +40,12 @@ Result<UnresolvedAction> ParseUnresolvedAction(const std::string& name) {
 }
 
 TxnService::TxnService(storage::Store* store, TopicManager* topics, MessageLog* log,
-                       ProducerRegistry* registry, Clock* clock, Metrics* metrics,
-                       TxnOptions options, asio::thread_pool& pool)
+                       DelayService* delays, ProducerRegistry* registry, Clock* clock,
+                       Metrics* metrics, TxnOptions options, asio::thread_pool& pool)
     : store_(store),
       topics_(topics),
       log_(log),
+      delays_(delays),
       registry_(registry),
       clock_(clock),
       metrics_(metrics),
@@ -446,20 +447,59 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
   }
   auto messages = LoadHalfMessages(txn_id);
   if (!messages.ok()) return done(messages.status(), {});
-  auto entries = log_->PrepareStored(&messages.value());
-  if (!entries.ok()) return done(entries.status(), {});
+  // Delayed messages start their delay now, at the commit, and wait in the
+  // delay keyspace; the others are appended. All in the commit's batch.
+  google::protobuf::RepeatedPtrField<v1::Message> immediate;
+  std::vector<v1::SendResult> results(messages->size());
+  std::vector<int> immediate_index;
+  int64_t earliest_due = INT64_MAX;
+  int delayed = 0;
+  for (int i = 0; i < messages->size(); ++i) {
+    v1::Message& m = (*messages)[i];
+    if (auto due = MessageLog::DueTime(m, now)) {
+      results[i].set_message_id(m.message_id());
+      results[i].set_topic(m.topic());
+      results[i].set_store_time_ms(now);
+      results[i].set_deliver_at_ms(*due);
+      delays_->Store(m, *due, &batch);
+      earliest_due = std::min(earliest_due, *due);
+      ++delayed;
+    } else {
+      immediate_index.push_back(i);
+      *immediate.Add() = std::move(m);
+    }
+  }
+  auto done_ptr = std::make_shared<std::function<void(Status, v1::EndTransactionResponse)>>(
+      std::move(done));
+  auto respond = [this, account, earliest_due, delayed,
+                  done_ptr](std::vector<v1::SendResult> all) {
+    if (delayed > 0) delays_->Scheduled(earliest_due, delayed);
+    account();
+    v1::EndTransactionResponse r;
+    r.set_outcome(v1::COMMIT);
+    r.set_applied(true);
+    for (auto& res : all) *r.add_results() = std::move(res);
+    (*done_ptr)(Status::Ok(), std::move(r));
+  };
+  if (immediate.empty()) {
+    for (const auto& res : results) *record->add_results() = res;
+    batch.Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+    store_->Commit(std::move(batch), [lease, respond, results]() mutable {
+      respond(std::move(results));
+    });
+    return;
+  }
+  auto entries = log_->PrepareStored(&immediate);
+  if (!entries.ok()) return (*done_ptr)(entries.status(), {});
+  auto merged = std::make_shared<std::vector<v1::SendResult>>(std::move(results));
+  auto index = std::make_shared<std::vector<int>>(std::move(immediate_index));
   log_->Append(
       std::move(entries).value(), std::move(batch), txn_id,
-      [lease, account, done = std::move(done)](std::vector<v1::SendResult> results) {
-        account();
-        v1::EndTransactionResponse r;
-        r.set_outcome(v1::COMMIT);
-        r.set_applied(true);
-        for (auto& res : results) *r.add_results() = std::move(res);
-        done(Status::Ok(), std::move(r));
-      },
-      [record, txn_id](const std::vector<v1::SendResult>& results, storage::Batch* b) {
-        for (const auto& res : results) *record->add_results() = res;
+      [lease, respond, merged](std::vector<v1::SendResult>) { respond(std::move(*merged)); },
+      [record, txn_id, merged, index](const std::vector<v1::SendResult>& appended,
+                                      storage::Batch* b) {
+        for (size_t k = 0; k < appended.size(); ++k) (*merged)[(*index)[k]] = appended[k];
+        for (const auto& res : *merged) *record->add_results() = res;
         b->Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
       });
 }

@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/delay_service.h"
 #include "broker/message_log.h"
 #include "broker/metrics.h"
 #include "broker/producer_registry.h"
@@ -78,7 +79,7 @@ struct TxnOptions {
 
 class TxnService {
  public:
-  TxnService(storage::Store* store, TopicManager* topics, MessageLog* log,
+  TxnService(storage::Store* store, TopicManager* topics, MessageLog* log, DelayService* delays,
              ProducerRegistry* registry, Clock* clock, Metrics* metrics, TxnOptions options,
              asio::thread_pool& pool);
   ~TxnService();
@@ -141,6 +142,7 @@ class TxnService {
   storage::Store* const store_;
   TopicManager* const topics_;
   MessageLog* const log_;
+  DelayService* const delays_;
   ProducerRegistry* const registry_;
   Clock* const clock_;
   Metrics* const metrics_;

@@ -13,6 +13,7 @@ const char* KeyspaceName(Keyspace k) {
     case Keyspace::kInflight: return "inflight";
     case Keyspace::kTxn: return "txn";
     case Keyspace::kTxnDue: return "txn_due";
+    case Keyspace::kDelayed: return "delayed";
   }
   return "unknown";
 }
@@ -205,6 +206,19 @@ std::optional<TxnDueKeyParts> ParseTxnTimeKey(std::string_view key) {
   p.due_ms = static_cast<int64_t>(DecodeFixed64BE(key.data() + 1));
   p.txn_id = std::string(key.substr(9));
   return p;
+}
+
+std::string DelayedKey(int64_t due_ms, uint64_t unique) {
+  std::string k;
+  k.reserve(16);
+  PutFixed64BE(&k, static_cast<uint64_t>(std::max<int64_t>(0, due_ms)));
+  PutFixed64BE(&k, unique);
+  return k;
+}
+
+std::optional<int64_t> ParseDelayedDue(std::string_view key) {
+  if (key.size() != 16) return std::nullopt;
+  return static_cast<int64_t>(DecodeFixed64BE(key.data()));
 }
 
 std::string PrefixSuccessor(std::string prefix) {

@@ -25,8 +25,9 @@ enum class Keyspace : int {
   kInflight = 4,  // received-but-unacked messages per subscription
   kTxn = 5,       // transactions: half records and settled outcomes
   kTxnDue = 6,    // due-time index of pending transactions
+  kDelayed = 7,   // delayed messages, by due time
 };
-inline constexpr int kNumKeyspaces = 7;
+inline constexpr int kNumKeyspaces = 8;
 
 // RocksDB column family name of a keyspace.
 const char* KeyspaceName(Keyspace k);
@@ -107,6 +108,10 @@ inline constexpr char kTxnAgePrefix = 'A';
 inline constexpr char kTxnSettledPrefix = 'X';
 std::string TxnTimeKey(char prefix, int64_t ms, std::string_view txn_id);
 std::optional<TxnDueKeyParts> ParseTxnTimeKey(std::string_view key);
+
+// kDelayed: due_ms(8) + unique(8) -> v1::Message (topic, selector, body...)
+std::string DelayedKey(int64_t due_ms, uint64_t unique);
+std::optional<int64_t> ParseDelayedDue(std::string_view key);
 
 // The smallest key greater than every key starting with `prefix` (empty if
 // there is none).

@@ -38,6 +38,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
     case Keyspace::kInflight:
     case Keyspace::kTxn:
     case Keyspace::kTxnDue:
+    case Keyspace::kDelayed:
       // Keys written and soon deleted (deliveries acked, transactions
       // settled, due entries moved). Files dense with tombstones are
       // compacted early so scans from the head of a range (the due index)

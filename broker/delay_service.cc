@@ -1,0 +1,136 @@
+#include "broker/delay_service.h"
+
+#include <future>
+
+#include <glog/logging.h>
+
+#include "storage/keys.h"
+
+namespace halfmq::broker {
+
+namespace keys = storage::keys;
+using storage::Keyspace;
+
+namespace {
+constexpr size_t kBatch = 1000;
+}  // namespace
+
+DelayService::DelayService(storage::Store* store, TopicManager* topics, MessageLog* log,
+                           Clock* clock, Metrics* metrics, std::chrono::milliseconds max_sleep)
+    : store_(store),
+      topics_(topics),
+      log_(log),
+      clock_(clock),
+      metrics_(metrics),
+      max_sleep_(max_sleep) {}
+
+DelayService::~DelayService() { Stop(); }
+
+Status DelayService::Recover() {
+  int64_t pending = 0;
+  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kDelayed, "", "",
+                                      [&](std::string_view, std::string_view) {
+                                        ++pending;
+                                        return true;
+                                      }));
+  metrics_->delayed_pending.store(pending);
+  LOG(INFO) << "recovered " << pending << " delayed messages";
+  return Status::Ok();
+}
+
+void DelayService::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void DelayService::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void DelayService::Store(const v1::Message& message, int64_t due_ms, storage::Batch* batch) {
+  uint64_t unique;
+  {
+    MutexLock lock(&mu_);
+    unique = rng_();
+  }
+  batch->Put(Keyspace::kDelayed, keys::DelayedKey(due_ms, unique), message.SerializeAsString());
+}
+
+void DelayService::Scheduled(int64_t due_ms, int count) {
+  Inc(metrics_->delayed_pending, count);
+  MutexLock lock(&mu_);
+  if (due_ms < sleeping_until_) cv_.SignalAll();
+}
+
+std::optional<int64_t> DelayService::NextDue() const {
+  std::optional<int64_t> due;
+  store_->Scan(Keyspace::kDelayed, "", "", [&](std::string_view key, std::string_view) {
+          due = keys::ParseDelayedDue(key);
+          return false;
+        })
+      .IgnoreError();
+  return due;
+}
+
+void DelayService::Loop() {
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      if (stop_) return;
+    }
+    size_t delivered = RunOnce();
+    if (delivered == kBatch) continue;  // more may be due already
+    int64_t now = clock_->NowMs();
+    int64_t until = now + max_sleep_.count();
+    if (auto next = NextDue()) until = std::min(until, std::max(*next, now));
+    MutexLock lock(&mu_);
+    if (stop_) return;
+    sleeping_until_ = until;
+    if (until > now) cv_.WaitFor(&mu_, std::chrono::milliseconds(until - now));
+    sleeping_until_ = 0;
+  }
+}
+
+size_t DelayService::RunOnce() {
+  int64_t now = clock_->NowMs();
+  google::protobuf::RepeatedPtrField<v1::Message> due;
+  storage::Batch batch = store_->NewBatch();
+  Status parse;
+  Status s = store_->Scan(Keyspace::kDelayed, "", keys::DelayedKey(now + 1, 0),
+                          [&](std::string_view key, std::string_view value) {
+                            v1::Message m;
+                            batch.Delete(Keyspace::kDelayed, key);
+                            if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                              LOG(ERROR) << "dropping a corrupt delayed message";
+                            } else if (topics_->Find(m.topic()) == nullptr) {
+                              LOG(ERROR) << "dropping a delayed message of missing topic "
+                                         << m.topic();
+                            } else {
+                              *due.Add() = std::move(m);
+                            }
+                            return batch.count() < kBatch;
+                          });
+  if (!s.ok()) {
+    LOG(ERROR) << "scanning delayed messages: " << s;
+    return 0;
+  }
+  size_t count = batch.count();
+  if (count == 0) return 0;
+  std::promise<void> written;
+  if (due.empty()) {
+    store_->Commit(std::move(batch), [&written] { written.set_value(); });
+  } else {
+    auto entries = log_->PrepareStored(&due);
+    CHECK(entries.ok()) << entries.status();  // topics were checked above
+    log_->Append(std::move(entries).value(), std::move(batch), "",
+                 [&written](std::vector<v1::SendResult>) { written.set_value(); });
+  }
+  written.get_future().wait();
+  Inc(metrics_->delayed_pending, -static_cast<int64_t>(count));
+  Inc(metrics_->delayed_delivered, static_cast<int64_t>(due.size()));
+  return count;
+}
+
+}  // namespace halfmq::broker
