@@ -100,7 +100,8 @@ Status Broker::Recover() {
   consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), log_.get(), clock,
                                               &metrics_, consume, io_, pool_);
   HALFMQ_RETURN_IF_ERROR(consume_->Recover());
-  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get(), delays_.get(), clock);
+  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get(), delays_.get(), clock,
+                                              &metrics_, options_.dedup_window_ms, pool_);
   admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
   registry_ = std::make_unique<ProducerRegistry>(options_.producers);
   TxnOptions txn = options_.txn;
@@ -108,8 +109,9 @@ Status Broker::Recover() {
   txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), delays_.get(),
                                       registry_.get(), clock, &metrics_, txn, pool_);
   HALFMQ_RETURN_IF_ERROR(txn_->Recover());
+  query_ = std::make_unique<QueryService>(store_.get(), topics_.get(), pool_);
   dispatcher_ = std::make_unique<Dispatcher>(
-      produce_.get(), consume_.get(), admin_.get(), txn_.get(), &metrics_,
+      produce_.get(), consume_.get(), admin_.get(), txn_.get(), query_.get(), &metrics_,
       HelloLimits{options_.max_frame_bytes, options_.max_message_bytes});
   budget_ = std::make_unique<MemoryBudget>(options_.memory_budget_bytes);
   ServerOptions server;

@@ -56,6 +56,9 @@ struct BrokerOptions {
   std::chrono::seconds stats_log_interval{60};
   std::chrono::milliseconds dead_letter_interval{100};
   int64_t max_delay_ms = 30ll * 24 * 3600 * 1000;
+  // A send whose message id is already stored in the topic within this
+  // window is answered with the original result (0: no dedup).
+  int64_t dedup_window_ms = 10 * 60 * 1000;
   std::chrono::milliseconds delay_max_sleep{1000};
   TxnOptions txn;
   ProducerRegistryOptions producers;
@@ -104,6 +107,7 @@ class Broker {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<ProducerRegistry> registry_;
   std::unique_ptr<TxnService> txn_;
+  std::unique_ptr<QueryService> query_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<MemoryBudget> budget_;
   std::unique_ptr<Server> server_;

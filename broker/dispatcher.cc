@@ -70,6 +70,11 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
                                        std::move(responder));
     case v1::Frame::kRedrive:
       return consume_->Redrive(std::move(*request.mutable_redrive()), std::move(responder));
+    case v1::Frame::kGetMessage:
+      return query_->GetMessage(std::move(*request.mutable_get_message()), std::move(responder));
+    case v1::Frame::kFindMessages:
+      return query_->FindMessages(std::move(*request.mutable_find_messages()),
+                                  std::move(responder));
     case v1::Frame::kGetLag:
       return consume_->GetLag(std::move(*request.mutable_get_lag()), std::move(responder));
     default:

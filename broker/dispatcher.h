@@ -11,6 +11,7 @@
 #include "broker/consume_service.h"
 #include "broker/metrics.h"
 #include "broker/produce_service.h"
+#include "broker/query_service.h"
 #include "broker/responder.h"
 #include "broker/txn_service.h"
 
@@ -24,8 +25,9 @@ struct HelloLimits {
 class Dispatcher {
  public:
   Dispatcher(ProduceService* produce, ConsumeService* consume, AdminService* admin,
-             TxnService* txn, Metrics* metrics, HelloLimits limits)
+             TxnService* txn, QueryService* query, Metrics* metrics, HelloLimits limits)
       : produce_(produce),
+        query_(query),
         consume_(consume),
         admin_(admin),
         txn_(txn),
@@ -40,6 +42,7 @@ class Dispatcher {
 
  private:
   ProduceService* const produce_;
+  QueryService* const query_;
   ConsumeService* const consume_;
   AdminService* const admin_;
   TxnService* const txn_;

@@ -56,6 +56,10 @@ DEFINE_int64(max_delay_ms, 30ll * 24 * 3600 * 1000,
              "Longest delay (or furthest deliver-at) a delayed message may ask for");
 DEFINE_int32(delay_max_sleep_ms, 1000,
              "Longest the delayed-message scheduler sleeps between looks at the due index");
+DEFINE_int64(dedup_window_ms, 10 * 60 * 1000,
+             "A send whose message id was already stored in the topic this recently is "
+             "answered with the original result and stores nothing (0 turns dedup off; "
+             "must not exceed the retention)");
 DEFINE_int32(dead_letter_interval_ms, 100,
              "How often final deliveries whose invisibility ended are moved to their group's "
              "dead-letter topic");
@@ -117,6 +121,11 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--max_delay_ms and --delay_max_sleep_ms must be >= 1");
   }
   o.max_delay_ms = FLAGS_max_delay_ms;
+  if (FLAGS_dedup_window_ms < 0 || FLAGS_dedup_window_ms > o.retention_ms) {
+    return Status::InvalidArgument("--dedup_window_ms must be 0..the retention");
+  }
+  o.dedup_window_ms = FLAGS_dedup_window_ms;
+  o.store.index_ttl_ms = o.retention_ms;
   o.delay_max_sleep = std::chrono::milliseconds(FLAGS_delay_max_sleep_ms);
   o.producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;
   o.producers.check_rate_per_group = FLAGS_txn_check_rate_per_group;

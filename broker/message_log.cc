@@ -6,6 +6,7 @@
 #include <glog/logging.h>
 
 #include "common/limits.h"
+#include "storage/keys.h"
 
 namespace halfmq::broker {
 
@@ -181,6 +182,18 @@ void MessageLog::Append(std::vector<AppendEntry> entries, storage::Batch batch,
     value.clear();
     e.record.SerializeToString(&value);
     batch.PutMessage(e.topic->id(), e.queue, Offset(offset), value);
+    // Lookups by id (and the producer dedup window) and by key, in the same
+    // batch as the message.
+    v1::IndexRecord index;
+    index.set_queue_id(e.queue.value());
+    index.set_offset(offset);
+    index.set_store_time_ms(now);
+    batch.Put(storage::Keyspace::kIndex, storage::keys::IdIndexKey(e.message_id, e.topic->id()),
+              index.SerializeAsString());
+    for (const auto& key : e.record.keys()) {
+      batch.Put(storage::Keyspace::kIndex,
+                storage::keys::KeyIndexKey(e.topic->id(), key, now, e.queue, Offset(offset)), "");
+    }
     v1::SendResult& r = results[i];
     r.set_message_id(e.message_id);
     r.set_topic(e.topic->name());

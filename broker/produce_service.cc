@@ -1,28 +1,80 @@
 #include "broker/produce_service.h"
 
-#include <memory>
+#include <algorithm>
 
 #include "common/limits.h"
+#include "proto/halfmq/v1/records.pb.h"
+#include "storage/keys.h"
 
 namespace halfmq::broker {
 
 void ProduceService::Send(v1::SendRequest request, Responder responder) {
-  auto* messages = request.mutable_messages();
-  if (messages->empty()) return responder.Error(Status::InvalidArgument("no messages to send"));
-  if (static_cast<size_t>(messages->size()) > kMaxMessagesPerSend) {
+  const auto& messages = request.messages();
+  if (messages.empty()) return responder.Error(Status::InvalidArgument("no messages to send"));
+  if (static_cast<size_t>(messages.size()) > kMaxMessagesPerSend) {
     return responder.Error(Status::InvalidArgument(
         "at most " + std::to_string(kMaxMessagesPerSend) + " messages per request"));
   }
+  auto shared = std::make_shared<Responder>(std::move(responder));
+  if (dedup_window_ms_ <= 0) return Store(std::move(request), shared, nullptr);
+  std::vector<std::string> keys;
+  keys.reserve(messages.size());
+  for (const auto& m : messages) {
+    std::string k = m.topic();
+    k.push_back('\0');
+    k.append(m.message_id());
+    keys.push_back(std::move(k));
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  auto req = std::make_shared<v1::SendRequest>(std::move(request));
+  gate_.Run(std::move(keys), [this, req, shared](std::shared_ptr<KeyGate::Lease> lease) {
+    Store(std::move(*req), shared, std::move(lease));
+  });
+}
+
+void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> responder,
+                           std::shared_ptr<KeyGate::Lease> lease) {
+  auto* messages = request.mutable_messages();
   int64_t now = clock_->NowMs();
+  std::vector<v1::SendResult> results(messages->size());
+  std::vector<bool> done(messages->size(), false);
+  int duplicates = 0;
+  if (lease) {
+    // Within the dedup window an id already stored in the topic is answered
+    // with where it was stored, and not stored again.
+    for (int i = 0; i < messages->size(); ++i) {
+      const v1::Message& m = (*messages)[i];
+      auto topic = log_->topics()->Find(m.topic());
+      if (topic == nullptr || m.message_id().empty()) continue;  // fails validation below
+      auto value = store_->Get(storage::Keyspace::kIndex,
+                               storage::keys::IdIndexKey(m.message_id(), topic->id()));
+      if (!value.ok()) return responder->Error(value.status());
+      v1::IndexRecord index;
+      if (!value->has_value() || !index.ParseFromString(**value)) continue;
+      if (now - index.store_time_ms() > dedup_window_ms_) continue;
+      v1::SendResult& r = results[i];
+      r.set_message_id(m.message_id());
+      r.set_topic(m.topic());
+      r.set_queue_id(index.queue_id());
+      r.set_offset(index.offset());
+      r.set_store_time_ms(index.store_time_ms());
+      r.set_deliver_at_ms(index.deliver_at_ms());
+      r.set_deduplicated(true);
+      done[i] = true;
+      ++duplicates;
+    }
+  }
+  if (duplicates > 0) Inc(metrics_->messages_deduplicated, duplicates);
   // Delayed messages wait in the delay keyspace; the others are appended.
   // Both go into one batch, so a request is stored entirely or not at all.
   storage::Batch batch = store_->NewBatch();
   google::protobuf::RepeatedPtrField<v1::Message> immediate;
-  std::vector<v1::SendResult> results(messages->size());
   std::vector<int> immediate_index;
   int64_t earliest_due = INT64_MAX;
   int delayed = 0;
   for (int i = 0; i < messages->size(); ++i) {
+    if (done[i]) continue;
     v1::Message& m = (*messages)[i];
     auto due = MessageLog::DueTime(m, now);
     if (!due) {
@@ -31,20 +83,26 @@ void ProduceService::Send(v1::SendRequest request, Responder responder) {
       continue;
     }
     Status s = log_->Validate(m);
-    if (s.ok() && log_->topics()->Find(m.topic()) == nullptr) {
+    auto topic = log_->topics()->Find(m.topic());
+    if (s.ok() && topic == nullptr) {
       s = Status::NotFound("topic '" + m.topic() + "' does not exist");
     }
-    if (!s.ok()) return responder.Error(s);
+    if (!s.ok()) return responder->Error(s);
     results[i].set_message_id(m.message_id());
     results[i].set_topic(m.topic());
     results[i].set_store_time_ms(now);
     results[i].set_deliver_at_ms(*due);
     delays_->Store(m, *due, &batch);
+    v1::IndexRecord index;  // so that a retry of it is deduplicated too
+    index.set_store_time_ms(now);
+    index.set_deliver_at_ms(*due);
+    batch.Put(storage::Keyspace::kIndex, storage::keys::IdIndexKey(m.message_id(), topic->id()),
+              index.SerializeAsString());
     earliest_due = std::min(earliest_due, *due);
     ++delayed;
   }
-  auto finish = [this, earliest_due, delayed](std::vector<v1::SendResult> all,
-                                             const std::shared_ptr<Responder>& r) {
+  auto finish = [this, earliest_due, delayed, lease](std::vector<v1::SendResult> all,
+                                                     const std::shared_ptr<Responder>& r) {
     if (delayed > 0) delays_->Scheduled(earliest_due, delayed);
     v1::Frame frame;
     auto* out = frame.mutable_send_response()->mutable_results();
@@ -52,23 +110,23 @@ void ProduceService::Send(v1::SendRequest request, Responder responder) {
     for (auto& res : all) *out->Add() = std::move(res);
     r->Ok(std::move(frame));
   };
-  auto shared = std::make_shared<Responder>(std::move(responder));
   if (immediate.empty()) {
-    store_->Commit(std::move(batch), [finish, shared, results = std::move(results)]() mutable {
-      finish(std::move(results), shared);
+    if (batch.empty()) return finish(std::move(results), responder);  // all duplicates
+    store_->Commit(std::move(batch), [finish, responder, results = std::move(results)]() mutable {
+      finish(std::move(results), responder);
     });
     return;
   }
   auto entries = log_->Prepare(&immediate);
-  if (!entries.ok()) return shared->Error(entries.status());
+  if (!entries.ok()) return responder->Error(entries.status());
   log_->Append(std::move(entries).value(), std::move(batch), /*txn_id=*/"",
-               [finish, shared, results = std::move(results),
+               [finish, responder, results = std::move(results),
                 immediate_index = std::move(immediate_index)](
                    std::vector<v1::SendResult> appended) mutable {
                  for (size_t k = 0; k < appended.size(); ++k) {
                    results[immediate_index[k]] = std::move(appended[k]);
                  }
-                 finish(std::move(results), shared);
+                 finish(std::move(results), responder);
                });
 }
 

@@ -1,14 +1,24 @@
-// ProduceService: Send (single messages and atomic batches). Runs on network
-// threads; the write itself goes through MessageLog and the committer (or,
-// for delayed messages, into the DelayService's keyspace, in the same
-// batch), and the answer is sent once the messages are durable.
-// Thread-safe.
+// ProduceService: Send (single messages and atomic batches), with producer
+// dedup: a message id already stored in the topic within the dedup window
+// is answered with its original result and stored again nowhere.
+//
+// With dedup on (the default), a send runs on the blocking pool under a
+// KeyGate of its (topic, message id) pairs, because it reads the id index;
+// with --dedup_window_ms=0 it runs on the network thread. Either way the
+// write goes through MessageLog and the committer (delayed messages into the
+// DelayService's keyspace, in the same batch), and the answer is sent once
+// the messages are durable. Thread-safe.
 #ifndef HALFMQ_BROKER_PRODUCE_SERVICE_H_
 #define HALFMQ_BROKER_PRODUCE_SERVICE_H_
 
+#include <memory>
+
 #include "broker/delay_service.h"
+#include "broker/key_gate.h"
 #include "broker/message_log.h"
+#include "broker/metrics.h"
 #include "broker/responder.h"
+#include "common/asio.h"
 #include "common/clock.h"
 #include "storage/store.h"
 
@@ -16,16 +26,31 @@ namespace halfmq::broker {
 
 class ProduceService {
  public:
-  ProduceService(storage::Store* store, MessageLog* log, DelayService* delays, Clock* clock)
-      : store_(store), log_(log), delays_(delays), clock_(clock) {}
+  ProduceService(storage::Store* store, MessageLog* log, DelayService* delays, Clock* clock,
+                 Metrics* metrics, int64_t dedup_window_ms, asio::thread_pool& pool)
+      : store_(store),
+        log_(log),
+        delays_(delays),
+        clock_(clock),
+        metrics_(metrics),
+        dedup_window_ms_(dedup_window_ms),
+        gate_(pool) {}
 
   void Send(v1::SendRequest request, Responder responder);
 
  private:
+  // Stores what is not a duplicate and answers. `lease` is held (until the
+  // write is durable) when dedup is on; null otherwise.
+  void Store(v1::SendRequest request, std::shared_ptr<Responder> responder,
+             std::shared_ptr<KeyGate::Lease> lease);
+
   storage::Store* const store_;
   MessageLog* const log_;
   DelayService* const delays_;
   Clock* const clock_;
+  Metrics* const metrics_;
+  const int64_t dedup_window_ms_;
+  KeyGate gate_;
 };
 
 }  // namespace halfmq::broker

@@ -14,6 +14,7 @@ const char* KeyspaceName(Keyspace k) {
     case Keyspace::kTxn: return "txn";
     case Keyspace::kTxnDue: return "txn_due";
     case Keyspace::kDelayed: return "delayed";
+    case Keyspace::kIndex: return "index";
   }
   return "unknown";
 }
@@ -219,6 +220,45 @@ std::string DelayedKey(int64_t due_ms, uint64_t unique) {
 std::optional<int64_t> ParseDelayedDue(std::string_view key) {
   if (key.size() != 16) return std::nullopt;
   return static_cast<int64_t>(DecodeFixed64BE(key.data()));
+}
+
+std::string IdIndexPrefix(std::string_view message_id) {
+  std::string k(1, kIdIndexPrefix);
+  k.append(message_id);
+  k.push_back('\0');
+  return k;
+}
+
+std::string IdIndexKey(std::string_view message_id, TopicId topic) {
+  std::string k = IdIndexPrefix(message_id);
+  PutFixed32BE(&k, topic.value());
+  return k;
+}
+
+std::string KeyIndexPrefix(TopicId topic, std::string_view key) {
+  std::string k(1, kKeyIndexPrefix);
+  PutFixed32BE(&k, topic.value());
+  k.append(key);
+  k.push_back('\0');
+  return k;
+}
+
+std::string KeyIndexKey(TopicId topic, std::string_view key, int64_t store_ms, QueueId queue,
+                        Offset offset) {
+  std::string k = KeyIndexPrefix(topic, key);
+  PutFixed64BE(&k, static_cast<uint64_t>(std::max<int64_t>(0, store_ms)));
+  PutFixed32BE(&k, queue.value());
+  PutFixed64BE(&k, offset.value());
+  return k;
+}
+
+std::optional<KeyIndexParts> ParseKeyIndexSuffix(std::string_view s) {
+  if (s.size() != 20) return std::nullopt;
+  KeyIndexParts p;
+  p.store_ms = static_cast<int64_t>(DecodeFixed64BE(s.data()));
+  p.queue = QueueId(DecodeFixed32BE(s.data() + 8));
+  p.offset = Offset(DecodeFixed64BE(s.data() + 12));
+  return p;
 }
 
 std::string PrefixSuccessor(std::string prefix) {

@@ -26,8 +26,9 @@ enum class Keyspace : int {
   kTxn = 5,       // transactions: half records and settled outcomes
   kTxnDue = 6,    // due-time index of pending transactions
   kDelayed = 7,   // delayed messages, by due time
+  kIndex = 8,     // message id and key indexes (lookup, producer dedup)
 };
-inline constexpr int kNumKeyspaces = 8;
+inline constexpr int kNumKeyspaces = 9;
 
 // RocksDB column family name of a keyspace.
 const char* KeyspaceName(Keyspace k);
@@ -112,6 +113,23 @@ std::optional<TxnDueKeyParts> ParseTxnTimeKey(std::string_view key);
 // kDelayed: due_ms(8) + unique(8) -> v1::Message (topic, selector, body...)
 std::string DelayedKey(int64_t due_ms, uint64_t unique);
 std::optional<int64_t> ParseDelayedDue(std::string_view key);
+
+// kIndex: 'I' + message_id + '\0' + topic_id(4) -> IndexRecord
+std::string IdIndexPrefix(std::string_view message_id);
+std::string IdIndexKey(std::string_view message_id, TopicId topic);
+inline constexpr char kIdIndexPrefix = 'I';
+// kIndex: 'K' + topic_id(4) + key + '\0' + store_ms(8) + queue(4) + offset(8) -> ""
+std::string KeyIndexPrefix(TopicId topic, std::string_view key);
+std::string KeyIndexKey(TopicId topic, std::string_view key, int64_t store_ms, QueueId queue,
+                        Offset offset);
+inline constexpr char kKeyIndexPrefix = 'K';
+struct KeyIndexParts {
+  int64_t store_ms = 0;
+  QueueId queue;
+  Offset offset;
+};
+// Parses the part after KeyIndexPrefix.
+std::optional<KeyIndexParts> ParseKeyIndexSuffix(std::string_view suffix);
 
 // The smallest key greater than every key starting with `prefix` (empty if
 // there is none).

@@ -31,6 +31,7 @@ class DB;
 class ColumnFamilyHandle;
 class Cache;
 class Iterator;
+class CompactionFilter;
 }  // namespace rocksdb
 
 namespace halfmq::storage {
@@ -44,6 +45,9 @@ struct StoreOptions {
   // WAL files are kept until every column family's memtable that has data in
   // them is flushed; this bound forces flushes of quiet column families.
   uint64_t max_total_wal_bytes = 256ull << 20;
+  // Message-index entries older than this are dropped in compaction (the
+  // broker sets it to the message retention).
+  int64_t index_ttl_ms = 72ll * 3600 * 1000;
 };
 
 // A message read back from the log.
@@ -131,6 +135,7 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
   std::unique_ptr<Committer> committer_;
+  std::unique_ptr<rocksdb::CompactionFilter> index_filter_;  // used by the index CF
 };
 
 }  // namespace halfmq::storage

@@ -9,6 +9,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include "storage/index_filter.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
 
@@ -19,7 +20,8 @@ constexpr char kFormatVersionKey[] = "halfmq.format_version";
 constexpr char kFormatVersion[] = "1";
 
 rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
-                                       const std::shared_ptr<rocksdb::Cache>& cache) {
+                                       const std::shared_ptr<rocksdb::Cache>& cache,
+                                       const rocksdb::CompactionFilter* index_filter) {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
@@ -34,6 +36,19 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.max_write_buffer_number = 4;
       cf.compression = rocksdb::kLZ4Compression;
       cf.bottommost_compression = rocksdb::kZSTD;
+      break;
+    case Keyspace::kIndex:
+      // Written with every message; read on every send (dedup) and lookup,
+      // mostly for ids that do not exist: whole-key bloom filters in the
+      // memtable as on disk. Old entries are dropped in compaction, and
+      // every file is compacted at least daily so that happens.
+      cf.compaction_filter = index_filter;
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+      cf.memtable_whole_key_filtering = true;
+      cf.periodic_compaction_seconds = 24 * 3600;
+      cf.write_buffer_size = 32 << 20;
+      cf.max_write_buffer_number = 3;
+      cf.compression = rocksdb::kLZ4Compression;
       break;
     case Keyspace::kInflight:
     case Keyspace::kTxn:
@@ -74,10 +89,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.manual_wal_flush = false;
 
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto index_filter = std::make_unique<IndexExpiryFilter>(options.index_ttl_ms);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kNumKeyspaces; ++i) {
     auto k = static_cast<Keyspace>(i);
-    descriptors.emplace_back(KeyspaceName(k), CfOptions(k, options, cache));
+    descriptors.emplace_back(KeyspaceName(k), CfOptions(k, options, cache, index_filter.get()));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -113,7 +129,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     return fail(Status::FailedPrecondition("data directory has storage format " + version +
                                            ", this broker reads format " + kFormatVersion));
   }
-  return std::unique_ptr<Store>(new Store(options, std::move(db), std::move(handles)));
+  std::unique_ptr<Store> store(new Store(options, std::move(db), std::move(handles)));
+  store->index_filter_ = std::move(index_filter);
+  return store;
 }
 
 Store::Store(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,

@@ -1,0 +1,65 @@
+// KeyGate: runs operations that name a set of keys one after the other when
+// their sets overlap, and in parallel otherwise, without blocking a thread.
+// Used for producer dedup: two sends carrying the same message id (a retry
+// racing its original) must not both find the id unused and both store it.
+//
+// An operation gets a lease; the keys are free again when its last copy is
+// destroyed (keep it until the write is durable). Waiting operations start in
+// arrival order as their keys free up. Thread-safe.
+#ifndef HALFMQ_BROKER_KEY_GATE_H_
+#define HALFMQ_BROKER_KEY_GATE_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/mutex.h"
+
+namespace halfmq::broker {
+
+class KeyGate {
+ public:
+  class Lease;
+  using Operation = std::function<void(std::shared_ptr<Lease>)>;
+
+  class Lease {
+   public:
+    Lease(KeyGate* gate, std::vector<std::string> keys)
+        : gate_(gate), keys_(std::move(keys)) {}
+    ~Lease() { gate_->Release(keys_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+   private:
+    KeyGate* gate_;
+    std::vector<std::string> keys_;
+  };
+
+  explicit KeyGate(asio::thread_pool& pool) : pool_(pool) {}
+
+  // Runs `op` on the pool once none of `keys` is held.
+  void Run(std::vector<std::string> keys, Operation op) EXCLUDES(mu_);
+  size_t waiting() const EXCLUDES(mu_);
+
+ private:
+  struct Waiter {
+    std::vector<std::string> keys;
+    Operation op;
+  };
+  bool AllFree(const std::vector<std::string>& keys) const REQUIRES(mu_);
+  void Release(const std::vector<std::string>& keys) EXCLUDES(mu_);
+  void Start(std::vector<std::string> keys, Operation op);
+
+  asio::thread_pool& pool_;
+  mutable Mutex mu_;
+  std::unordered_set<std::string> held_ GUARDED_BY(mu_);
+  std::deque<Waiter> waiting_ GUARDED_BY(mu_);
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_KEY_GATE_H_

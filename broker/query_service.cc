@@ -1,0 +1,117 @@
+#include "broker/query_service.h"
+
+#include <memory>
+
+#include "common/limits.h"
+#include "proto/halfmq/v1/records.pb.h"
+#include "storage/keys.h"
+
+namespace halfmq::broker {
+
+namespace keys = storage::keys;
+
+bool QueryService::Read(const Topic& topic, QueueId queue, Offset offset,
+                        v1::FoundMessage* out) const {
+  auto stored = store_->ReadMessage(topic.id(), queue, offset);
+  if (!stored.ok() || !stored->has_value()) return false;
+  v1::StoredMessage& s = **stored;
+  v1::Message* m = out->mutable_message();
+  m->set_topic(topic.name());
+  m->set_message_id(s.message_id());
+  *m->mutable_keys() = s.keys();
+  m->set_tag(s.tag());
+  *m->mutable_properties() = s.properties();
+  m->set_body(std::move(*s.mutable_body()));
+  m->set_born_time_ms(s.born_time_ms());
+  m->set_message_group(s.message_group());
+  out->set_queue_id(queue.value());
+  out->set_offset(offset.value());
+  out->set_store_time_ms(s.store_time_ms());
+  return true;
+}
+
+void QueryService::GetMessage(v1::GetMessageRequest request, Responder responder) {
+  Status s = ValidateMessageId(request.message_id());
+  std::shared_ptr<Topic> only;
+  if (s.ok() && !request.topic().empty()) {
+    s = ValidateReadableTopic(request.topic());
+    if (s.ok()) {
+      only = topics_->Find(request.topic());
+      if (only == nullptr) s = Status::NotFound("topic '" + request.topic() + "' does not exist");
+    }
+  }
+  if (!s.ok()) return responder.Error(s);
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  asio::post(pool_, [this, request = std::move(request), only, resp] {
+    v1::Frame frame;
+    auto* out = frame.mutable_get_message_response();
+    std::string prefix = keys::IdIndexPrefix(request.message_id());
+    std::vector<std::pair<TopicId, v1::IndexRecord>> hits;
+    Status scan = store_->Scan(storage::Keyspace::kIndex, prefix, keys::PrefixSuccessor(prefix),
+                               [&](std::string_view key, std::string_view value) {
+                                 if (key.size() != prefix.size() + 4) return true;
+                                 TopicId topic(keys::DecodeFixed32BE(key.data() + prefix.size()));
+                                 v1::IndexRecord r;
+                                 if (r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                                   hits.emplace_back(topic, std::move(r));
+                                 }
+                                 return hits.size() < 100;
+                               });
+    if (!scan.ok()) return resp->Error(scan);
+    for (const auto& [topic_id, index] : hits) {
+      if (only != nullptr && only->id() != topic_id) continue;
+      if (index.deliver_at_ms() != 0) continue;  // delayed, not delivered yet
+      auto topic = topics_->FindById(topic_id);
+      if (topic == nullptr || index.queue_id() >= topic->queue_count()) continue;
+      v1::FoundMessage found;
+      if (Read(*topic, QueueId(index.queue_id()), Offset(index.offset()), &found) &&
+          found.message().message_id() == request.message_id()) {
+        *out->add_messages() = std::move(found);
+      }
+    }
+    if (out->messages_size() == 0) {
+      return resp->Error(Status::NotFound("no stored message has id '" + request.message_id() +
+                                          "' (never sent, still delayed, or removed by "
+                                          "retention)"));
+    }
+    resp->Ok(std::move(frame));
+  });
+}
+
+void QueryService::FindMessages(v1::FindMessagesRequest request, Responder responder) {
+  Status s = ValidateReadableTopic(request.topic());
+  if (s.ok()) s = ValidateKey(request.key());
+  std::shared_ptr<Topic> topic;
+  if (s.ok()) {
+    topic = topics_->Find(request.topic());
+    if (topic == nullptr) s = Status::NotFound("topic '" + request.topic() + "' does not exist");
+  }
+  if (!s.ok()) return responder.Error(s);
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  asio::post(pool_, [this, request = std::move(request), topic, resp] {
+    uint32_t limit = request.limit() == 0 ? 100 : std::min<uint32_t>(request.limit(), 1000);
+    std::string prefix = keys::KeyIndexPrefix(topic->id(), request.key());
+    std::vector<keys::KeyIndexParts> hits;
+    Status scan = store_->Scan(storage::Keyspace::kIndex, prefix, keys::PrefixSuccessor(prefix),
+                               [&](std::string_view key, std::string_view) {
+                                 auto p = keys::ParseKeyIndexSuffix(key.substr(prefix.size()));
+                                 if (p) hits.push_back(*p);
+                                 return hits.size() < limit;
+                               });
+    if (!scan.ok()) return resp->Error(scan);
+    v1::Frame frame;
+    auto* out = frame.mutable_find_messages_response();
+    size_t bytes = 0;
+    for (const auto& h : hits) {
+      if (h.queue.value() >= topic->queue_count()) continue;
+      v1::FoundMessage found;
+      if (!Read(*topic, h.queue, h.offset, &found)) continue;  // removed by retention
+      bytes += found.ByteSizeLong();
+      *out->add_messages() = std::move(found);
+      if (bytes > (4u << 20)) break;
+    }
+    resp->Ok(std::move(frame));
+  });
+}
+
+}  // namespace halfmq::broker

@@ -1,0 +1,36 @@
+// QueryService: look messages up by id and by key (and, with tracing, show
+// a message's history). Reads RocksDB, so it runs on the blocking pool.
+// Thread-safe.
+#ifndef HALFMQ_BROKER_QUERY_SERVICE_H_
+#define HALFMQ_BROKER_QUERY_SERVICE_H_
+
+#include "broker/responder.h"
+#include "broker/topic_manager.h"
+#include "common/asio.h"
+#include "storage/store.h"
+
+namespace halfmq::broker {
+
+class QueryService {
+ public:
+  QueryService(storage::Store* store, TopicManager* topics, asio::thread_pool& pool)
+      : store_(store), topics_(topics), pool_(pool) {}
+
+  // NOT_FOUND if no stored message has the id (never sent, still delayed,
+  // or removed by retention).
+  void GetMessage(v1::GetMessageRequest request, Responder responder);
+  // Messages of a topic with a key, oldest first (empty when none).
+  void FindMessages(v1::FindMessagesRequest request, Responder responder);
+
+ private:
+  // Reads the message at a location into `out`; false if it is gone.
+  bool Read(const Topic& topic, QueueId queue, Offset offset, v1::FoundMessage* out) const;
+
+  storage::Store* const store_;
+  TopicManager* const topics_;
+  asio::thread_pool& pool_;
+};
+
+}  // namespace halfmq::broker
+
+#endif  // HALFMQ_BROKER_QUERY_SERVICE_H_
