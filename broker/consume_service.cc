@@ -63,6 +63,8 @@ v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& 
   r.set_first_received_ms(e.first_received_ms);
   r.set_invisible_until_ms(e.invisible_until_ms);
   if (!reason.empty()) r.set_last_reason(reason);
+  r.set_message_group(e.message_group);
+  r.set_blocked(e.blocked);
   return r;
 }
 
@@ -209,9 +211,11 @@ Status ConsumeService::Recover() {
                                                            : rec.visible_at_ms();
             s->SetInflight(q, o.value(),
                            Subscription::Inflight{rec.attempt(), rec.visible_at_ms(),
-                                                  rec.first_received_ms(), until});
+                                                  rec.first_received_ms(), until,
+                                                  rec.message_group(), rec.blocked()});
             ++inflight;
           }));
+      if (topic->fifo()) sub->FifoRebuild();
     }
     topic->AddListener(sub);
     MutexLock lock(&mu_);
@@ -450,8 +454,15 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         }
         if (!p.message.has_value()) {
           if (p.offset < topic.queue(p.queue).min_offset.load()) {
+            std::string group = it->second.message_group;
             sub.EraseInflight(p.queue, p.offset);  // its message is gone
             batch.DeleteInflight(sub.id(), p.queue, Offset(p.offset));
+            if (topic.fifo() && !group.empty()) {
+              if (auto next = sub.FifoRelease(p.queue, group, now)) {
+                batch.PutInflight(sub.id(), p.queue, Offset(*next),
+                                  ToRecord(sub.cursor(p.queue).inflight.at(*next)));
+              }
+            }
           }
           continue;  // otherwise it did not fit this response
         }
@@ -477,7 +488,19 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           uint64_t offset = m.offset.value();
           if (offset < c.delivered) continue;
           c.skipped += offset - c.delivered;
-          Subscription::Inflight e{1, visible_after(1), now, invisible_until};
+          const std::string& group = m.message.message_group();
+          if (topic.fifo() && !group.empty()) {
+            if (sub.FifoBusy(r.queue, group)) {
+              // Its group's previous message is not done: it waits.
+              sub.FifoBlock(r.queue, offset, group, now);
+              batch.PutInflight(sub.id(), r.queue, m.offset,
+                                ToRecord(sub.cursor(r.queue).inflight.at(offset)));
+              c.delivered = offset + 1;
+              continue;
+            }
+            sub.FifoSetBusy(r.queue, group);
+          }
+          Subscription::Inflight e{1, visible_after(1), now, invisible_until, group, false};
           sub.SetInflight(r.queue, offset, e);
           batch.PutInflight(sub.id(), r.queue, m.offset, ToRecord(e));
           FillReceived(topic, r.queue, offset, std::move(m.message), 1, invisible_until, sub.id(),
@@ -587,9 +610,18 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
         continue;
       }
       if (sub.inflight_count() >= options_.max_inflight_per_subscription) wake = true;
+      std::string group = it->second.message_group;
       sub.EraseInflight(h.queue, h.offset.value());
       batch.DeleteInflight(sub.id(), h.queue, h.offset);
       Inc(metrics_->messages_acked);
+      if (sub.topic()->fifo() && !group.empty()) {
+        // The group's next message may go now; in the same batch as the ack.
+        if (auto next = sub.FifoRelease(h.queue, group, clock_->NowMs())) {
+          batch.PutInflight(sub.id(), h.queue, Offset(*next),
+                            ToRecord(sub.cursor(h.queue).inflight.at(*next)));
+          wake = true;
+        }
+      }
     }
     if (!batch.empty()) {
       join->remaining.fetch_add(1);
@@ -920,9 +952,18 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   if (it == inflight.end() || it->second.attempt != move.attempt) {
     return done(Status::Ok());  // acked (or redelivered) meanwhile
   }
+  std::string message_group = it->second.message_group;
   sub.EraseInflight(move.queue, move.offset);
   storage::Batch batch = store_->NewBatch();
   batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
+  bool released = false;
+  if (topic.fifo() && !message_group.empty()) {
+    if (auto next = sub.FifoRelease(move.queue, message_group, now)) {
+      batch.PutInflight(sub.id(), move.queue, Offset(*next),
+                        ToRecord(sub.cursor(move.queue).inflight.at(*next)));
+      released = true;
+    }
+  }
 
   v1::DeadLetterInfo info;
   info.set_original_topic(topic.name());
@@ -960,6 +1001,10 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
                storage::keys::DeadLetterKey(group, record->message_id()),
                record->SerializeAsString());
       });
+  if (released) {
+    // Wake parked receives once the lock is released (WakeAll takes it).
+    asio::post(pool_, [sub = move.sub] { sub->WakeAll(); });
+  }
   LOG_EVERY_N(INFO, 100) << "dead-lettering " << topic.name() << "/" << move.queue << "/"
                          << move.offset << " of group " << group << " after " << move.attempt
                          << " attempts: " << reason;
@@ -1207,7 +1252,12 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
           MutexLock lock(&sub->mu());
           busy = sub->cursor(q).inflight.count(info.original_offset()) > 0;
           if (!busy) {
-            Subscription::Inflight e{0, now, now, now};  // next delivery is attempt 1
+            // Deliverable now; its next delivery is attempt 1. (A redriven
+            // FIFO message is not held behind its group again.)
+            Subscription::Inflight e;
+            e.visible_at_ms = now;
+            e.first_received_ms = now;
+            e.invisible_until_ms = now;
             sub->SetInflight(q, info.original_offset(), e);
             batch.PutInflight(sub->id(), q, Offset(info.original_offset()), ToRecord(e));
             batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),

@@ -96,6 +96,67 @@ void Subscription::SetMaxAttempts(uint32_t max_attempts) {
   }
 }
 
+void Subscription::FifoBlock(QueueId q, uint64_t offset, const std::string& group, int64_t now) {
+  Inflight e;
+  e.attempt = 0;
+  e.visible_at_ms = INT64_MAX;
+  e.invisible_until_ms = INT64_MAX;
+  e.first_received_ms = now;
+  e.message_group = group;
+  e.blocked = true;
+  SetInflight(q, offset, e);
+  fifo_waiting_[{q.value(), group}].push_back(offset);
+}
+
+std::optional<uint64_t> Subscription::FifoRelease(QueueId q, const std::string& group,
+                                                  int64_t now) {
+  auto key = std::make_pair(q.value(), group);
+  auto it = fifo_waiting_.find(key);
+  while (it != fifo_waiting_.end() && !it->second.empty()) {
+    uint64_t next = it->second.front();
+    it->second.pop_front();
+    if (it->second.empty()) fifo_waiting_.erase(it);
+    auto e = cursors_[q.value()].inflight.find(next);
+    if (e == cursors_[q.value()].inflight.end()) {
+      it = fifo_waiting_.find(key);
+      continue;
+    }
+    Inflight entry = e->second;
+    entry.blocked = false;
+    entry.visible_at_ms = now;
+    entry.invisible_until_ms = now;
+    SetInflight(q, next, entry);
+    return next;  // the group stays busy with its new head
+  }
+  fifo_busy_.erase(key);
+  return std::nullopt;
+}
+
+void Subscription::FifoRebuild() {
+  fifo_waiting_.clear();
+  fifo_busy_.clear();
+  for (uint32_t q = 0; q < cursors_.size(); ++q) {
+    for (const auto& [offset, e] : cursors_[q].inflight) {  // offset order
+      if (e.message_group.empty()) continue;
+      if (e.blocked) {
+        fifo_waiting_[{q, e.message_group}].push_back(offset);
+      } else {
+        fifo_busy_.insert({q, e.message_group});
+      }
+    }
+  }
+  // A group with waiting messages and none delivered (its head was settled
+  // in the batch that stored the wait): the first one is next.
+  std::vector<std::pair<uint32_t, std::string>> idle;
+  for (const auto& [key, offsets] : fifo_waiting_) {
+    if (!fifo_busy_.count(key)) idle.push_back(key);
+  }
+  for (const auto& key : idle) {
+    fifo_busy_.insert(key);
+    FifoRelease(QueueId(key.first), key.second, 0);
+  }
+}
+
 std::vector<std::pair<QueueId, uint64_t>> Subscription::ExpiredFinal(int64_t now,
                                                                      size_t max) const {
   std::vector<std::pair<QueueId, uint64_t>> out;

@@ -22,6 +22,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <map>
 #include <memory>
 #include <set>
@@ -64,6 +66,9 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     int64_t visible_at_ms = 0;       // deliverable again from here
     int64_t first_received_ms = 0;
     int64_t invisible_until_ms = 0;  // end of the current delivery
+    // FIFO topics only.
+    std::string message_group;
+    bool blocked = false;  // waits for the group's previous message
   };
   struct Cursor {
     uint64_t delivered = 0;
@@ -121,6 +126,26 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   bool IsMoving(QueueId q, uint64_t offset) const REQUIRES(mu_) {
     return moving_.count({q.value(), offset}) > 0;
   }
+
+  // --- FIFO message groups (topics created with fifo) ---------------------
+  // A group is busy while one of its messages is delivered and not yet
+  // acked or dead-lettered; its later messages wait (blocked entries).
+  bool FifoBusy(QueueId q, const std::string& group) const REQUIRES(mu_) {
+    return fifo_busy_.count({q.value(), group}) > 0;
+  }
+  void FifoSetBusy(QueueId q, const std::string& group) REQUIRES(mu_) {
+    fifo_busy_.insert({q.value(), group});
+  }
+  // Adds a blocked entry for `offset` behind the group's current message.
+  void FifoBlock(QueueId q, uint64_t offset, const std::string& group, int64_t now)
+      REQUIRES(mu_);
+  // The group's current message is done. Returns the offset of its next
+  // message, now made deliverable (the caller persists its entry), or
+  // nullopt when the group is idle again.
+  std::optional<uint64_t> FifoRelease(QueueId q, const std::string& group, int64_t now)
+      REQUIRES(mu_);
+  // Rebuilds the FIFO state from the in-flight entries (start-up).
+  void FifoRebuild() REQUIRES(mu_);
   // Records something that may let a waiting receive make progress.
   void BumpVersion() REQUIRES(mu_) { ++version_; }
   // Parks a long poll; drops the ones that already fired (timed out), so the
@@ -140,6 +165,8 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   // (invisible_until_ms, queue, offset) of final entries.
   std::set<std::tuple<int64_t, uint32_t, uint64_t>> final_ GUARDED_BY(mu_);
   std::set<std::pair<uint32_t, uint64_t>> moving_ GUARDED_BY(mu_);
+  std::map<std::pair<uint32_t, std::string>, std::deque<uint64_t>> fifo_waiting_ GUARDED_BY(mu_);
+  std::set<std::pair<uint32_t, std::string>> fifo_busy_ GUARDED_BY(mu_);
   uint32_t max_attempts_ GUARDED_BY(mu_) = 16;
   size_t inflight_count_ GUARDED_BY(mu_) = 0;
   uint32_t rr_ GUARDED_BY(mu_) = 0;
