@@ -89,6 +89,7 @@ Status Broker::Recover() {
   log_ = std::make_unique<MessageLog>(
       store_.get(), topics_.get(), clock, &metrics_,
       MessageLimits{options_.max_message_bytes, options_.max_delay_ms});
+  tracer_ = std::make_unique<Tracer>(options_.trace);
   delays_ = std::make_unique<DelayService>(store_.get(), topics_.get(), log_.get(), clock,
                                            &metrics_, options_.delay_max_sleep);
   HALFMQ_RETURN_IF_ERROR(delays_->Recover());
@@ -97,17 +98,18 @@ Status Broker::Recover() {
   consume.max_inflight_per_subscription = options_.max_inflight_per_subscription;
   consume.max_receive_bytes = options_.max_frame_bytes - kResponseSlackBytes;
   consume.dead_letter_interval = options_.dead_letter_interval;
-  consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), log_.get(), clock,
-                                              &metrics_, consume, io_, pool_);
+  consume_ = std::make_unique<ConsumeService>(store_.get(), topics_.get(), log_.get(),
+                                              tracer_.get(), clock, &metrics_, consume, io_, pool_);
   HALFMQ_RETURN_IF_ERROR(consume_->Recover());
-  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get(), delays_.get(), clock,
-                                              &metrics_, options_.dedup_window_ms, pool_);
+  produce_ = std::make_unique<ProduceService>(store_.get(), log_.get(), delays_.get(),
+                                              tracer_.get(), clock, &metrics_,
+                                              options_.dedup_window_ms, pool_);
   admin_ = std::make_unique<AdminService>(store_.get(), topics_.get(), &metrics_);
   registry_ = std::make_unique<ProducerRegistry>(options_.producers);
   TxnOptions txn = options_.txn;
   txn.max_txn_bytes = options_.max_frame_bytes - kResponseSlackBytes;
   txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), delays_.get(),
-                                      registry_.get(), clock, &metrics_, txn, pool_);
+                                      registry_.get(), tracer_.get(), clock, &metrics_, txn, pool_);
   HALFMQ_RETURN_IF_ERROR(txn_->Recover());
   query_ = std::make_unique<QueryService>(store_.get(), topics_.get(), pool_);
   dispatcher_ = std::make_unique<Dispatcher>(

@@ -59,6 +59,9 @@ struct BrokerOptions {
   // A send whose message id is already stored in the topic within this
   // window is answered with the original result (0: no dedup).
   int64_t dedup_window_ms = 10 * 60 * 1000;
+  // Record message histories (deliveries, acks, nacks, transaction steps,
+  // dead letters) for `halfmq msg trace`.
+  bool trace = true;
   std::chrono::milliseconds delay_max_sleep{1000};
   TxnOptions txn;
   ProducerRegistryOptions producers;
@@ -101,6 +104,7 @@ class Broker {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<MessageLog> log_;
+  std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<DelayService> delays_;
   std::unique_ptr<ConsumeService> consume_;
   std::unique_ptr<ProduceService> produce_;

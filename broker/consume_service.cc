@@ -16,6 +16,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 struct ConsumeService::ReceiveJob {
   std::shared_ptr<Subscription> sub;
+  std::string client;
+  std::string tag_filter;  // empty: keep the subscription's
   uint32_t max_messages = 1;
   uint32_t invisible_ms = 0;
   SteadyClock::time_point deadline;
@@ -65,6 +67,7 @@ v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& 
   if (!reason.empty()) r.set_last_reason(reason);
   r.set_message_group(e.message_group);
   r.set_blocked(e.blocked);
+  r.set_message_id(e.message_id);
   return r;
 }
 
@@ -145,11 +148,13 @@ int64_t RetryDelayMs(const v1::RetryPolicy& p, uint32_t attempt, double unit) {
 std::string DeadLetterTopic(const std::string& group) { return "%DLQ." + group; }
 
 ConsumeService::ConsumeService(storage::Store* store, TopicManager* topics, MessageLog* log,
-                               Clock* clock, Metrics* metrics, ConsumeOptions options,
-                               asio::io_context& io, asio::thread_pool& pool)
+                               Tracer* tracer, Clock* clock, Metrics* metrics,
+                               ConsumeOptions options, asio::io_context& io,
+                               asio::thread_pool& pool)
     : store_(store),
       topics_(topics),
       log_(log),
+      tracer_(tracer),
       clock_(clock),
       metrics_(metrics),
       options_(options),
@@ -191,7 +196,8 @@ Status ConsumeService::Recover() {
                    << r.topic_id() << "; ignored";
       continue;
     }
-    auto sub = std::make_shared<Subscription>(SubscriptionId(r.id()), r.group(), topic, pool_);
+    auto sub =
+        std::make_shared<Subscription>(SubscriptionId(r.id()), r.group(), topic, pool_, r);
     {
       MutexLock lock(&sub->mu());
       sub->SetMaxAttempts(MaxAttempts(PolicyOf(r.group())));
@@ -212,7 +218,8 @@ Status ConsumeService::Recover() {
             s->SetInflight(q, o.value(),
                            Subscription::Inflight{rec.attempt(), rec.visible_at_ms(),
                                                   rec.first_received_ms(), until,
-                                                  rec.message_group(), rec.blocked()});
+                                                  rec.message_group(), rec.blocked(),
+                                                  rec.message_id()});
             ++inflight;
           }));
       if (topic->fifo()) sub->FifoRebuild();
@@ -258,7 +265,8 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
   record.set_created_ms(clock_->NowMs());
   storage::Batch batch = store_->NewBatch();
   batch.PutSubscription(record);
-  auto sub = std::make_shared<Subscription>(SubscriptionId(record.id()), group, topic, pool_);
+  auto sub =
+      std::make_shared<Subscription>(SubscriptionId(record.id()), group, topic, pool_, record);
   {
     MutexLock lock(&sub->mu());
     sub->SetMaxAttempts(MaxAttempts(PolicyOf(group)));
@@ -302,7 +310,8 @@ std::vector<std::shared_ptr<Subscription>> ConsumeService::GroupSubscriptions(
   return out;
 }
 
-void ConsumeService::Receive(v1::ReceiveRequest request, Responder responder) {
+void ConsumeService::Receive(v1::ReceiveRequest request, Responder responder,
+                             std::string client) {
   Status s = ValidateName("consumer group", request.group());
   if (s.ok()) s = ValidateReadableTopic(request.topic());
   if (s.ok() && (request.max_messages() == 0 || request.max_messages() > kMaxReceiveMessages)) {
@@ -314,12 +323,21 @@ void ConsumeService::Receive(v1::ReceiveRequest request, Responder responder) {
   if (s.ok() && request.wait_ms() > kMaxWaitMs) {
     s = Status::InvalidArgument("wait_ms exceeds " + std::to_string(kMaxWaitMs));
   }
+  if (s.ok() && !request.tag_filter().empty()) {
+    if (request.tag_filter().size() > 1024) {
+      s = Status::InvalidArgument("tag filter is longer than 1024 bytes");
+    } else {
+      s = ValidateTag(request.tag_filter());
+    }
+  }
   if (!s.ok()) return responder.Error(s);
   auto topic = topics_->Find(request.topic());
   if (topic == nullptr) {
     return responder.Error(Status::NotFound("topic '" + request.topic() + "' does not exist"));
   }
   auto job = std::make_shared<ReceiveJob>();
+  job->client = std::move(client);
+  job->tag_filter = request.tag_filter();
   job->max_messages = request.max_messages();
   job->invisible_ms =
       request.invisible_ms() == 0 ? options_.default_invisible_ms : request.invisible_ms();
@@ -439,6 +457,9 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
       now = clock_->NowMs();
       int64_t invisible_until = now + job->invisible_ms;
       uint32_t max_attempts = sub.max_attempts();
+      if (!job->tag_filter.empty() && sub.SetTagFilter(job->tag_filter)) {
+        batch.PutSubscription(sub.record());  // the group's filter is durable state
+      }
       auto visible_after = [&](uint32_t attempt) {
         return attempt < max_attempts ? invisible_until + RetryDelay(policy, attempt)
                                       : invisible_until;
@@ -472,6 +493,8 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         e.visible_at_ms = visible_after(e.attempt);
         sub.SetInflight(p.queue, p.offset, e);
         batch.PutInflight(sub.id(), p.queue, Offset(p.offset), ToRecord(e));
+        tracer_->Add(&batch, p.message->message_id(), now, v1::TRACE_DELIVERED, sub.group(),
+                     job->client, e.attempt);
         FillReceived(topic, p.queue, p.offset, std::move(*p.message), e.attempt, invisible_until,
                      sub.id(), out->add_messages());
         Inc(metrics_->messages_redelivered);
@@ -488,11 +511,16 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           uint64_t offset = m.offset.value();
           if (offset < c.delivered) continue;
           c.skipped += offset - c.delivered;
+          if (!sub.TagMatches(m.message.tag())) {
+            c.delivered = offset + 1;  // not for this group's filter
+            Inc(metrics_->messages_filtered);
+            continue;
+          }
           const std::string& group = m.message.message_group();
           if (topic.fifo() && !group.empty()) {
             if (sub.FifoBusy(r.queue, group)) {
               // Its group's previous message is not done: it waits.
-              sub.FifoBlock(r.queue, offset, group, now);
+              sub.FifoBlock(r.queue, offset, group, m.message.message_id(), now);
               batch.PutInflight(sub.id(), r.queue, m.offset,
                                 ToRecord(sub.cursor(r.queue).inflight.at(offset)));
               c.delivered = offset + 1;
@@ -500,7 +528,10 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
             }
             sub.FifoSetBusy(r.queue, group);
           }
-          Subscription::Inflight e{1, visible_after(1), now, invisible_until, group, false};
+          Subscription::Inflight e{1,     visible_after(1), now, invisible_until,
+                                   group, false,            m.message.message_id()};
+          tracer_->Add(&batch, m.message.message_id(), now, v1::TRACE_DELIVERED, sub.group(),
+                       job->client, 1);
           sub.SetInflight(r.queue, offset, e);
           batch.PutInflight(sub.id(), r.queue, m.offset, ToRecord(e));
           FillReceived(topic, r.queue, offset, std::move(m.message), 1, invisible_until, sub.id(),
@@ -611,6 +642,8 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
       }
       if (sub.inflight_count() >= options_.max_inflight_per_subscription) wake = true;
       std::string group = it->second.message_group;
+      tracer_->Add(&batch, it->second.message_id, clock_->NowMs(), v1::TRACE_ACKED, sub.group(),
+                   "", it->second.attempt);
       sub.EraseInflight(h.queue, h.offset.value());
       batch.DeleteInflight(sub.id(), h.queue, h.offset);
       Inc(metrics_->messages_acked);
@@ -693,6 +726,8 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     e.invisible_until_ms = now;
     e.visible_at_ms =
         now + (change.delay_ms.has_value() ? *change.delay_ms : RetryDelay(policy, e.attempt));
+    tracer_->Add(batch, e.message_id, now, v1::TRACE_NACKED, group, "", e.attempt,
+                 change.reason);
   } else {
     e.invisible_until_ms = now + change.delay_ms.value_or(0);
     e.visible_at_ms = final_attempt ? e.invisible_until_ms
@@ -973,6 +1008,8 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   info.set_reason(reason);
   info.set_dead_lettered_ms(now);
   info.set_group(sub.group());
+  tracer_->Add(&batch, stored.message_id(), now, v1::TRACE_DEAD_LETTERED, sub.group(), "",
+               move.attempt, reason);
   AppendEntry entry;
   entry.topic = dlq;
   entry.queue = dlq->NextRoundRobinQueue();
@@ -1262,6 +1299,8 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
             batch.PutInflight(sub->id(), q, Offset(info.original_offset()), ToRecord(e));
             batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
                       record->SerializeAsString());
+            tracer_->Add(&batch, id, now, v1::TRACE_REDRIVEN, group, "", 0,
+                         "back to " + info.original_topic());
             join->remaining.fetch_add(1);
             store_->Commit(std::move(batch), [join, done_redriving] {
               done_redriving();
@@ -1301,6 +1340,7 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
       storage::Batch batch = store_->NewBatch();
       batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
                 record->SerializeAsString());
+      tracer_->Add(&batch, id, now, v1::TRACE_REDRIVEN, group, "", 0, "copied to " + to->name());
       std::vector<AppendEntry> entries;
       entries.push_back(std::move(entry));
       join->remaining.fetch_add(1);

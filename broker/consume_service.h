@@ -32,6 +32,7 @@
 #include "broker/responder.h"
 #include "broker/subscription.h"
 #include "broker/topic_manager.h"
+#include "broker/tracer.h"
 #include "common/asio.h"
 #include "common/clock.h"
 #include "common/mutex.h"
@@ -64,8 +65,8 @@ std::string DeadLetterTopic(const std::string& group);
 
 class ConsumeService {
  public:
-  ConsumeService(storage::Store* store, TopicManager* topics, MessageLog* log, Clock* clock,
-                 Metrics* metrics, ConsumeOptions options, asio::io_context& io,
+  ConsumeService(storage::Store* store, TopicManager* topics, MessageLog* log, Tracer* tracer,
+                 Clock* clock, Metrics* metrics, ConsumeOptions options, asio::io_context& io,
                  asio::thread_pool& pool);
   ~ConsumeService();
 
@@ -73,7 +74,8 @@ class ConsumeService {
   // TopicManager::Recover.
   Status Recover();
 
-  void Receive(v1::ReceiveRequest request, Responder responder);
+  // `client` (the connection's client id) is recorded in traces.
+  void Receive(v1::ReceiveRequest request, Responder responder, std::string client = "");
   void Ack(v1::AckRequest request, Responder responder);
   void Nack(v1::NackRequest request, Responder responder);
   void ChangeInvisibleDuration(v1::ChangeInvisibleDurationRequest request, Responder responder);
@@ -145,6 +147,7 @@ class ConsumeService {
   storage::Store* const store_;
   TopicManager* const topics_;
   MessageLog* const log_;
+  Tracer* const tracer_;
   Clock* const clock_;
   Metrics* const metrics_;
   const ConsumeOptions options_;

@@ -39,7 +39,8 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
     case v1::Frame::kSend:
       return produce_->Send(std::move(*request.mutable_send()), std::move(responder));
     case v1::Frame::kReceive:
-      return consume_->Receive(std::move(*request.mutable_receive()), std::move(responder));
+      return consume_->Receive(std::move(*request.mutable_receive()), std::move(responder),
+                               connection->client_id());
     case v1::Frame::kAck:
       return consume_->Ack(std::move(*request.mutable_ack()), std::move(responder));
     case v1::Frame::kNack:
@@ -72,6 +73,9 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
       return consume_->Redrive(std::move(*request.mutable_redrive()), std::move(responder));
     case v1::Frame::kGetMessage:
       return query_->GetMessage(std::move(*request.mutable_get_message()), std::move(responder));
+    case v1::Frame::kTraceMessage:
+      return query_->TraceMessage(std::move(*request.mutable_trace_message()),
+                                  std::move(responder));
     case v1::Frame::kFindMessages:
       return query_->FindMessages(std::move(*request.mutable_find_messages()),
                                   std::move(responder));

@@ -60,6 +60,9 @@ DEFINE_int64(dedup_window_ms, 10 * 60 * 1000,
              "A send whose message id was already stored in the topic this recently is "
              "answered with the original result and stores nothing (0 turns dedup off; "
              "must not exceed the retention)");
+DEFINE_bool(trace, true,
+            "Record message histories (transaction steps, deliveries, acks, nacks, dead "
+            "letters, redrives) for halfmq msg trace; costs one small write per event");
 DEFINE_int32(dead_letter_interval_ms, 100,
              "How often final deliveries whose invisibility ended are moved to their group's "
              "dead-letter topic");
@@ -125,6 +128,7 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--dedup_window_ms must be 0..the retention");
   }
   o.dedup_window_ms = FLAGS_dedup_window_ms;
+  o.trace = FLAGS_trace;
   o.store.index_ttl_ms = o.retention_ms;
   o.delay_max_sleep = std::chrono::milliseconds(FLAGS_delay_max_sleep_ms);
   o.producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;

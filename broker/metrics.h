@@ -23,7 +23,7 @@ namespace halfmq::broker {
   X(txn_checks_answered) X(txn_checks_uncounted) X(txn_check_timeouts)            \
   X(txn_settled_evicted)            \
   X(messages_dead_lettered) X(messages_redriven) X(delayed_pending) X(delayed_delivered)   \
-  X(messages_deduplicated)
+  X(messages_deduplicated) X(messages_filtered)
 
 class Metrics {
  public:

@@ -69,6 +69,12 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
   // Delayed messages wait in the delay keyspace; the others are appended.
   // Both go into one batch, so a request is stored entirely or not at all.
   storage::Batch batch = store_->NewBatch();
+  for (int i = 0; i < messages->size(); ++i) {
+    if (done[i]) {
+      tracer_->Add(&batch, results[i].message_id(), now, v1::TRACE_DEDUPLICATED, "", "", 0,
+                   "a retried send answered with the original");
+    }
+  }
   google::protobuf::RepeatedPtrField<v1::Message> immediate;
   std::vector<int> immediate_index;
   int64_t earliest_due = INT64_MAX;

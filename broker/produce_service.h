@@ -18,6 +18,7 @@
 #include "broker/message_log.h"
 #include "broker/metrics.h"
 #include "broker/responder.h"
+#include "broker/tracer.h"
 #include "common/asio.h"
 #include "common/clock.h"
 #include "storage/store.h"
@@ -26,11 +27,12 @@ namespace halfmq::broker {
 
 class ProduceService {
  public:
-  ProduceService(storage::Store* store, MessageLog* log, DelayService* delays, Clock* clock,
-                 Metrics* metrics, int64_t dedup_window_ms, asio::thread_pool& pool)
+  ProduceService(storage::Store* store, MessageLog* log, DelayService* delays, Tracer* tracer,
+                 Clock* clock, Metrics* metrics, int64_t dedup_window_ms, asio::thread_pool& pool)
       : store_(store),
         log_(log),
         delays_(delays),
+        tracer_(tracer),
         clock_(clock),
         metrics_(metrics),
         dedup_window_ms_(dedup_window_ms),
@@ -47,6 +49,7 @@ class ProduceService {
   storage::Store* const store_;
   MessageLog* const log_;
   DelayService* const delays_;
+  Tracer* const tracer_;
   Clock* const clock_;
   Metrics* const metrics_;
   const int64_t dedup_window_ms_;

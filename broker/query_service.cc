@@ -1,5 +1,6 @@
 #include "broker/query_service.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "common/limits.h"
@@ -110,6 +111,61 @@ void QueryService::FindMessages(v1::FindMessagesRequest request, Responder respo
       *out->add_messages() = std::move(found);
       if (bytes > (4u << 20)) break;
     }
+    resp->Ok(std::move(frame));
+  });
+}
+
+void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder responder) {
+  Status s = ValidateMessageId(request.message_id());
+  if (!s.ok()) return responder.Error(s);
+  auto resp = std::make_shared<Responder>(std::move(responder));
+  asio::post(pool_, [this, request = std::move(request), resp] {
+    std::vector<v1::TraceEvent> events;
+    // Stored (or waiting as a delayed message): from the id index.
+    std::string prefix = keys::IdIndexPrefix(request.message_id());
+    Status scan = store_->Scan(
+        storage::Keyspace::kIndex, prefix, keys::PrefixSuccessor(prefix),
+        [&](std::string_view key, std::string_view value) {
+          if (key.size() != prefix.size() + 4) return true;
+          v1::IndexRecord r;
+          if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
+          auto topic = topics_->FindById(TopicId(keys::DecodeFixed32BE(key.data() + prefix.size())));
+          std::string name = topic ? topic->name() : "?";
+          v1::TraceEvent e;
+          if (r.deliver_at_ms() != 0) {
+            e.set_time_ms(r.store_time_ms());
+            e.set_kind(v1::TRACE_DELAYED);
+            e.set_detail("topic " + name + ", due at " + std::to_string(r.deliver_at_ms()));
+          } else {
+            e.set_time_ms(r.store_time_ms());
+            e.set_kind(v1::TRACE_STORED);
+            e.set_detail("topic " + name + ", queue " + std::to_string(r.queue_id()) +
+                         ", offset " + std::to_string(r.offset()));
+          }
+          events.push_back(std::move(e));
+          return events.size() < 1000;
+        });
+    if (!scan.ok()) return resp->Error(scan);
+    std::string trace = keys::TracePrefix(request.message_id());
+    scan = store_->Scan(storage::Keyspace::kIndex, trace, keys::PrefixSuccessor(trace),
+                        [&](std::string_view, std::string_view value) {
+                          v1::TraceEvent e;
+                          if (e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                            events.push_back(std::move(e));
+                          }
+                          return events.size() < 10000;
+                        });
+    if (!scan.ok()) return resp->Error(scan);
+    if (events.empty()) {
+      return resp->Error(Status::NotFound("nothing is known of message '" + request.message_id() +
+                                          "' (never sent, or older than the retention)"));
+    }
+    std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
+      return a.time_ms() < b.time_ms();
+    });
+    v1::Frame frame;
+    auto* out = frame.mutable_trace_message_response();
+    for (auto& e : events) *out->add_events() = std::move(e);
     resp->Ok(std::move(frame));
   });
 }

@@ -21,6 +21,9 @@ class QueryService {
   void GetMessage(v1::GetMessageRequest request, Responder responder);
   // Messages of a topic with a key, oldest first (empty when none).
   void FindMessages(v1::FindMessagesRequest request, Responder responder);
+  // A message's history, oldest first: where it was stored (from the id
+  // index) and every traced event. NOT_FOUND if nothing is known.
+  void TraceMessage(v1::TraceMessageRequest request, Responder responder);
 
  private:
   // Reads the message at a location into `out`; false if it is gone.

@@ -34,13 +34,44 @@ void LongPoll::Fire() {
 }
 
 Subscription::Subscription(SubscriptionId id, std::string group, std::shared_ptr<Topic> topic,
-                           asio::thread_pool& pool)
+                           asio::thread_pool& pool, v1::SubscriptionRecord record)
     : id_(id),
       group_(std::move(group)),
       topic_(std::move(topic)),
       receive_strand_(asio::make_strand(pool)) {
   MutexLock lock(&mu_);
   cursors_.resize(topic_->queue_count());
+  std::string filter = record.tag_filter();
+  record_ = std::move(record);
+  SetTagFilter(filter);
+}
+
+namespace {
+// "a || b" -> {"a", "b"}; "*" or "" -> {} (every tag).
+std::set<std::string> ParseTagFilter(const std::string& expression) {
+  std::set<std::string> tags;
+  size_t start = 0;
+  while (start <= expression.size()) {
+    size_t end = expression.find("||", start);
+    if (end == std::string::npos) end = expression.size();
+    std::string tag = expression.substr(start, end - start);
+    auto first = tag.find_first_not_of(' ');
+    auto last = tag.find_last_not_of(' ');
+    tag = first == std::string::npos ? "" : tag.substr(first, last - first + 1);
+    if (tag == "*") return {};
+    if (!tag.empty()) tags.insert(tag);
+    start = end + 2;
+  }
+  return tags;
+}
+}  // namespace
+
+bool Subscription::SetTagFilter(const std::string& expression) {
+  std::string normalized = expression == "*" ? "" : expression;
+  filter_tags_ = ParseTagFilter(normalized);
+  if (record_.tag_filter() == normalized) return false;
+  record_.set_tag_filter(normalized);
+  return true;
 }
 
 void Subscription::OnAppend() { WakeAll(); }
@@ -96,8 +127,10 @@ void Subscription::SetMaxAttempts(uint32_t max_attempts) {
   }
 }
 
-void Subscription::FifoBlock(QueueId q, uint64_t offset, const std::string& group, int64_t now) {
+void Subscription::FifoBlock(QueueId q, uint64_t offset, const std::string& group,
+                             const std::string& message_id, int64_t now) {
   Inflight e;
+  e.message_id = message_id;
   e.attempt = 0;
   e.visible_at_ms = INT64_MAX;
   e.invisible_until_ms = INT64_MAX;

@@ -35,6 +35,7 @@
 #include "common/asio.h"
 #include "common/ids.h"
 #include "common/mutex.h"
+#include "proto/halfmq/v1/records.pb.h"
 
 namespace halfmq::broker {
 
@@ -69,6 +70,7 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     // FIFO topics only.
     std::string message_group;
     bool blocked = false;  // waits for the group's previous message
+    std::string message_id;  // for traces
   };
   struct Cursor {
     uint64_t delivered = 0;
@@ -77,7 +79,7 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   };
 
   Subscription(SubscriptionId id, std::string group, std::shared_ptr<Topic> topic,
-               asio::thread_pool& pool);
+               asio::thread_pool& pool, v1::SubscriptionRecord record);
 
   SubscriptionId id() const { return id_; }
   const std::string& group() const { return group_; }
@@ -137,8 +139,8 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     fifo_busy_.insert({q.value(), group});
   }
   // Adds a blocked entry for `offset` behind the group's current message.
-  void FifoBlock(QueueId q, uint64_t offset, const std::string& group, int64_t now)
-      REQUIRES(mu_);
+  void FifoBlock(QueueId q, uint64_t offset, const std::string& group,
+                 const std::string& message_id, int64_t now) REQUIRES(mu_);
   // The group's current message is done. Returns the offset of its next
   // message, now made deliverable (the caller persists its entry), or
   // nullopt when the group is idle again.
@@ -146,6 +148,16 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
       REQUIRES(mu_);
   // Rebuilds the FIFO state from the in-flight entries (start-up).
   void FifoRebuild() REQUIRES(mu_);
+
+  // --- Tag filter ----------------------------------------------------------
+  // The stored record of this subscription (its filter changes with it).
+  const v1::SubscriptionRecord& record() const REQUIRES(mu_) { return record_; }
+  // Sets the filter: "*" (or "") passes every tag, "a||b" only those tags.
+  // Returns true if it changed (the caller persists record()).
+  bool SetTagFilter(const std::string& expression) REQUIRES(mu_);
+  bool TagMatches(const std::string& tag) const REQUIRES(mu_) {
+    return filter_tags_.empty() || filter_tags_.count(tag) > 0;
+  }
   // Records something that may let a waiting receive make progress.
   void BumpVersion() REQUIRES(mu_) { ++version_; }
   // Parks a long poll; drops the ones that already fired (timed out), so the
@@ -167,6 +179,8 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   std::set<std::pair<uint32_t, uint64_t>> moving_ GUARDED_BY(mu_);
   std::map<std::pair<uint32_t, std::string>, std::deque<uint64_t>> fifo_waiting_ GUARDED_BY(mu_);
   std::set<std::pair<uint32_t, std::string>> fifo_busy_ GUARDED_BY(mu_);
+  v1::SubscriptionRecord record_ GUARDED_BY(mu_);
+  std::set<std::string> filter_tags_ GUARDED_BY(mu_);  // empty: all
   uint32_t max_attempts_ GUARDED_BY(mu_) = 16;
   size_t inflight_count_ GUARDED_BY(mu_) = 0;
   uint32_t rr_ GUARDED_BY(mu_) = 0;

@@ -246,6 +246,11 @@ size_t TxnService::ScanChecks(int64_t now) {
       Send send;
       send.connection = std::move(connection);
       send.txn_id = d.txn_id;
+      for (const auto& m : *messages) {
+        tracer_->Add(&batch, m.message_id(), now, v1::TRACE_CHECKED, group,
+                     send.connection->client_id(), meta.checks(),
+                     "check #" + std::to_string(meta.checks()));
+      }
       auto* check = send.frame.mutable_check_transaction();
       check->set_txn_id(d.txn_id);
       check->set_producer_group(group);

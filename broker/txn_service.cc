@@ -40,13 +40,15 @@ Result<UnresolvedAction> ParseUnresolvedAction(const std::string& name) {
 }
 
 TxnService::TxnService(storage::Store* store, TopicManager* topics, MessageLog* log,
-                       DelayService* delays, ProducerRegistry* registry, Clock* clock,
-                       Metrics* metrics, TxnOptions options, asio::thread_pool& pool)
+                       DelayService* delays, ProducerRegistry* registry, Tracer* tracer,
+                       Clock* clock, Metrics* metrics, TxnOptions options,
+                       asio::thread_pool& pool)
     : store_(store),
       topics_(topics),
       log_(log),
       delays_(delays),
       registry_(registry),
+      tracer_(tracer),
       clock_(clock),
       metrics_(metrics),
       options_(options),
@@ -269,6 +271,8 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     value.clear();
     m.SerializeToString(&value);
     batch.Put(Keyspace::kTxn, keys::TxnHalfKey(txn, seq++), value);
+    tracer_->Add(&batch, m.message_id(), now, v1::TRACE_HALF_STORED, req->producer_group(), "",
+                 0, "transaction " + txn + ", topic " + m.topic());
     topics.insert(m.topic());
     ++added;
   }
@@ -435,6 +439,15 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
     settled_count_.fetch_add(1);
   };
   if (outcome == v1::ROLLBACK) {
+    if (tracer_->enabled()) {
+      auto half = LoadHalfMessages(txn_id);
+      if (half.ok()) {
+        for (const auto& m : *half) {
+          tracer_->Add(&batch, m.message_id(), now, v1::TRACE_ROLLED_BACK,
+                       meta.producer_group(), "", 0, "by " + by);
+        }
+      }
+    }
     batch.Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
     store_->Commit(std::move(batch), [lease, account, done = std::move(done)] {
       account();
@@ -456,6 +469,8 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
   int delayed = 0;
   for (int i = 0; i < messages->size(); ++i) {
     v1::Message& m = (*messages)[i];
+    tracer_->Add(&batch, m.message_id(), now, v1::TRACE_COMMITTED, meta.producer_group(), "", 0,
+                 "by " + by);
     if (auto due = MessageLog::DueTime(m, now)) {
       results[i].set_message_id(m.message_id());
       results[i].set_topic(m.topic());

@@ -42,6 +42,7 @@
 #include "broker/producer_registry.h"
 #include "broker/responder.h"
 #include "broker/topic_manager.h"
+#include "broker/tracer.h"
 #include "broker/txn_gate.h"
 #include "common/asio.h"
 #include "common/clock.h"
@@ -80,8 +81,8 @@ struct TxnOptions {
 class TxnService {
  public:
   TxnService(storage::Store* store, TopicManager* topics, MessageLog* log, DelayService* delays,
-             ProducerRegistry* registry, Clock* clock, Metrics* metrics, TxnOptions options,
-             asio::thread_pool& pool);
+             ProducerRegistry* registry, Tracer* tracer, Clock* clock, Metrics* metrics,
+             TxnOptions options, asio::thread_pool& pool);
   ~TxnService();
 
   // Counts pending, unresolved and settled transactions for the metrics.
@@ -144,6 +145,7 @@ class TxnService {
   MessageLog* const log_;
   DelayService* const delays_;
   ProducerRegistry* const registry_;
+  Tracer* const tracer_;
   Clock* const clock_;
   Metrics* const metrics_;
   const TxnOptions options_;

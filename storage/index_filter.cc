@@ -16,6 +16,10 @@ bool IndexExpiryFilter::Filter(int, const rocksdb::Slice& key, const rocksdb::Sl
     int64_t time = r.deliver_at_ms() > r.store_time_ms() ? r.deliver_at_ms() : r.store_time_ms();
     return Expired(time, now);
   }
+  if (key[0] == keys::kTracePrefix && key.size() >= 16) {
+    int64_t time = static_cast<int64_t>(keys::DecodeFixed64BE(key.data() + key.size() - 16));
+    return Expired(time, now);
+  }
   if (key[0] == keys::kKeyIndexPrefix && key.size() >= 20) {
     auto parts = keys::ParseKeyIndexSuffix(
         std::string_view(key.data() + key.size() - 20, 20));

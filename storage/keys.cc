@@ -261,6 +261,20 @@ std::optional<KeyIndexParts> ParseKeyIndexSuffix(std::string_view s) {
   return p;
 }
 
+std::string TracePrefix(std::string_view message_id) {
+  std::string k(1, kTracePrefix);
+  k.append(message_id);
+  k.push_back('\0');
+  return k;
+}
+
+std::string TraceKey(std::string_view message_id, int64_t time_ms, uint64_t seq) {
+  std::string k = TracePrefix(message_id);
+  PutFixed64BE(&k, static_cast<uint64_t>(std::max<int64_t>(0, time_ms)));
+  PutFixed64BE(&k, seq);
+  return k;
+}
+
 std::string PrefixSuccessor(std::string prefix) {
   while (!prefix.empty()) {
     auto& c = reinterpret_cast<unsigned char&>(prefix.back());

@@ -131,6 +131,11 @@ struct KeyIndexParts {
 // Parses the part after KeyIndexPrefix.
 std::optional<KeyIndexParts> ParseKeyIndexSuffix(std::string_view suffix);
 
+// kIndex: 'T' + message_id + '\0' + time_ms(8) + seq(8) -> v1::TraceEvent
+std::string TracePrefix(std::string_view message_id);
+std::string TraceKey(std::string_view message_id, int64_t time_ms, uint64_t seq);
+inline constexpr char kTracePrefix = 'T';
+
 // The smallest key greater than every key starting with `prefix` (empty if
 // there is none).
 std::string PrefixSuccessor(std::string prefix);

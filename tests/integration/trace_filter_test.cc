@@ -1,0 +1,169 @@
+// Message traces and tag filters against a real broker (wire level).
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "tests/util/broker_process.h"
+#include "tests/util/raw_client.h"
+#include "tests/util/temp_dir.h"
+
+namespace halfmq::testing {
+namespace {
+
+class TraceFilterTest : public ::testing::Test {
+ protected:
+  void Start() {
+    broker_ = BrokerProcess::Start(dir_.Sub("data"));
+    ASSERT_NE(broker_, nullptr);
+    c_ = std::make_unique<RawClient>(broker_->address());
+    ASSERT_TRUE(c_->connected());
+  }
+  void SetUp() override {
+    Start();
+    v1::Frame hello;
+    hello.mutable_hello()->set_client_id("worker-1");
+    ASSERT_EQ(Call(hello).status().code(), v1::Status::OK);
+    v1::Frame f;
+    f.mutable_create_topic()->set_name("events");
+    f.mutable_create_topic()->set_queues(1);
+    ASSERT_EQ(Call(f).status().code(), v1::Status::OK);
+  }
+  v1::Frame Call(v1::Frame f) {
+    auto r = c_->Call(std::move(f));
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(v1::Frame());
+  }
+  std::vector<v1::ReceivedMessage> Receive(const std::string& group, const std::string& filter,
+                                           uint32_t wait_ms = 0) {
+    v1::Frame f;
+    auto* r = f.mutable_receive();
+    r->set_group(group);
+    r->set_topic("events");
+    r->set_max_messages(100);
+    r->set_wait_ms(wait_ms);
+    r->set_tag_filter(filter);
+    v1::Frame got = Call(f);
+    EXPECT_EQ(got.status().code(), v1::Status::OK) << got.status().message();
+    return {got.receive_response().messages().begin(), got.receive_response().messages().end()};
+  }
+  void Send(const std::string& id, const std::string& tag) {
+    v1::Frame f;
+    auto* m = f.mutable_send()->add_messages();
+    m->set_topic("events");
+    m->set_message_id(id);
+    m->set_tag(tag);
+    ASSERT_EQ(Call(f).status().code(), v1::Status::OK);
+  }
+  std::vector<v1::TraceEvent> Trace(const std::string& id) {
+    v1::Frame f;
+    f.mutable_trace_message()->set_message_id(id);
+    v1::Frame r = Call(f);
+    EXPECT_EQ(r.status().code(), v1::Status::OK) << r.status().message();
+    return {r.trace_message_response().events().begin(), r.trace_message_response().events().end()};
+  }
+  static std::vector<v1::TraceKind> Kinds(const std::vector<v1::TraceEvent>& events) {
+    std::vector<v1::TraceKind> kinds;
+    for (const auto& e : events) kinds.push_back(e.kind());
+    return kinds;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::unique_ptr<RawClient> c_;
+};
+
+TEST_F(TraceFilterTest, TraceShowsEachStep) {
+  // A transaction commits; the message is delivered, nacked, delivered
+  // again, and acked.
+  v1::Frame half;
+  half.mutable_send_half()->set_txn_id("t1");
+  half.mutable_send_half()->set_producer_group("pg");
+  auto* m = half.mutable_send_half()->add_messages();
+  m->set_topic("events");
+  m->set_message_id("traced");
+  ASSERT_EQ(Call(half).status().code(), v1::Status::OK);
+  v1::Frame end;
+  end.mutable_end_transaction()->set_txn_id("t1");
+  end.mutable_end_transaction()->set_outcome(v1::COMMIT);
+  ASSERT_EQ(Call(end).status().code(), v1::Status::OK);
+  auto got = Receive("g", "");
+  ASSERT_EQ(got.size(), 1u);
+  v1::Frame nack;
+  nack.mutable_nack()->set_group("g");
+  nack.mutable_nack()->add_receipt_handles(got[0].receipt_handle());
+  nack.mutable_nack()->set_delay_ms(0);
+  nack.mutable_nack()->set_reason("db locked");
+  ASSERT_EQ(Call(nack).status().code(), v1::Status::OK);
+  auto again = Receive("g", "", 10000);
+  ASSERT_EQ(again.size(), 1u);
+  v1::Frame ack;
+  ack.mutable_ack()->set_group("g");
+  ack.mutable_ack()->add_receipt_handles(again[0].receipt_handle());
+  ASSERT_EQ(Call(ack).status().code(), v1::Status::OK);
+
+  auto events = Trace("traced");
+  std::vector<v1::TraceKind> expected = {v1::TRACE_HALF_STORED, v1::TRACE_COMMITTED,
+                                         v1::TRACE_STORED,      v1::TRACE_DELIVERED,
+                                         v1::TRACE_NACKED,      v1::TRACE_DELIVERED,
+                                         v1::TRACE_ACKED};
+  // Events of the same millisecond may come in either order; compare as
+  // sets of kinds and check the order of the ones that matter.
+  auto kinds = Kinds(events);
+  std::multiset<int> want(expected.begin(), expected.end()), have(kinds.begin(), kinds.end());
+  EXPECT_EQ(want, have);
+  std::vector<const v1::TraceEvent*> deliveries;
+  for (const auto& e : events) {
+    if (e.kind() == v1::TRACE_DELIVERED) deliveries.push_back(&e);
+    if (e.kind() == v1::TRACE_NACKED) {
+      EXPECT_EQ(e.detail(), "db locked");
+    }
+    if (e.kind() == v1::TRACE_HALF_STORED) {
+      EXPECT_NE(e.detail().find("t1"), std::string::npos);
+    }
+  }
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_EQ(deliveries[0]->group(), "g");
+  EXPECT_EQ(deliveries[0]->client(), "worker-1");
+  EXPECT_EQ(deliveries[0]->attempt(), 1u);
+  EXPECT_EQ(deliveries[1]->attempt(), 2u);
+  EXPECT_EQ(events.back().kind(), v1::TRACE_ACKED);
+
+  v1::Frame unknown;
+  unknown.mutable_trace_message()->set_message_id("never-sent");
+  EXPECT_EQ(Call(unknown).status().code(), v1::Status::NOT_FOUND);
+}
+
+TEST_F(TraceFilterTest, TagFilterSkipsOtherTagsAndIsKeptAcrossRestart) {
+  Send("m-paid", "paid");
+  Send("m-refunded", "refunded");
+  Send("m-created", "created");
+  auto got = Receive("billing", "paid || refunded");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].message().message_id(), "m-paid");
+  EXPECT_EQ(got[1].message().message_id(), "m-refunded");
+  // Another group is not affected.
+  EXPECT_EQ(Receive("audit", "").size(), 3u);
+
+  broker_->Kill9();
+  Start();
+  Send("m-paid-2", "paid");
+  Send("m-created-2", "created");
+  // No filter given: the group's stored filter applies.
+  auto later = Receive("billing", "");
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].message().message_id(), "m-paid-2");
+  // "*" lifts it for what comes next.
+  Send("m-created-3", "created");
+  auto all = Receive("billing", "*");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].message().message_id(), "m-created-3");
+  v1::Frame bad;
+  bad.mutable_receive()->set_group("billing");
+  bad.mutable_receive()->set_topic("events");
+  bad.mutable_receive()->set_max_messages(1);
+  bad.mutable_receive()->set_tag_filter(std::string("a\nb"));
+  EXPECT_EQ(Call(bad).status().code(), v1::Status::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace halfmq::testing
