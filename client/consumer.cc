@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,7 +45,8 @@ class Consumer::Impl {
   Result<std::vector<ReceivedMessage>> Receive(const std::string& topic,
                                                const ReceiveOptions& options);
   Result<std::vector<Status>> AckBatch(const std::vector<std::string>& receipt_handles);
-  Status Nack(const std::string& receipt_handle, std::chrono::milliseconds delay,
+  // Without `delay`, the group's retry policy decides.
+  Status Nack(const std::string& receipt_handle, std::optional<std::chrono::milliseconds> delay,
               const std::string& reason);
   Result<int64_t> ChangeInvisibleDuration(const std::string& receipt_handle,
                                           std::chrono::milliseconds invisible_for);
@@ -63,6 +65,9 @@ Result<std::vector<ReceivedMessage>> Consumer::Impl::Receive(const std::string& 
   }
   HALFMQ_RETURN_IF_ERROR(CheckMs("invisible_for", options.invisible_for, kMaxInvisibleMs));
   HALFMQ_RETURN_IF_ERROR(CheckMs("wait", options.wait, kMaxWaitMs));
+  if (!client::IsValidUtf8(options.tag_filter)) {
+    return Status::InvalidArgument("tag filter is not valid UTF-8");
+  }
   v1::Frame request;
   v1::ReceiveRequest* receive = request.mutable_receive();
   receive->set_group(group_);
@@ -70,6 +75,7 @@ Result<std::vector<ReceivedMessage>> Consumer::Impl::Receive(const std::string& 
   receive->set_max_messages(options.max_messages);
   receive->set_invisible_ms(static_cast<uint32_t>(options.invisible_for.count()));
   receive->set_wait_ms(static_cast<uint32_t>(options.wait.count()));
+  receive->set_tag_filter(options.tag_filter);
   client::CallOptions call_options;
   call_options.extra_timeout = options.wait;
   auto response = connection_->CallSync(std::move(request), call_options);
@@ -101,15 +107,17 @@ Result<std::vector<Status>> Consumer::Impl::AckBatch(
   return results;
 }
 
-Status Consumer::Impl::Nack(const std::string& receipt_handle, std::chrono::milliseconds delay,
+Status Consumer::Impl::Nack(const std::string& receipt_handle,
+                            std::optional<std::chrono::milliseconds> delay,
                             const std::string& reason) {
   HALFMQ_RETURN_IF_ERROR(CheckHandle(receipt_handle));
-  HALFMQ_RETURN_IF_ERROR(CheckMs("nack delay", delay, kMaxInvisibleMs));
+  if (delay.has_value()) HALFMQ_RETURN_IF_ERROR(CheckMs("nack delay", *delay, kMaxInvisibleMs));
   v1::Frame request;
   v1::NackRequest* nack = request.mutable_nack();
   nack->set_group(group_);
   nack->add_receipt_handles(receipt_handle);
-  nack->set_delay_ms(static_cast<uint32_t>(delay.count()));
+  // Unset (not 0) lets the broker apply the group's retry policy.
+  if (delay.has_value()) nack->set_delay_ms(static_cast<uint32_t>(delay->count()));
   nack->set_reason(client::SanitizeUtf8(reason.substr(0, kMaxReasonBytes)));
   auto response = connection_->CallSync(std::move(request));
   if (!response.ok()) return response.status();
@@ -162,6 +170,10 @@ Status Consumer::Ack(const std::string& receipt_handle) {
 
 Result<std::vector<Status>> Consumer::AckBatch(const std::vector<std::string>& receipt_handles) {
   return impl_->AckBatch(receipt_handles);
+}
+
+Status Consumer::Nack(const ReceivedMessage& message, const std::string& reason) {
+  return impl_->Nack(message.receipt_handle, std::nullopt, reason);
 }
 
 Status Consumer::Nack(const ReceivedMessage& message, std::chrono::milliseconds delay,

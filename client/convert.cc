@@ -1,6 +1,8 @@
 #include "client/convert.h"
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -69,6 +71,23 @@ Status ValidateMessage(const Message& message) {
                                    " bytes");
   }
   HALFMQ_RETURN_IF_ERROR(Utf8Field("sharding key", message.sharding_key()));
+  const std::string& group = message.message_group();
+  if (group.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument("message group is longer than " + std::to_string(kMaxKeyBytes) +
+                                   " bytes");
+  }
+  for (unsigned char c : group) {
+    if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("message group has a control byte");
+  }
+  HALFMQ_RETURN_IF_ERROR(Utf8Field("message group", group));
+  if (message.deliver_at_ms().has_value() && *message.deliver_at_ms() <= 0) {
+    return Status::InvalidArgument("deliver_at must be a broker time in ms after the epoch, not " +
+                                   std::to_string(*message.deliver_at_ms()));
+  }
+  if (message.delay().has_value() &&
+      (message.delay()->count() < 0 || message.delay()->count() > UINT32_MAX)) {
+    return Status::InvalidArgument("delay must be in 0.." + std::to_string(UINT32_MAX) + " ms");
+  }
   return Status::Ok();
 }
 
@@ -105,6 +124,11 @@ Status AppendMessages(const std::vector<Message>& messages,
     } else if (!message.sharding_key().empty()) {
       out->set_sharding_key(message.sharding_key());
     }
+    out->set_message_group(message.message_group());
+    if (message.deliver_at_ms().has_value()) out->set_deliver_at_ms(*message.deliver_at_ms());
+    if (message.delay().has_value()) {
+      out->set_delay_ms(static_cast<uint32_t>(message.delay()->count()));
+    }
     out->set_born_time_ms(born_ms);
   }
   return Status::Ok();
@@ -117,6 +141,8 @@ SendReceipt ReceiptFromProto(const v1::SendResult& r) {
   receipt.queue_id = r.queue_id();
   receipt.offset = r.offset();
   receipt.store_time_ms = r.store_time_ms();
+  receipt.deliver_at_ms = r.deliver_at_ms();
+  receipt.deduplicated = r.deduplicated();
   return receipt;
 }
 
@@ -152,11 +178,25 @@ ReceivedMessage FromProto(const v1::ReceivedMessage& in) {
   out.tag = m.tag();
   out.properties.insert(m.properties().begin(), m.properties().end());
   out.body = m.body();
+  out.message_group = m.message_group();
   out.born_time_ms = m.born_time_ms();
   out.store_time_ms = in.store_time_ms();
+  if (in.has_dead_letter()) out.dead_letter = FromProto(in.dead_letter());
   out.attempt = in.attempt();
   out.receipt_handle = in.receipt_handle();
   out.invisible_until_ms = in.invisible_until_ms();
+  return out;
+}
+
+DeadLetterInfo FromProto(const v1::DeadLetterInfo& in) {
+  DeadLetterInfo out;
+  out.original_topic = in.original_topic();
+  out.original_queue = in.original_queue();
+  out.original_offset = in.original_offset();
+  out.attempts = in.attempts();
+  out.reason = in.reason();
+  out.dead_lettered_ms = in.dead_lettered_ms();
+  out.group = in.group();
   return out;
 }
 
@@ -165,6 +205,7 @@ TopicInfo FromProto(const v1::TopicInfo& in) {
   out.name = in.name();
   out.queues = in.queues();
   out.created_ms = in.created_ms();
+  out.fifo = in.fifo();
   return out;
 }
 
@@ -327,6 +368,12 @@ Result<CheckRequest> CheckRequestFromProto(const v1::CheckTransactionRequest& in
     } else if (m.queue_selector_case() == v1::Message::kShardingKey) {
       message.ShardingKey(m.sharding_key());
     }
+    if (!m.message_group().empty()) message.MessageGroup(m.message_group());
+    if (m.deliver_at_ms() != 0) {
+      message.DeliverAt(m.deliver_at_ms());
+    } else if (m.delay_ms() != 0) {
+      message.Delay(std::chrono::milliseconds(m.delay_ms()));
+    }
     out.messages.push_back(std::move(message));
   }
   return out;
@@ -358,6 +405,205 @@ Result<TransactionInfo> FromProto(const v1::TransactionInfo& in) {
   out.next_check_ms = in.next_check_ms();
   out.topics.assign(in.topics().begin(), in.topics().end());
   out.message_count = in.message_count();
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Retry policies, dead letters, lookup and trace
+
+namespace {
+
+Status CheckDelay(std::string_view what, std::chrono::milliseconds delay, int64_t min_ms) {
+  if (delay.count() < min_ms || delay > kMaxRetryDelay) {
+    return Status::InvalidArgument(std::string(what) + " must be in " + std::to_string(min_ms) +
+                                   ".." + std::to_string(kMaxRetryDelay.count()) + " ms, not " +
+                                   std::to_string(delay.count()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateRetryPolicy(const RetryPolicy& policy) {
+  if (policy.max_attempts > kMaxRetryAttempts) {
+    return Status::InvalidArgument("max_attempts must be at most " +
+                                   std::to_string(kMaxRetryAttempts) + " (0: the default)");
+  }
+  if (const auto* e = std::get_if<ExponentialBackoff>(&policy.schedule)) {
+    HALFMQ_RETURN_IF_ERROR(CheckDelay("initial delay", e->initial, 1));
+    HALFMQ_RETURN_IF_ERROR(CheckDelay("max delay", e->max, 1));
+    if (e->max < e->initial) {
+      return Status::InvalidArgument("max delay (" + std::to_string(e->max.count()) +
+                                     " ms) is below the initial delay (" +
+                                     std::to_string(e->initial.count()) + " ms)");
+    }
+    // Written so that NaN fails too.
+    if (!(e->multiplier >= 1.0 && e->multiplier <= kMaxRetryMultiplier)) {
+      return Status::InvalidArgument("multiplier must be in 1.." +
+                                     std::to_string(static_cast<int>(kMaxRetryMultiplier)));
+    }
+  } else if (const auto* f = std::get_if<FixedDelays>(&policy.schedule)) {
+    if (f->delays.empty() || f->delays.size() > kMaxRetryDelays) {
+      return Status::InvalidArgument("fixed delays must list 1.." +
+                                     std::to_string(kMaxRetryDelays) + " delays");
+    }
+    for (std::chrono::milliseconds delay : f->delays) {
+      HALFMQ_RETURN_IF_ERROR(CheckDelay("a fixed delay", delay, 0));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<v1::RetryPolicy> ToProto(const RetryPolicy& policy) {
+  HALFMQ_RETURN_IF_ERROR(ValidateRetryPolicy(policy));
+  v1::RetryPolicy out;
+  out.set_max_attempts(policy.max_attempts);
+  if (const auto* e = std::get_if<ExponentialBackoff>(&policy.schedule)) {
+    v1::ExponentialBackoff* exp = out.mutable_exponential();
+    exp->set_initial_ms(static_cast<uint32_t>(e->initial.count()));
+    exp->set_multiplier(e->multiplier);
+    exp->set_max_ms(static_cast<uint32_t>(e->max.count()));
+    exp->set_no_jitter(!e->jitter);
+  } else if (const auto* f = std::get_if<FixedDelays>(&policy.schedule)) {
+    v1::FixedDelays* fixed = out.mutable_fixed();
+    for (std::chrono::milliseconds delay : f->delays) {
+      fixed->add_delays_ms(static_cast<uint32_t>(delay.count()));
+    }
+  }
+  return out;
+}
+
+RetryPolicy FromProto(const v1::RetryPolicy& in) {
+  RetryPolicy out;
+  out.max_attempts = in.max_attempts();
+  switch (in.schedule_case()) {
+    case v1::RetryPolicy::kExponential: {
+      const v1::ExponentialBackoff& e = in.exponential();
+      ExponentialBackoff exp;
+      exp.initial = std::chrono::milliseconds(e.initial_ms());
+      exp.multiplier = e.multiplier();
+      exp.max = std::chrono::milliseconds(e.max_ms());
+      exp.jitter = !e.no_jitter();
+      out.schedule = exp;
+      break;
+    }
+    case v1::RetryPolicy::kFixed: {
+      FixedDelays fixed;
+      for (uint32_t ms : in.fixed().delays_ms()) {
+        fixed.delays.push_back(std::chrono::milliseconds(ms));
+      }
+      out.schedule = std::move(fixed);
+      break;
+    }
+    case v1::RetryPolicy::SCHEDULE_NOT_SET:
+      break;
+  }
+  return out;
+}
+
+GroupConfig FromProto(const v1::GroupConfig& in) {
+  GroupConfig out;
+  out.group = in.group();
+  out.retry_policy = FromProto(in.retry_policy());
+  out.dead_letter_topic = in.dead_letter_topic();
+  return out;
+}
+
+DeadLetter FromProto(const v1::DeadLetter& in) {
+  DeadLetter out;
+  out.message_id = in.message_id();
+  out.info = FromProto(in.info());
+  out.dead_letter_topic = in.dead_letter_topic();
+  out.queue_id = in.queue_id();
+  out.offset = in.offset();
+  out.redriven_ms = in.redriven_ms();
+  out.redriven_to = in.redriven_to();
+  return out;
+}
+
+RedriveResult FromProto(const v1::RedriveResult& in) {
+  RedriveResult out;
+  out.message_id = in.message_id();
+  out.status = FromProto(in.status());
+  out.topic = in.topic();
+  out.queue_id = in.queue_id();
+  out.offset = in.offset();
+  return out;
+}
+
+StoredMessage FromProto(const v1::FoundMessage& in) {
+  StoredMessage out;
+  const v1::Message& m = in.message();
+  out.message_id = m.message_id();
+  out.topic = m.topic();
+  out.queue_id = in.queue_id();
+  out.offset = in.offset();
+  out.keys.assign(m.keys().begin(), m.keys().end());
+  out.tag = m.tag();
+  out.properties.insert(m.properties().begin(), m.properties().end());
+  out.body = m.body();
+  out.message_group = m.message_group();
+  out.born_time_ms = m.born_time_ms();
+  out.store_time_ms = in.store_time_ms();
+  return out;
+}
+
+TraceKind FromProto(v1::TraceKind in) {
+  switch (in) {
+    case v1::TRACE_STORED:
+      return TraceKind::kStored;
+    case v1::TRACE_HALF_STORED:
+      return TraceKind::kHalfStored;
+    case v1::TRACE_COMMITTED:
+      return TraceKind::kCommitted;
+    case v1::TRACE_ROLLED_BACK:
+      return TraceKind::kRolledBack;
+    case v1::TRACE_CHECKED:
+      return TraceKind::kChecked;
+    case v1::TRACE_DELIVERED:
+      return TraceKind::kDelivered;
+    case v1::TRACE_NACKED:
+      return TraceKind::kNacked;
+    case v1::TRACE_ACKED:
+      return TraceKind::kAcked;
+    case v1::TRACE_DEAD_LETTERED:
+      return TraceKind::kDeadLettered;
+    case v1::TRACE_REDRIVEN:
+      return TraceKind::kRedriven;
+    case v1::TRACE_DELAYED:
+      return TraceKind::kDelayed;
+    case v1::TRACE_DEDUPLICATED:
+      return TraceKind::kDeduplicated;
+    case v1::TRACE_EXPIRED:
+      return TraceKind::kExpired;
+    default:
+      // TRACE_KIND_UNSPECIFIED, and numbers of a newer protocol.
+      break;
+  }
+  return TraceKind::kUnknown;
+}
+
+std::string TraceKindName(int wire_kind) {
+  constexpr std::string_view kPrefix = "TRACE_";
+  std::string name;
+  if (wire_kind != v1::TRACE_KIND_UNSPECIFIED && v1::TraceKind_IsValid(wire_kind)) {
+    name = v1::TraceKind_Name(static_cast<v1::TraceKind>(wire_kind));
+  }
+  if (name.rfind(kPrefix, 0) != 0) return "kind_" + std::to_string(wire_kind);
+  name.erase(0, kPrefix.size());
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+TraceEvent FromProto(const v1::TraceEvent& in) {
+  TraceEvent out;
+  out.time_ms = in.time_ms();
+  out.kind = FromProto(in.kind());
+  out.kind_name = TraceKindName(static_cast<int>(in.kind()));
+  out.group = in.group();
+  out.client = in.client();
+  out.attempt = in.attempt();
+  out.detail = in.detail();
   return out;
 }
 

@@ -35,6 +35,7 @@ Result<std::vector<SendReceipt>> ReceiptsFromResponse(const v1::Frame& response,
                                                       size_t expected_count);
 
 ReceivedMessage FromProto(const v1::ReceivedMessage& in);
+DeadLetterInfo FromProto(const v1::DeadLetterInfo& in);
 TopicInfo FromProto(const v1::TopicInfo& in);
 QueueLag FromProto(const v1::QueueLag& in);
 Status FromProto(const v1::Status& in);
@@ -86,6 +87,29 @@ v1::TxnState ToProto(TxnListState state);
 
 // Errors: INTERNAL for a state other than pending or unresolved.
 Result<TransactionInfo> FromProto(const v1::TransactionInfo& in);
+
+// ---------------------------------------------------------------------------
+// Retry policies, dead letters, lookup and trace
+
+// Errors: INVALID_ARGUMENT naming the bound broken (see
+// Admin::SetRetryPolicy).
+Status ValidateRetryPolicy(const RetryPolicy& policy);
+
+// Validates and converts. Errors: as ValidateRetryPolicy.
+Result<v1::RetryPolicy> ToProto(const RetryPolicy& policy);
+
+// From the broker; not validated (the broker's word is what it applies).
+RetryPolicy FromProto(const v1::RetryPolicy& in);
+GroupConfig FromProto(const v1::GroupConfig& in);
+DeadLetter FromProto(const v1::DeadLetter& in);
+RedriveResult FromProto(const v1::RedriveResult& in);
+StoredMessage FromProto(const v1::FoundMessage& in);
+TraceEvent FromProto(const v1::TraceEvent& in);
+TraceKind FromProto(v1::TraceKind in);
+
+// "stored", "half_stored", ...: the wire name without "TRACE_", lowercase;
+// "kind_<n>" for a number this client's protocol does not name.
+std::string TraceKindName(int wire_kind);
 
 // ---------------------------------------------------------------------------
 

@@ -84,6 +84,29 @@ TEST(MessageTest, BuilderSetsFieldsAndQueueSelectorsExcludeEachOther) {
   EXPECT_EQ(m.sharding_key(), "user-1");
   m.Queue(1);
   EXPECT_TRUE(m.sharding_key().empty());
+  m.MessageGroup("g");
+  EXPECT_EQ(m.message_group(), "g");
+  EXPECT_FALSE(m.queue_id().has_value());
+  m.ShardingKey("s");
+  EXPECT_TRUE(m.message_group().empty());
+  m.MessageGroup("g2");
+  EXPECT_TRUE(m.sharding_key().empty());
+  m.Queue(2);
+  EXPECT_TRUE(m.message_group().empty());
+}
+
+TEST(MessageTest, DeliverAtAndDelayExcludeEachOther) {
+  Message m("orders");
+  EXPECT_FALSE(m.deliver_at_ms().has_value());
+  EXPECT_FALSE(m.delay().has_value());
+  m.Delay(std::chrono::milliseconds(1500));
+  EXPECT_EQ(m.delay(), std::chrono::milliseconds(1500));
+  m.DeliverAt(1795773600000);
+  EXPECT_EQ(m.deliver_at_ms(), 1795773600000);
+  EXPECT_FALSE(m.delay().has_value());
+  m.Delay(std::chrono::milliseconds(0));
+  EXPECT_FALSE(m.deliver_at_ms().has_value());
+  EXPECT_EQ(m.delay(), std::chrono::milliseconds(0));
 }
 
 }  // namespace

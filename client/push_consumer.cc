@@ -20,6 +20,7 @@
 
 #include "client/backoff.h"
 #include "client/convert.h"
+#include "client/utf8.h"
 #include "common/limits.h"
 #include "common/mutex.h"
 #include "halfmq/consumer.h"
@@ -42,11 +43,14 @@ Status ValidatePushOptions(const PushConsumerOptions& o) {
   if (!in_range(o.invisible_for, kMaxInvisibleMs)) {
     return Status::InvalidArgument("invisible_for is out of range");
   }
-  if (!in_range(o.retry_delay, kMaxInvisibleMs)) {
+  if (o.retry_delay.has_value() && !in_range(*o.retry_delay, kMaxInvisibleMs)) {
     return Status::InvalidArgument("retry_delay is out of range");
   }
   if (!in_range(o.poll_wait, kMaxWaitMs)) {
     return Status::InvalidArgument("poll_wait is out of range");
+  }
+  if (!client::IsValidUtf8(o.tag_filter)) {
+    return Status::InvalidArgument("tag_filter is not valid UTF-8");
   }
   return Status::Ok();
 }
@@ -117,6 +121,7 @@ class PushConsumer::Impl {
       receive.max_messages = static_cast<uint32_t>(want);
       receive.invisible_for = options_.invisible_for;
       receive.wait = options_.poll_wait;
+      receive.tag_filter = options_.tag_filter;
       auto received = consumer_->Receive(options_.topic, receive);
       if (!received.ok()) {
         // Errors here have no caller to go to. Retryable ones were already
@@ -171,8 +176,10 @@ class PushConsumer::Impl {
       // listener outran invisible_for) needs no action: the broker redelivers.
       if (failure.empty()) {
         consumer_->Ack(message).IgnoreError();
+      } else if (options_.retry_delay.has_value()) {
+        consumer_->Nack(message, *options_.retry_delay, failure).IgnoreError();
       } else {
-        consumer_->Nack(message, options_.retry_delay, failure).IgnoreError();
+        consumer_->Nack(message, failure).IgnoreError();  // the group's retry policy
       }
       MutexLock lock(&mu_);
       --held_;

@@ -1,5 +1,8 @@
 #include "client/cli/args.h"
 
+#include <charconv>
+#include <system_error>
+
 namespace halfmq::cli {
 
 std::optional<std::string> ParsedArgs::Value(std::string_view flag) const {
@@ -95,6 +98,59 @@ Result<uint64_t> ParseUint(std::string_view what, std::string_view text, uint64_
   }
   if (value < min || value > max) return bad();
   return value;
+}
+
+Result<double> ParseDouble(std::string_view what, std::string_view text, double min, double max) {
+  auto bad = [&] {
+    return Status::InvalidArgument(std::string(what) + " must be a number in " + FormatDouble(min) +
+                                   ".." + FormatDouble(max) + ", not '" + std::string(text) + "'");
+  };
+  // from_chars also reads "inf" and "nan"; only digits may start a number.
+  if (text.empty() || text.front() < '0' || text.front() > '9') return bad();
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return bad();
+  if (!(value >= min && value <= max)) return bad();
+  return value;
+}
+
+std::string FormatDouble(double value) {
+  char buf[64];
+  auto [end, error] = std::to_chars(buf, buf + sizeof(buf), value);
+  if (error != std::errc()) return std::to_string(value);
+  return std::string(buf, end);
+}
+
+Result<std::vector<std::string>> ParseList(std::string_view what, std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    std::string_view item = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (item.empty()) {
+      return Status::InvalidArgument(std::string(what) + " has an empty element: '" +
+                                     std::string(text) + "'");
+    }
+    out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<std::vector<uint64_t>> ParseUintList(std::string_view what, std::string_view text,
+                                            uint64_t min, uint64_t max) {
+  auto items = ParseList(what, text);
+  if (!items.ok()) return items.status();
+  std::vector<uint64_t> out;
+  out.reserve(items->size());
+  for (const std::string& item : *items) {
+    auto value = ParseUint(std::string(what) + " element", item, min, max);
+    if (!value.ok()) return value.status();
+    out.push_back(*value);
+  }
+  return out;
 }
 
 Result<std::pair<std::string, std::string>> ParseProperty(std::string_view text) {

@@ -65,6 +65,22 @@ Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
 Result<uint64_t> ParseUint(std::string_view what, std::string_view text, uint64_t min,
                            uint64_t max);
 
+// Parses a decimal number ("2", "1.5", "1e2") in [min, max]; `what` names
+// it in errors. Errors: INVALID_ARGUMENT, also for "nan" and "inf".
+Result<double> ParseDouble(std::string_view what, std::string_view text, double min, double max);
+
+// The shortest decimal form that reads back as `value`: "2", "1.5", "1e+21";
+// "inf", "nan" for those.
+std::string FormatDouble(double value);
+
+// Splits a comma-separated list ("a,b,c"). Errors: INVALID_ARGUMENT for an
+// empty list or an empty element ("a,,b", "a,").
+Result<std::vector<std::string>> ParseList(std::string_view what, std::string_view text);
+
+// ParseList, each element as ParseUint in [min, max].
+Result<std::vector<uint64_t>> ParseUintList(std::string_view what, std::string_view text,
+                                            uint64_t min, uint64_t max);
+
 // Splits "name=value" (the value may be empty or contain '='). Errors:
 // INVALID_ARGUMENT when there is no '=' or the name is empty.
 Result<std::pair<std::string, std::string>> ParseProperty(std::string_view text);

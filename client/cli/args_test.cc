@@ -94,3 +94,50 @@ TEST(ParsePropertyTest, SplitsAtFirstEquals) {
 
 }  // namespace
 }  // namespace halfmq::cli
+
+namespace halfmq::cli {
+namespace {
+
+TEST(ParseDoubleTest, DecimalNumbersInRange) {
+  EXPECT_EQ(*ParseDouble("x", "2", 1, 100), 2.0);
+  EXPECT_EQ(*ParseDouble("x", "1.5", 1, 100), 1.5);
+  EXPECT_EQ(*ParseDouble("x", "1e2", 1, 100), 100.0);
+  EXPECT_EQ(*ParseDouble("x", "1", 1, 100), 1.0);
+  for (const char* bad :
+       {"", "abc", "0.5", "100.1", "-2", "+2", "nan", "inf", "1.5x", " 2", "2 ", ".5", "1,5"}) {
+    EXPECT_FALSE(ParseDouble("x", bad, 1, 100).ok()) << bad;
+  }
+  EXPECT_EQ(ParseDouble("--multiplier", "0.5", 1, 100).status().message(),
+            "--multiplier must be a number in 1..100, not '0.5'");
+}
+
+TEST(FormatDoubleTest, ShortestExactForm) {
+  EXPECT_EQ(FormatDouble(2.0), "2");
+  EXPECT_EQ(FormatDouble(1.5), "1.5");
+  EXPECT_EQ(FormatDouble(0.1), "0.1");
+  EXPECT_EQ(FormatDouble(1.0 / 3), "0.3333333333333333");
+}
+
+TEST(ParseListTest, CommaSeparatedWithoutEmptyElements) {
+  EXPECT_EQ(*ParseList("--ids", "a"), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(*ParseList("--ids", "a,b,c"), (std::vector<std::string>{"a", "b", "c"}));
+  for (const char* bad : {"", ",", "a,", ",a", "a,,b"}) {
+    auto r = ParseList("--ids", bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("--ids has an empty element"), std::string::npos);
+  }
+}
+
+TEST(ParseUintListTest, EveryElementInRange) {
+  EXPECT_EQ(*ParseUintList("--delays-ms", "0,1000,60000", 0, 60000),
+            (std::vector<uint64_t>{0, 1000, 60000}));
+  EXPECT_FALSE(ParseUintList("--delays-ms", "1,x", 0, 10).ok());
+  EXPECT_FALSE(ParseUintList("--delays-ms", "1,11", 0, 10).ok());
+  EXPECT_FALSE(ParseUintList("--delays-ms", "1,-1", 0, 10).ok());
+  EXPECT_FALSE(ParseUintList("--delays-ms", "1,,2", 0, 10).ok());
+  EXPECT_NE(ParseUintList("--delays-ms", "1,x", 0, 10).status().message().find("--delays-ms"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace halfmq::cli

@@ -23,6 +23,8 @@ std::vector<Command> AllCommands() {
   AddGroupCommands(&commands);
   AddStatsCommands(&commands);
   AddTxnCommands(&commands);
+  AddDlqCommands(&commands);
+  AddMsgCommands(&commands);
   return commands;
 }
 
@@ -123,6 +125,26 @@ std::string FormatTimeMs(int64_t ms) {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(millis));
   return buf;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (c > 0) line += "  ";
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size(), ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
 }
 
 int RunCli(const std::vector<std::string>& args, const CliEnv& env) {

@@ -60,6 +60,22 @@ TEST(CliTest, HelpExitsZeroWithUsageOnStdout) {
     EXPECT_NE(r.out.find("txn list [--state pending|unresolved] [--json]"), std::string::npos);
     EXPECT_NE(r.out.find("txn commit TXN_ID\n"), std::string::npos);
     EXPECT_NE(r.out.find("txn rollback TXN_ID\n"), std::string::npos);
+    // The issue-4 shapes scripts rely on.
+    for (const char* shape : {
+             "group set-retry GROUP [--initial-ms MS --multiplier X --max-ms MS | --delays-ms "
+             "a,b,c] [--max-attempts N] [--no-jitter]",
+             "group get GROUP [--json]",
+             "[--no-ack | --nack [--reason TEXT]] [--tag-filter EXPR]",
+             "[--message-id ID] [--delay-ms MS | --deliver-at RFC3339] [--message-group G]",
+             "topic create NAME [--queues N] [--fifo]",
+             "dlq list GROUP [--all] [--json]",
+             "dlq redrive GROUP [--ids ID,...] [--to TOPIC] [--rate N]",
+             "msg get ID [--topic T] [--json]",
+             "msg find --topic T --key K [--limit N] [--json]",
+             "msg trace ID [--json]",
+         }) {
+      EXPECT_NE(r.out.find(shape), std::string::npos) << shape;
+    }
     EXPECT_TRUE(r.err.empty());
   }
 }
@@ -126,8 +142,75 @@ TEST(CliTest, UsageErrorsExitTwoWithMessageOnStderr) {
            {{"txn", "abort", "x"}, "unknown subcommand 'txn abort'"},
            {{"txn", "commit"}, "missing TXN_ID"},
            {{"txn", "rollback", "a", "b"}, "unexpected argument 'b'"},
-           {{"txn", "list", "--state", "done"}, "--state must be pending or unresolved, not 'done'"},
+           {{"txn", "list", "--state", "done"},
+            "--state must be pending or unresolved, not 'done'"},
            {{"txn", "list", "extra"}, "unexpected argument 'extra'"},
+           // send: ids, delays, groups
+           {{"send", "t", "--lines", "--message-id", "m1"}, "--message-id needs --body"},
+           {{"send", "t", "--body", "x", "--message-id", "a", "--message-id", "b"},
+            "'--message-id' given more than once"},
+           {{"send", "t", "--body", "x", "--delay-ms", "10", "--deliver-at",
+             "2026-11-27T10:00:00Z"},
+            "give at most one of --delay-ms and --deliver-at"},
+           {{"send", "t", "--body", "x", "--delay-ms", "-1"}, "--delay-ms must be an integer"},
+           {{"send", "t", "--body", "x", "--delay-ms", "1.5"}, "--delay-ms must be an integer"},
+           {{"send", "t", "--body", "x", "--delay-ms", "4294967296"},
+            "--delay-ms must be an integer in 0..4294967295"},
+           {{"send", "t", "--body", "x", "--deliver-at", "tomorrow"},
+            "--deliver-at: 'tomorrow' is not an RFC 3339 time"},
+           {{"send", "t", "--body", "x", "--deliver-at", "2026-11-27T10:00:00"}, "needs a zone"},
+           {{"send", "t", "--body", "x", "--deliver-at", "2026-02-30T10:00:00Z"},
+            "day out of range"},
+           {{"send", "t", "--body", "x", "--deliver-at", "1969-12-31T23:59:59Z"},
+            "--deliver-at must be after 1970"},
+           {{"send", "t", "--body", "x", "--deliver-at", "1970-01-01T00:00:00Z"},
+            "--deliver-at must be after 1970"},
+           {{"send", "t", "--body", "x", "--message-group"}, "'--message-group' needs a value"},
+           // consume: nack, reason, tag filter
+           {{"consume", "t", "--group", "g", "--reason", "r"}, "--reason needs --nack"},
+           {{"consume", "t", "--group", "g", "--nack", "--no-ack"},
+            "give at most one of --nack and --no-ack"},
+           {{"consume", "t", "--group", "g", "--nack=yes"}, "'--nack' takes no value"},
+           {{"consume", "t", "--group", "g", "--tag-filter"}, "'--tag-filter' needs a value"},
+           // topic create --fifo
+           {{"topic", "create", "t", "--fifo=true"}, "'--fifo' takes no value"},
+           // group set-retry / get
+           {{"group", "set-retry"}, "missing GROUP"},
+           {{"group", "set-retry", "g", "--initial-ms", "100"},
+            "--initial-ms, --multiplier and --max-ms go together"},
+           {{"group", "set-retry", "g", "--initial-ms", "1", "--multiplier", "2", "--max-ms", "10",
+             "--delays-ms", "1,2"},
+            "not both"},
+           {{"group", "set-retry", "g", "--no-jitter"}, "--no-jitter needs"},
+           {{"group", "set-retry", "g", "--delays-ms", "1,,2"}, "--delays-ms has an empty element"},
+           {{"group", "set-retry", "g", "--initial-ms", "1", "--multiplier", "x", "--max-ms", "10"},
+            "--multiplier must be a number in 1..100, not 'x'"},
+           {{"group", "set-retry", "g", "--max-attempts", "0"},
+            "--max-attempts must be an integer in 1..1000"},
+           {{"group", "get"}, "missing GROUP"},
+           {{"group", "get", "g", "h"}, "unexpected argument 'h'"},
+           // dlq
+           {{"dlq"}, "missing subcommand after 'dlq'"},
+           {{"dlq", "purge", "g"}, "unknown subcommand 'dlq purge'"},
+           {{"dlq", "list"}, "missing GROUP"},
+           {{"dlq", "list", "g", "--all=1"}, "'--all' takes no value"},
+           {{"dlq", "redrive"}, "missing GROUP"},
+           {{"dlq", "redrive", "g", "--ids", ""}, "--ids has an empty element"},
+           {{"dlq", "redrive", "g", "--ids", "a,,b"}, "--ids has an empty element"},
+           {{"dlq", "redrive", "g", "--ids", "a,b", "--ids", "a"}, "--ids names 'a' twice"},
+           {{"dlq", "redrive", "g", "--rate", "0"}, "--rate must be an integer in 1..1000000"},
+           {{"dlq", "redrive", "g", "--rate", "fast"}, "--rate must be an integer"},
+           {{"dlq", "redrive", "g", "--to"}, "'--to' needs a value"},
+           // msg
+           {{"msg"}, "missing subcommand after 'msg'"},
+           {{"msg", "get"}, "missing ID"},
+           {{"msg", "get", "a", "b"}, "unexpected argument 'b'"},
+           {{"msg", "find", "--key", "k"}, "missing --topic"},
+           {{"msg", "find", "--topic", "t"}, "missing --key"},
+           {{"msg", "find", "--topic", "t", "--key", "k", "--limit", "0"},
+            "--limit must be an integer in 1..1000"},
+           {{"msg", "find", "--topic", "t", "--key", "k", "x"}, "unexpected argument 'x'"},
+           {{"msg", "trace"}, "missing ID"},
        }) {
     CliRun r = RunArgs(c.args);
     EXPECT_EQ(r.code, kExitUsage) << c.message;
@@ -163,6 +246,66 @@ TEST(CliTest, TransactionCommandsWithoutABrokerExitOne) {
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
     EXPECT_TRUE(r.out.empty());
   }
+}
+
+TEST(CliTest, NewCommandsWithoutABrokerExitOne) {
+  // Every one of these passes flag parsing and fails only at the connect,
+  // which retries with backoff for about a second: run them side by side.
+  std::string broker = ClosedBrokerAddress();
+  const std::vector<std::vector<std::string>> commands = {
+      {"group", "set-retry", "g", "--delays-ms", "10,20", "--max-attempts", "3"},
+      {"group", "get", "g"},
+      {"dlq", "list", "g", "--all"},
+      {"dlq", "redrive", "g", "--ids", "a,b", "--rate", "5"},
+      {"msg", "get", "m1"},
+      {"msg", "find", "--topic", "t", "--key", "k"},
+      {"msg", "trace", "m1", "--json"},
+      {"send", "t", "--body", "x", "--message-id", "order-1", "--deliver-at",
+       "2026-11-27T11:00:00+01:00", "--message-group", "g"},
+      {"consume", "t", "--group", "g", "--nack", "--reason", "r", "--tag-filter", "a||b"},
+      {"topic", "create", "t", "--fifo"},
+  };
+  std::vector<CliRun> runs(commands.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    threads.emplace_back([&runs, &commands, &broker, i] {
+      std::vector<std::string> full = {"--broker", broker};
+      full.insert(full.end(), commands[i].begin(), commands[i].end());
+      runs[i] = RunArgs(full);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const CliRun& r = runs[i];
+    EXPECT_EQ(r.code, kExitError) << commands[i][0] << " " << commands[i][1] << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("halfmq: UNAVAILABLE: cannot connect to broker " + broker, 0), 0u)
+        << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+}
+
+TEST(CliTest, NewCommandsHaveHelp) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"group", "set-retry", "--help"},
+           {"group", "get", "--help"},
+           {"dlq", "list", "--help"},
+           {"dlq", "redrive", "--help"},
+           {"msg", "get", "--help"},
+           {"msg", "find", "--help"},
+           {"msg", "trace", "--help"},
+       }) {
+    CliRun r = RunArgs(args);
+    EXPECT_EQ(r.code, kExitOk) << args[0] << " " << args[1];
+    EXPECT_NE(r.out.find("usage: halfmq [--broker HOST:PORT] " + args[0] + " " + args[1]),
+              std::string::npos)
+        << r.out;
+    EXPECT_GT(r.out.size(), 200u) << r.out;  // more than the synopsis
+  }
+  CliRun r = RunArgs({"dlq", "--help"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_NE(r.out.find("dlq list"), std::string::npos);
+  EXPECT_NE(r.out.find("dlq redrive"), std::string::npos);
+  EXPECT_EQ(r.out.find("msg get"), std::string::npos);
 }
 
 TEST(CliTest, BrokerComesFromFlagThenEnvironment) {

@@ -7,6 +7,8 @@
 
 #include "client/cli/command.h"
 #include "client/cli/json.h"
+#include "client/cli/msg.h"
+#include "client/cli/rfc3339.h"
 #include "client/cli/txn.h"
 #include "common/mutex.h"
 #include "halfmq/producer.h"
@@ -18,19 +20,6 @@ namespace {
 // Enough to keep a loopback broker's group commit busy; small enough that a
 // slow first message does not buffer much.
 constexpr size_t kLinesWindow = 256;
-
-std::string FormatReceipt(const SendReceipt& r, bool json) {
-  if (json) {
-    return JsonObject()
-        .Str("message_id", r.message_id)
-        .Str("topic", r.topic)
-        .Uint("queue", r.queue_id)
-        .Uint("offset", r.offset)
-        .str();
-  }
-  return "sent " + r.message_id + " " + r.topic + " queue=" + std::to_string(r.queue_id) +
-         " offset=" + std::to_string(r.offset);
-}
 
 // Completed sends by line index, filled by client callbacks and printed in
 // line order by the command's thread.
@@ -106,6 +95,27 @@ int Send(const ParsedArgs& args, Context& ctx) {
     if (!property.ok()) return ctx.Usage(property.status().message());
     base.Property(property->first, property->second);
   }
+  if (auto id = args.Value("message-id")) {
+    // One id is one message: every --lines line after the first would be
+    // answered as a duplicate of the first.
+    if (lines) return ctx.Usage("--message-id needs --body (it names one message)");
+    base.Id(*id);
+  }
+  if (args.Has("delay-ms") && args.Has("deliver-at")) {
+    return ctx.Usage("give at most one of --delay-ms and --deliver-at");
+  }
+  if (args.Has("delay-ms")) {
+    auto delay = args.Uint("delay-ms", 0, 0, UINT32_MAX);
+    if (!delay.ok()) return ctx.Usage(delay.status().message());
+    base.Delay(std::chrono::milliseconds(*delay));
+  }
+  if (auto at = args.Value("deliver-at")) {
+    auto ms = ParseRfc3339Ms(*at);
+    if (!ms.ok()) return ctx.Usage("--deliver-at: " + ms.status().message());
+    if (*ms <= 0) return ctx.Usage("--deliver-at must be after 1970-01-01T00:00:00Z");
+    base.DeliverAt(*ms);
+  }
+  if (auto group = args.Value("message-group")) base.MessageGroup(*group);
   bool json = args.Has("json");
   auto txn_flags = ParseTxnSendFlags(args);
   if (!txn_flags.ok()) return ctx.Usage(txn_flags.status().message());
@@ -132,20 +142,57 @@ int Send(const ParsedArgs& args, Context& ctx) {
 
 }  // namespace
 
+std::string FormatReceipt(const SendReceipt& r, bool json) {
+  if (json) {
+    JsonObject o;
+    o.Str("message_id", r.message_id).Str("topic", r.topic);
+    if (r.deliver_at_ms != 0) {
+      o.Int("deliver_at_ms", r.deliver_at_ms);
+    } else {
+      o.Uint("queue", r.queue_id).Uint("offset", r.offset);
+    }
+    if (r.deduplicated) o.Bool("deduplicated", true);
+    return o.str();
+  }
+  std::string line = "sent " + r.message_id + " " + r.topic;
+  if (r.deliver_at_ms != 0) {
+    line += " deliver_at=" + FormatTimeMs(r.deliver_at_ms);
+  } else {
+    line += " queue=" + std::to_string(r.queue_id) + " offset=" + std::to_string(r.offset);
+  }
+  if (r.deduplicated) line += " deduplicated";
+  return line;
+}
+
 void AddSendCommands(std::vector<Command>* commands) {
   commands->push_back(Command{
       .words = {"send"},
       .positionals = {"TOPIC"},
       .synopsis = "[--key K]... [--tag T] [--property NAME=VALUE]... (--body TEXT | --lines) "
-                  "[--json] [--txn commit|rollback|unknown [--producer-group PG] "
-                  "[--check-answer commit|rollback|unknown] [--serve-checks-ms MS]]",
+                  "[--message-id ID] [--delay-ms MS | --deliver-at RFC3339] "
+                  "[--message-group G] [--json] [--txn commit|rollback|unknown "
+                  "[--producer-group PG] [--check-answer commit|rollback|unknown] "
+                  "[--serve-checks-ms MS]]",
       .summary = "send one message (--body) or one per line of stdin (--lines), optionally "
                  "as one transaction",
       .help = "  prints `sent MESSAGE_ID TOPIC queue=Q offset=O` per message, or with --json\n"
               "  {\"message_id\",\"topic\",\"queue\",\"offset\"}; with --lines in input order.\n"
+              "  A delayed message has no queue and offset yet: it prints\n"
+              "  `sent MESSAGE_ID TOPIC deliver_at=TIME` (UTC), or with --json\n"
+              "  {\"message_id\",\"topic\",\"deliver_at_ms\"}. When the broker already had\n"
+              "  the message id (within its dedup window) it stores nothing and answers with\n"
+              "  the original: ` deduplicated` is appended, or \"deduplicated\":true.\n"
               "  --lines strips the newline only; every line, even an empty one, is a message.\n"
               "  On a failed line it reads no further, reports every failure on stderr as\n"
               "  `halfmq: line N: ...`, still prints lines that were stored, and exits 1.\n"
+              "\n"
+              "  --message-id ID sets the id, the idempotency key: sending the same id again\n"
+              "  within the dedup window (10 min by default) stores nothing. Only with --body.\n"
+              "  --delay-ms MS delivers MS after the send (in a transaction: after the\n"
+              "  commit); --deliver-at RFC3339 at that time by the broker's clock, e.g.\n"
+              "  2026-11-27T10:00:00Z or 2026-11-27T11:00:00+01:00 (a zone is required).\n"
+              "  --message-group G puts the message in FIFO group G (one queue; on a --fifo\n"
+              "  topic delivered one at a time, in order, within the group).\n"
               "\n"
               "  --txn sends all the messages as ONE transaction of producer group\n"
               "  --producer-group (default halfmq-cli), then commits it, rolls it back, or\n"
@@ -154,7 +201,8 @@ void AddSendCommands(std::vector<Command>* commands) {
               "  `OUTCOME txn=TXN_ID MESSAGE_ID TOPIC[ queue=Q offset=O]`, or with --json\n"
               "  {\"txn_id\",\"message_id\",\"outcome\",\"topic\"[,\"queue\",\"offset\"]},\n"
               "  OUTCOME being committed, rolled_back or pending (queue and offset for\n"
-              "  committed messages). If a send fails it rolls back (unless --txn unknown)\n"
+              "  committed messages; ` deliver_at=TIME` or \"deliver_at_ms\" instead for\n"
+              "  delayed ones). If a send fails it rolls back (unless --txn unknown)\n"
               "  and exits 1. While it runs it answers the broker's checks of the group with\n"
               "  --check-answer (default unknown); --serve-checks-ms MS keeps it connected\n"
               "  that long after the send to do so. Each check is logged on stderr as\n"
@@ -169,7 +217,11 @@ void AddSendCommands(std::vector<Command>* commands) {
                 {"txn", FlagKind::kValue},
                 {"producer-group", FlagKind::kValue},
                 {"check-answer", FlagKind::kValue},
-                {"serve-checks-ms", FlagKind::kValue}},
+                {"serve-checks-ms", FlagKind::kValue},
+                {"message-id", FlagKind::kValue},
+                {"delay-ms", FlagKind::kValue},
+                {"deliver-at", FlagKind::kValue},
+                {"message-group", FlagKind::kValue}},
       .run = Send,
   });
 }

@@ -233,12 +233,19 @@ std::string FormatTxnMessage(const HalfReceipt& half, std::string_view outcome,
         .Str("message_id", half.message_id)
         .Str("outcome", outcome)
         .Str("topic", half.topic);
-    if (stored != nullptr) o.Uint("queue", stored->queue_id).Uint("offset", stored->offset);
+    if (stored != nullptr && stored->deliver_at_ms != 0) {
+      o.Int("deliver_at_ms", stored->deliver_at_ms);
+    } else if (stored != nullptr) {
+      o.Uint("queue", stored->queue_id).Uint("offset", stored->offset);
+    }
     return o.str();
   }
   std::string line = std::string(outcome) + " txn=" + half.txn_id + " " + half.message_id + " " +
                      half.topic;
-  if (stored != nullptr) {
+  if (stored != nullptr && stored->deliver_at_ms != 0) {
+    // Delayed from the commit: no queue and offset until it is due.
+    line += " deliver_at=" + FormatTimeMs(stored->deliver_at_ms);
+  } else if (stored != nullptr) {
     line += " queue=" + std::to_string(stored->queue_id) +
             " offset=" + std::to_string(stored->offset);
   }

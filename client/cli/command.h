@@ -54,9 +54,15 @@ void AddConsumeCommands(std::vector<Command>* commands);
 void AddGroupCommands(std::vector<Command>* commands);
 void AddStatsCommands(std::vector<Command>* commands);
 void AddTxnCommands(std::vector<Command>* commands);
+void AddDlqCommands(std::vector<Command>* commands);
+void AddMsgCommands(std::vector<Command>* commands);
 
 // Formats broker milliseconds as UTC ISO 8601 ("2024-05-01T12:00:00.123Z").
 std::string FormatTimeMs(int64_t ms);
+
+// Rows (the first is the header) as left-aligned columns two spaces apart,
+// one line each, without trailing spaces.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace halfmq::cli
 

@@ -1,5 +1,8 @@
 #include "client/cli/json.h"
 
+#include <cmath>
+
+#include "client/cli/args.h"
 #include "client/utf8.h"
 
 namespace halfmq::cli {
@@ -82,6 +85,29 @@ JsonObject& JsonObject::Uint(std::string_view key, uint64_t value) {
 JsonObject& JsonObject::Bool(std::string_view key, bool value) {
   Key(key);
   out_.append(value ? "true" : "false");
+  return *this;
+}
+
+JsonObject& JsonObject::Double(std::string_view key, double value) {
+  Key(key);
+  out_.append(std::isfinite(value) ? FormatDouble(value) : "null");
+  return *this;
+}
+
+JsonObject& JsonObject::UintArray(std::string_view key, const std::vector<uint64_t>& values) {
+  Key(key);
+  out_.push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out_.push_back(',');
+    out_.append(std::to_string(values[i]));
+  }
+  out_.push_back(']');
+  return *this;
+}
+
+JsonObject& JsonObject::Object(std::string_view key, const JsonObject& value) {
+  Key(key);
+  out_.append(value.str());
   return *this;
 }
 

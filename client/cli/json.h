@@ -35,6 +35,11 @@ class JsonObject {
   JsonObject& Int(std::string_view key, int64_t value);
   JsonObject& Uint(std::string_view key, uint64_t value);
   JsonObject& Bool(std::string_view key, bool value);
+  // Shortest exact decimal form; null for NaN and infinities.
+  JsonObject& Double(std::string_view key, double value);
+  JsonObject& UintArray(std::string_view key, const std::vector<uint64_t>& values);
+  // A nested object.
+  JsonObject& Object(std::string_view key, const JsonObject& value);
   JsonObject& StrArray(std::string_view key, const std::vector<std::string>& values);
   JsonObject& StrMap(std::string_view key, const std::map<std::string, std::string>& values);
   JsonObject& IntMap(std::string_view key, const std::map<std::string, int64_t>& values);

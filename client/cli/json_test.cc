@@ -1,5 +1,6 @@
 #include "client/cli/json.h"
 
+#include <cmath>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -58,6 +59,27 @@ TEST(JsonObjectTest, BuildsOneLineInInsertionOrder) {
 TEST(HexEncodeTest, LowercaseTwoDigitsPerByte) {
   EXPECT_EQ(HexEncode(std::string("\x00\x0f\xab\xff", 4)), "000fabff");
   EXPECT_EQ(HexEncode(""), "");
+}
+
+}  // namespace
+}  // namespace halfmq::cli
+
+namespace halfmq::cli {
+namespace {
+
+TEST(JsonObjectTest, DoublesArraysAndNestedObjects) {
+  EXPECT_EQ(JsonObject()
+                .Double("a", 2.0)
+                .Double("b", 1.5)
+                .Double("nan", std::nan(""))
+                .Double("inf", HUGE_VAL)
+                .UintArray("u", {1, 20})
+                .UintArray("none", {})
+                .Object("o", JsonObject().Str("k", "v").Uint("n", 1))
+                .Object("empty", JsonObject())
+                .str(),
+            "{\"a\":2,\"b\":1.5,\"nan\":null,\"inf\":null,\"u\":[1,20],\"none\":[],"
+            "\"o\":{\"k\":\"v\",\"n\":1},\"empty\":{}}");
 }
 
 }  // namespace

@@ -48,8 +48,9 @@ std::string_view TxnListStateWord(TxnListState state);
 // One line of `send --txn` output for a message whose transaction ended as
 // `outcome` ("committed", "rolled_back" or "pending"); `stored` is where a
 // committed message landed, if the broker said. JSON:
-//   {"txn_id","message_id","outcome","topic"[,"queue","offset"]}
-// text: OUTCOME txn=TXN_ID MESSAGE_ID TOPIC[ queue=Q offset=O]
+//   {"txn_id","message_id","outcome","topic"[,"queue","offset"|,"deliver_at_ms"]}
+// text: OUTCOME txn=TXN_ID MESSAGE_ID TOPIC[ queue=Q offset=O| deliver_at=TIME]
+// (deliver_at for a delayed message, which gets its queue and offset when due).
 std::string FormatTxnMessage(const HalfReceipt& half, std::string_view outcome,
                              const SendReceipt* stored, bool json);
 

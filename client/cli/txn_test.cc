@@ -84,6 +84,15 @@ TEST(TxnOutputTest, SendLinesPerOutcome) {
   EXPECT_EQ(FormatTxnMessage(half, "committed", &stored, false),
             "committed txn=t1 m1 order-paid queue=3 offset=42");
   EXPECT_EQ(FormatTxnMessage(half, "pending", nullptr, false), "pending txn=t1 m1 order-paid");
+  SendReceipt delayed;
+  delayed.message_id = "m1";
+  delayed.topic = "order-paid";
+  delayed.deliver_at_ms = 1795773600000;
+  EXPECT_EQ(FormatTxnMessage(half, "committed", &delayed, true),
+            "{\"txn_id\":\"t1\",\"message_id\":\"m1\",\"outcome\":\"committed\","
+            "\"topic\":\"order-paid\",\"deliver_at_ms\":1795773600000}");
+  EXPECT_EQ(FormatTxnMessage(half, "committed", &delayed, false),
+            "committed txn=t1 m1 order-paid deliver_at=2026-11-27T10:00:00.000Z");
 }
 
 TransactionInfo Info() {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ struct ReceiveOptions {
   std::chrono::milliseconds invisible_for{30000};
   // Long-poll for up to this long when nothing is available.
   std::chrono::milliseconds wait{1000};
+  // Tag filter of the group's subscription to the topic: "*" (every
+  // message) or tags joined by "||", e.g. "paid||refunded". Messages whose
+  // tag does not match are skipped for the whole group (not just this
+  // consumer). "" keeps the filter the subscription already has (none at
+  // first); the last filter given wins. The broker checks the syntax
+  // (INVALID_ARGUMENT).
+  std::string tag_filter;
 };
 
 // Thread-safe; calls from many threads share one connection and are
@@ -55,7 +63,16 @@ class Consumer {
   // Acks many at once; one status per handle, in order.
   Result<std::vector<Status>> AckBatch(const std::vector<std::string>& receipt_handles);
 
-  // Gives the message back for redelivery after `delay`. Same errors as Ack.
+  // Gives the message back as failed, for redelivery after the delay the
+  // group's RetryPolicy sets for this attempt. When it was the last attempt
+  // (RetryPolicy::max_attempts) the message moves to the group's dead-letter
+  // topic instead. `reason` (truncated to 1 KiB, invalid UTF-8 replaced) is
+  // kept with the message and shown with the dead letter and in its trace.
+  // Same errors as Ack.
+  Status Nack(const ReceivedMessage& message, const std::string& reason = "");
+  // Nack with an explicit delay (0: at once) instead of the policy's; the
+  // attempt still counts toward max_attempts. Errors: as Ack, and
+  // INVALID_ARGUMENT for a delay outside 0..12 h.
   Status Nack(const ReceivedMessage& message, std::chrono::milliseconds delay,
               const std::string& reason = "");
 
@@ -72,7 +89,7 @@ class Consumer {
 
 enum class ConsumeResult {
   kSuccess,     // ack
-  kRetryLater,  // nack with PushConsumerOptions::retry_delay
+  kRetryLater,  // nack: retried per the group's RetryPolicy (or retry_delay)
 };
 
 struct PushConsumerOptions {
@@ -80,16 +97,23 @@ struct PushConsumerOptions {
   // Listener calls running at once (and messages held at once).
   int concurrency = 8;
   std::chrono::milliseconds invisible_for{30000};
-  std::chrono::milliseconds retry_delay{1000};
+  // Delay of the nack on kRetryLater or a throw. Unset (the default): the
+  // delay the group's RetryPolicy gives for the attempt. Set: this delay for
+  // every attempt (0..12 h); attempts still count toward max_attempts.
+  std::optional<std::chrono::milliseconds> retry_delay;
   // Long-poll wait of each receive.
   std::chrono::milliseconds poll_wait{1000};
+  // ReceiveOptions::tag_filter of every receive ("" keeps the group's).
+  std::string tag_filter;
 };
 
 // Runs `listener` for every message of the topic delivered to the group, at
-// most `concurrency` at a time; acks on kSuccess, nacks with retry_delay on
-// kRetryLater or when the listener throws. It never holds more than
-// `concurrency` messages, so the rest stay available to other consumers of
-// the group. Receive errors are retried with backoff for as long as it runs
+// most `concurrency` at a time; acks on kSuccess, nacks on kRetryLater or
+// when the listener throws (with the listener's exception text as the
+// reason), after the group's RetryPolicy delay unless `retry_delay` is set.
+// A message that fails its last attempt is dead-lettered by the broker. It
+// never holds more than `concurrency` messages, so the rest stay available
+// to other consumers of the group. Receive errors are retried with backoff for as long as it runs
 // (there is no caller to return them to).
 //
 // Thread-safe. Stop() (or the destructor) ends the receive loop (waiting for

@@ -2,6 +2,7 @@
 #ifndef HALFMQ_CLIENT_MESSAGE_H_
 #define HALFMQ_CLIENT_MESSAGE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,6 +14,11 @@ namespace halfmq {
 // A message to send, built fluently:
 //   halfmq::Message("order-paid").Key(order_id).Tag("paid").Body(json)
 // A value type; copyable and movable.
+//
+// Queue selection: Queue, ShardingKey and MessageGroup exclude each other;
+// the last one set wins. Without any of them the broker spreads messages over
+// the topic's queues. Delivery time: DeliverAt and Delay exclude each other
+// the same way.
 class Message {
  public:
   explicit Message(std::string topic) : topic_(std::move(topic)) {}
@@ -38,16 +44,58 @@ class Message {
   Message& Queue(uint32_t queue_id) {
     queue_id_ = queue_id;
     sharding_key_.clear();
+    message_group_.clear();
     return *this;
   }
   // Messages with equal sharding keys land in the same queue, in send order.
   Message& ShardingKey(std::string key) {
     sharding_key_ = std::move(key);
     queue_id_.reset();
+    message_group_.clear();
     return *this;
   }
-  // Sets the message id; by default the client generates a unique,
-  // time-ordered one when the message is sent.
+  // FIFO message group (1..128 bytes, no control bytes; "" for none).
+  // Messages of one group land in the same queue, in send order, and on a
+  // FIFO topic (TopicOptions::fifo) a group's next message is delivered only
+  // after the previous one was acked or dead-lettered; different groups are
+  // delivered in parallel. On a non-FIFO topic it acts as a sharding key.
+  Message& MessageGroup(std::string group) {
+    message_group_ = std::move(group);
+    queue_id_.reset();
+    sharding_key_.clear();
+    return *this;
+  }
+
+  // Delayed delivery: the message is stored now and becomes visible to
+  // consumers at `broker_ms` (ms since the Unix epoch by the BROKER's clock;
+  // a time in the past delivers at once). It survives broker restarts. The
+  // broker bounds how far ahead (--max_delay_ms, 30 days by default) and
+  // answers INVALID_ARGUMENT beyond that.
+  Message& DeliverAt(int64_t broker_ms) {
+    deliver_at_ms_ = broker_ms;
+    delay_.reset();
+    return *this;
+  }
+  // Delayed delivery `delay` after the broker stores the message, or, sent in
+  // a transaction, after the transaction commits. 0 delivers at once.
+  Message& Delay(std::chrono::milliseconds delay) {
+    delay_ = delay;
+    deliver_at_ms_.reset();
+    return *this;
+  }
+
+  // Sets the message id: 1..128 printable ASCII bytes without spaces, e.g.
+  // an order number. By default the client generates a unique, time-ordered
+  // one when the message is sent.
+  //
+  // The id is the idempotency key. If the broker already stored a message
+  // with this id within its dedup window (10 minutes by default, kept across
+  // restarts), a send of it stores nothing and returns the original receipt
+  // with `deduplicated` set, whatever the rest of the message says. The
+  // client's own retries (on UNAVAILABLE and RESOURCE_EXHAUSTED, see
+  // ClientOptions::max_retries) always resend the same id, generated or not,
+  // so a retry after a lost answer never stores a message twice; setting the
+  // id yourself extends that to your own retries, e.g. after a crash.
   Message& Id(std::string message_id) {
     message_id_ = std::move(message_id);
     return *this;
@@ -62,6 +110,9 @@ class Message {
   const std::string& body() const { return body_; }
   const std::optional<uint32_t>& queue_id() const { return queue_id_; }
   const std::string& sharding_key() const { return sharding_key_; }
+  const std::string& message_group() const { return message_group_; }
+  const std::optional<int64_t>& deliver_at_ms() const { return deliver_at_ms_; }
+  const std::optional<std::chrono::milliseconds>& delay() const { return delay_; }
   const std::string& message_id() const { return message_id_; }
 
  private:
@@ -72,6 +123,9 @@ class Message {
   std::string body_;
   std::optional<uint32_t> queue_id_;
   std::string sharding_key_;
+  std::string message_group_;
+  std::optional<int64_t> deliver_at_ms_;
+  std::optional<std::chrono::milliseconds> delay_;
   std::string message_id_;
 };
 
@@ -80,9 +134,32 @@ class Message {
 struct SendReceipt {
   std::string message_id;
   std::string topic;
+  // 0 for a delayed message: it gets its queue and offset when it is due.
   uint32_t queue_id = 0;
   uint64_t offset = 0;
   int64_t store_time_ms = 0;
+  // For a delayed message, the broker time at which it becomes visible;
+  // 0 otherwise.
+  int64_t deliver_at_ms = 0;
+  // True if the broker already had a message with this id within its dedup
+  // window: nothing new was stored and this is the original receipt.
+  bool deduplicated = false;
+};
+
+// Where a dead letter came from and why it died. A message is dead-lettered
+// to its group's dead-letter topic ("%DLQ.<group>") when its last attempt
+// under the group's RetryPolicy fails.
+struct DeadLetterInfo {
+  std::string original_topic;
+  uint32_t original_queue = 0;
+  uint64_t original_offset = 0;
+  // Deliveries to the group before it was dead-lettered.
+  uint32_t attempts = 0;
+  // The last nack's reason, or why the broker gave up (e.g. expiry).
+  std::string reason;
+  int64_t dead_lettered_ms = 0;  // broker ms
+  // The consumer group that failed it.
+  std::string group;
 };
 
 // A message delivered to a consumer group.
@@ -95,8 +172,13 @@ struct ReceivedMessage {
   std::string tag;
   std::map<std::string, std::string> properties;
   std::string body;
+  // The FIFO message group it was sent with, or "".
+  std::string message_group;
   int64_t born_time_ms = 0;
   int64_t store_time_ms = 0;
+  // Set when the message is a dead letter (received from a dead-letter
+  // topic): its origin and failure. Its message_id is the original one.
+  std::optional<DeadLetterInfo> dead_letter;
   // 1 on the first delivery to this group, +1 on every redelivery.
   uint32_t attempt = 0;
   // Identifies this delivery to Ack, Nack and ChangeInvisibleDuration.

@@ -1,8 +1,17 @@
 // Producer: sends messages. Thread-safe; one Producer shares one connection
-// among all threads that use it. A message without an id gets one generated
-// once, before the first attempt, so a retried send carries the same id.
-// Destroying a Producer completes outstanding SendAsync calls with
-// UNAVAILABLE "client closed".
+// among all threads that use it. Destroying a Producer completes outstanding
+// SendAsync calls with UNAVAILABLE "client closed".
+//
+// Idempotent sends: the message id is the idempotency key (Message::Id). A
+// message without an id gets one generated once, before the first attempt,
+// and the client retries UNAVAILABLE and RESOURCE_EXHAUSTED failures (up to
+// ClientOptions::max_retries, with full-jitter backoff) resending the same
+// ids. The broker remembers ids for its dedup window (10 minutes by default,
+// across restarts): a send whose id it already stored in that window stores
+// nothing and returns the original SendReceipt with `deduplicated` set. So a
+// retry never stores a message twice, and a caller that sets its own ids
+// (e.g. order numbers) may itself retry a send whose outcome it does not
+// know, with the same ids.
 #ifndef HALFMQ_CLIENT_PRODUCER_H_
 #define HALFMQ_CLIENT_PRODUCER_H_
 
@@ -28,12 +37,15 @@ class Producer {
   Producer& operator=(const Producer&) = delete;
 
   // Sends one message and waits until it is durable. Errors: NOT_FOUND for an
-  // unknown topic; INVALID_ARGUMENT for a bad name, queue id or oversize
-  // message; UNAVAILABLE / RESOURCE_EXHAUSTED after retries ran out.
+  // unknown topic; INVALID_ARGUMENT for a bad name, queue id, message group,
+  // delay (or a delivery time beyond the broker's maximum) or oversize
+  // message; UNAVAILABLE / RESOURCE_EXHAUSTED after retries ran out (the
+  // message may or may not be stored: send it again with the same id).
   Result<SendReceipt> Send(const Message& message);
 
   // Sends messages atomically: all are stored or none. Receipts are in
-  // order. Same errors as Send.
+  // order. Same errors as Send. A batch retried after it was stored is
+  // answered with every receipt `deduplicated`.
   Result<std::vector<SendReceipt>> SendBatch(const std::vector<Message>& messages);
 
   // Sends without waiting. `done` runs once, on the client's thread, also

@@ -153,7 +153,9 @@ class Transaction {
   Result<std::vector<HalfReceipt>> SendBatch(const std::vector<Message>& messages);
 
   // Makes every message of the transaction visible, atomically, and returns
-  // where each was stored. Safe to call again (e.g. after UNAVAILABLE): a
+  // where each was stored. A delayed message (Message::Delay) starts its
+  // delay here, not at Send; its receipt has deliver_at_ms set and no queue
+  // or offset yet. Safe to call again (e.g. after UNAVAILABLE): a
   // repeat returns the first outcome. Errors: FAILED_PRECONDITION if the
   // transaction was rolled back (by this handle, a check or an operator) or
   // if nothing was sent through a handle from Begin(); NOT_FOUND if the
