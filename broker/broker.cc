@@ -121,7 +121,10 @@ Status Broker::Recover() {
   server.session.max_inflight_requests = options_.max_inflight_requests;
   server.max_connections = options_.max_connections;
   server_ = std::make_unique<Server>(io_, dispatcher_.get(), budget_.get(), &metrics_, server);
-  server_->SetCloseObserver([txn = txn_.get()](uint64_t id) { txn->OnConnectionClosed(id); });
+  server_->SetCloseObserver([txn = txn_.get(), produce = produce_.get()](uint64_t id) {
+    txn->OnConnectionClosed(id);
+    produce->OnConnectionClosed(id);
+  });
   retention_ = std::make_unique<RetentionService>(store_.get(), topics_.get(), clock, &metrics_,
                                                   options_.retention_ms,
                                                   options_.retention_interval);

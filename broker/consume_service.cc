@@ -490,6 +490,7 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         Subscription::Inflight e = it->second;
         e.attempt++;
         e.invisible_until_ms = invisible_until;
+        if (e.message_id.empty()) e.message_id = p.message->message_id();
         e.visible_at_ms = visible_after(e.attempt);
         sub.SetInflight(p.queue, p.offset, e);
         batch.PutInflight(sub.id(), p.queue, Offset(p.offset), ToRecord(e));
@@ -1295,6 +1296,7 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
             e.visible_at_ms = now;
             e.first_received_ms = now;
             e.invisible_until_ms = now;
+            e.message_id = id;
             sub->SetInflight(q, info.original_offset(), e);
             batch.PutInflight(sub->id(), q, Offset(info.original_offset()), ToRecord(e));
             batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),

@@ -37,7 +37,7 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
       return admin_->GetBrokerStats(std::move(*request.mutable_get_broker_stats()),
                                     std::move(responder));
     case v1::Frame::kSend:
-      return produce_->Send(std::move(*request.mutable_send()), std::move(responder));
+      return produce_->Send(std::move(*request.mutable_send()), std::move(responder), connection);
     case v1::Frame::kReceive:
       return consume_->Receive(std::move(*request.mutable_receive()), std::move(responder),
                                connection->client_id());

@@ -9,7 +9,7 @@ bool KeyGate::AllFree(const std::vector<std::string>& keys) const {
   return true;
 }
 
-void KeyGate::Run(std::vector<std::string> keys, Operation op) {
+void KeyGate::Run(std::vector<std::string> keys, Executor executor, Operation op) {
   {
     MutexLock lock(&mu_);
     // Behind an earlier waiter on the same keys, or on held keys: wait.
@@ -21,17 +21,17 @@ void KeyGate::Run(std::vector<std::string> keys, Operation op) {
       }
     }
     if (blocked) {
-      waiting_.push_back(Waiter{std::move(keys), std::move(op)});
+      waiting_.push_back(Waiter{std::move(keys), executor, std::move(op)});
       return;
     }
     for (const auto& k : keys) held_.insert(k);
   }
-  Start(std::move(keys), std::move(op));
+  Start(std::move(keys), std::move(executor), std::move(op));
 }
 
-void KeyGate::Start(std::vector<std::string> keys, Operation op) {
+void KeyGate::Start(std::vector<std::string> keys, Executor executor, Operation op) {
   auto lease = std::make_shared<Lease>(this, std::move(keys));
-  asio::post(pool_, [op = std::move(op), lease = std::move(lease)]() mutable {
+  asio::post(executor, [op = std::move(op), lease = std::move(lease)]() mutable {
     op(std::move(lease));
   });
 }
@@ -57,7 +57,7 @@ void KeyGate::Release(const std::vector<std::string>& keys) {
       }
     }
   }
-  for (auto& w : ready) Start(std::move(w.keys), std::move(w.op));
+  for (auto& w : ready) Start(std::move(w.keys), std::move(w.executor), std::move(w.op));
 }
 
 size_t KeyGate::waiting() const {

@@ -39,22 +39,25 @@ class KeyGate {
     std::vector<std::string> keys_;
   };
 
-  explicit KeyGate(asio::thread_pool& pool) : pool_(pool) {}
+  KeyGate() = default;
 
-  // Runs `op` on the pool once none of `keys` is held.
-  void Run(std::vector<std::string> keys, Operation op) EXCLUDES(mu_);
+  using Executor = asio::strand<asio::thread_pool::executor_type>;
+
+  // Runs `op` on `executor` (a strand on the pool) once none of `keys` is
+  // held.
+  void Run(std::vector<std::string> keys, Executor executor, Operation op) EXCLUDES(mu_);
   size_t waiting() const EXCLUDES(mu_);
 
  private:
   struct Waiter {
     std::vector<std::string> keys;
+    Executor executor;
     Operation op;
   };
   bool AllFree(const std::vector<std::string>& keys) const REQUIRES(mu_);
   void Release(const std::vector<std::string>& keys) EXCLUDES(mu_);
-  void Start(std::vector<std::string> keys, Operation op);
+  void Start(std::vector<std::string> keys, Executor executor, Operation op);
 
-  asio::thread_pool& pool_;
   mutable Mutex mu_;
   std::unordered_set<std::string> held_ GUARDED_BY(mu_);
   std::deque<Waiter> waiting_ GUARDED_BY(mu_);

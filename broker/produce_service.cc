@@ -8,7 +8,22 @@
 
 namespace halfmq::broker {
 
-void ProduceService::Send(v1::SendRequest request, Responder responder) {
+KeyGate::Executor ProduceService::StrandFor(uint64_t connection_id) {
+  MutexLock lock(&strands_mu_);
+  auto it = strands_.find(connection_id);
+  if (it == strands_.end()) {
+    it = strands_.emplace(connection_id, asio::make_strand(pool_)).first;
+  }
+  return it->second;
+}
+
+void ProduceService::OnConnectionClosed(uint64_t connection_id) {
+  MutexLock lock(&strands_mu_);
+  strands_.erase(connection_id);
+}
+
+void ProduceService::Send(v1::SendRequest request, Responder responder,
+                          const std::shared_ptr<Connection>& connection) {
   const auto& messages = request.messages();
   if (messages.empty()) return responder.Error(Status::InvalidArgument("no messages to send"));
   if (static_cast<size_t>(messages.size()) > kMaxMessagesPerSend) {
@@ -28,9 +43,10 @@ void ProduceService::Send(v1::SendRequest request, Responder responder) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   auto req = std::make_shared<v1::SendRequest>(std::move(request));
-  gate_.Run(std::move(keys), [this, req, shared](std::shared_ptr<KeyGate::Lease> lease) {
-    Store(std::move(*req), shared, std::move(lease));
-  });
+  gate_.Run(std::move(keys), StrandFor(connection->id()),
+            [this, req, shared](std::shared_ptr<KeyGate::Lease> lease) {
+              Store(std::move(*req), shared, std::move(lease));
+            });
 }
 
 void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> responder,

@@ -12,6 +12,7 @@
 #define HALFMQ_BROKER_PRODUCE_SERVICE_H_
 
 #include <memory>
+#include <unordered_map>
 
 #include "broker/delay_service.h"
 #include "broker/key_gate.h"
@@ -36,9 +37,13 @@ class ProduceService {
         clock_(clock),
         metrics_(metrics),
         dedup_window_ms_(dedup_window_ms),
-        gate_(pool) {}
+        pool_(pool) {}
 
-  void Send(v1::SendRequest request, Responder responder);
+  // Sends of one connection are stored in the order they arrived (a
+  // producer pipelining to one queue or message group keeps its order).
+  void Send(v1::SendRequest request, Responder responder,
+            const std::shared_ptr<Connection>& connection);
+  void OnConnectionClosed(uint64_t connection_id) EXCLUDES(strands_mu_);
 
  private:
   // Stores what is not a duplicate and answers. `lease` is held (until the
@@ -52,8 +57,13 @@ class ProduceService {
   Tracer* const tracer_;
   Clock* const clock_;
   Metrics* const metrics_;
+  KeyGate::Executor StrandFor(uint64_t connection_id) EXCLUDES(strands_mu_);
+
   const int64_t dedup_window_ms_;
+  asio::thread_pool& pool_;
   KeyGate gate_;
+  Mutex strands_mu_;
+  std::unordered_map<uint64_t, KeyGate::Executor> strands_ GUARDED_BY(strands_mu_);
 };
 
 }  // namespace halfmq::broker

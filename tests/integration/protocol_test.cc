@@ -1,5 +1,7 @@
 // Wire-level tests against a real broker: every request type's happy path
 // and its typed errors, and that bad frames close only their own connection.
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "proto/framing.h"
@@ -184,6 +186,31 @@ TEST_F(ProtocolTest, RequestWithoutBodyClosesConnection) {
   empty.set_request_id(1);
   ASSERT_TRUE(bad.SendFrame(empty));
   EXPECT_TRUE(bad.WaitForClose());
+}
+
+TEST_F(ProtocolTest, PipelinedSendsOfOneConnectionKeepTheirOrderInAQueue) {
+  ASSERT_EQ(CreateTopic("ordered", 2), v1::Status::OK);
+  constexpr int kSends = 200;
+  for (int i = 0; i < kSends; ++i) {
+    v1::Frame f;
+    auto* m = f.mutable_send()->add_messages();
+    m->set_topic("ordered");
+    m->set_message_id("seq-" + std::to_string(i));
+    m->set_sharding_key("account-1");
+    client_->Post(std::move(f));
+  }
+  std::map<std::string, uint64_t> offset_of;
+  while (offset_of.size() < kSends) {
+    auto f = client_->ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    ASSERT_EQ(f->status().code(), v1::Status::OK);
+    const auto& r = f->send_response().results(0);
+    offset_of[r.message_id()] = r.offset();
+  }
+  for (int i = 1; i < kSends; ++i) {
+    EXPECT_LT(offset_of["seq-" + std::to_string(i - 1)], offset_of["seq-" + std::to_string(i)])
+        << "send " << i << " was stored before send " << i - 1;
+  }
 }
 
 TEST_F(ProtocolTest, UnknownRequestTypeIsAnsweredNotDisconnected) {
