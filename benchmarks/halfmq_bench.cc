@@ -58,14 +58,17 @@ struct Config {
   double rollback_pct = 0;
   double unknown_pct = 0;
   std::string check_answer = "commit";
+  uint32_t delay_ms = 10000;  // delay mode
 };
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "halfmq-bench: " << error << "\n";
-  std::cerr << "usage: halfmq-bench send|txn|consume|e2e [--broker HOST:PORT] [--size BYTES]\n"
+  std::cerr << "usage: halfmq-bench send|txn|consume|e2e|retry|delay [--broker HOST:PORT]\n"
+               "         [--size BYTES]\n"
                "         [--connections N] [--inflight N] [--batch N]\n"
                "         (--count N | --duration-s S) [--rate N] [--flush sync|async]\n"
                "         [--rollback-pct P] [--unknown-pct P] [--check-answer commit|rollback]\n"
+               "         [--delay-ms MS (delay mode)]\n"
                "         [--topic T] [--queues N] [--json]\n";
   std::exit(2);
 }
@@ -74,7 +77,8 @@ Config ParseArgs(int argc, char** argv) {
   Config c;
   if (argc < 2) Usage("missing mode");
   c.mode = argv[1];
-  if (c.mode != "send" && c.mode != "txn" && c.mode != "consume" && c.mode != "e2e") {
+  if (c.mode != "send" && c.mode != "txn" && c.mode != "consume" && c.mode != "e2e" &&
+      c.mode != "retry" && c.mode != "delay") {
     Usage("unknown mode " + c.mode);
   }
   for (int i = 2; i < argc; ++i) {
@@ -105,12 +109,15 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--rollback-pct") c.rollback_pct = number();
     else if (a == "--unknown-pct") c.unknown_pct = number();
     else if (a == "--check-answer") c.check_answer = value();
+    else if (a == "--delay-ms") c.delay_ms = static_cast<uint32_t>(number());
     else Usage("unknown flag " + a);
   }
   if ((c.count == 0) == (c.duration_s == 0)) Usage("give exactly one of --count and --duration-s");
   if (c.connections < 1 || c.inflight < 1 || c.batch < 1) Usage("counts must be >= 1");
   if (c.flush != "sync" && c.flush != "async") Usage("--flush is sync or async");
-  if (c.mode == "consume" && c.count == 0) Usage("consume needs --count (messages to drain)");
+  if ((c.mode == "consume" || c.mode == "retry" || c.mode == "delay") && c.count == 0) {
+    Usage(c.mode + " needs --count");
+  }
   if (c.check_answer != "commit" && c.check_answer != "rollback") {
     Usage("--check-answer is commit or rollback");
   }
@@ -383,6 +390,149 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
   return total;
 }
 
+// The retry path: every message is received, nacked with no delay, received
+// again (attempt 2) and acked. Latency is nack -> redelivery, per message.
+Result RunRetry(const Config& c, const std::string& address, uint64_t expected) {
+  Result total;
+  ClientOptions options;
+  options.broker = address;
+  auto consumer = Consumer::Connect(options, c.group);
+  if (!consumer.ok()) {
+    ++total.errors;
+    return total;
+  }
+  ReceiveOptions ro;
+  ro.max_messages = static_cast<uint32_t>(std::max(c.batch, 32));
+  ro.wait = std::chrono::milliseconds(2000);
+  ro.invisible_for = std::chrono::milliseconds(60000);
+  std::unordered_map<std::string, Clock::time_point> nacked_at;
+  uint64_t acked = 0;
+  auto start = Clock::now();
+  while (acked < expected) {
+    auto got = (*consumer)->Receive(c.topic, ro);
+    if (!got.ok()) {
+      ++total.errors;
+      continue;
+    }
+    if (got->empty()) break;
+    std::vector<std::string> to_ack;
+    for (const auto& m : *got) {
+      if (m.attempt == 1) {
+        nacked_at[m.message_id] = Clock::now();
+        if (!(*consumer)->Nack(m, std::chrono::milliseconds(0), "bench").ok()) ++total.errors;
+      } else {
+        auto it = nacked_at.find(m.message_id);
+        if (it != nacked_at.end()) {
+          total.latency.Record(static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - it->second)
+                  .count()));
+        }
+        to_ack.push_back(m.receipt_handle);
+      }
+    }
+    if (!to_ack.empty()) {
+      auto r = (*consumer)->AckBatch(to_ack);
+      if (!r.ok()) ++total.errors;
+      acked += to_ack.size();
+    }
+  }
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  total.ok = acked;
+  total.lost = expected > acked ? expected - acked : 0;
+  return total;
+}
+
+// Delayed delivery: --count messages are sent with --delay-ms, so they are
+// all pending at once; the consumer then measures how late each one arrives
+// after its deliver-at (client and broker share this machine's clock).
+Result RunDelay(const Config& c, const std::string& address, const BenchBroker* own,
+                double* idle_cpu_per_s) {
+  Result total;
+  ClientOptions options;
+  options.broker = address;
+  auto producer = Producer::Connect(options);
+  auto consumer = Consumer::Connect(options, c.group);
+  if (!producer.ok() || !consumer.ok()) {
+    ++total.errors;
+    return total;
+  }
+  std::string body(c.size, 'x');
+  std::mutex mu;
+  std::condition_variable cv;
+  int outstanding = 0;
+  uint64_t sent = 0;
+  std::unordered_map<std::string, int64_t> due_of;  // message id -> deliver_at
+  auto send_start = Clock::now();
+  for (uint64_t i = 0; i < c.count; ++i) {
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return outstanding < c.inflight; });
+      ++outstanding;
+    }
+    (*producer)->SendAsync(Message(c.topic).Body(body).Delay(std::chrono::milliseconds(c.delay_ms)),
+                           [&](halfmq::Result<SendReceipt> r) {
+                             std::lock_guard<std::mutex> l(mu);
+                             if (r.ok()) {
+                               ++sent;
+                               due_of[r->message_id] = r->deliver_at_ms;
+                             } else {
+                               ++total.errors;
+                             }
+                             --outstanding;
+                             cv.notify_all();
+                           });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return outstanding == 0; });
+  }
+  double send_s = std::chrono::duration<double>(Clock::now() - send_start).count();
+  std::fprintf(stderr, "stored %llu delayed messages in %.2fs (%.0f/s)\n",
+               static_cast<unsigned long long>(sent), send_s, sent / send_s);
+  // The broker's CPU while they all wait (half the delay, at most 5 s).
+  if (own) {
+    double before = own->Usage().cpu_seconds;
+    auto idle = std::chrono::milliseconds(std::min<uint32_t>(c.delay_ms / 2, 5000));
+    std::this_thread::sleep_for(idle);  // measuring an idle period, not synchronising
+    *idle_cpu_per_s = (own->Usage().cpu_seconds - before) /
+                      std::chrono::duration<double>(idle).count();
+  }
+  ReceiveOptions ro;
+  ro.max_messages = 256;
+  ro.wait = std::chrono::milliseconds(c.delay_ms + 5000);
+  ro.invisible_for = std::chrono::milliseconds(60000);
+  auto first = Clock::now();
+  bool started = false;
+  while (total.ok < sent) {
+    auto got = (*consumer)->Receive(c.topic, ro);
+    if (!got.ok()) {
+      ++total.errors;
+      continue;
+    }
+    if (got->empty()) break;
+    if (!started) {
+      first = Clock::now();
+      started = true;
+    }
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    std::vector<std::string> handles;
+    for (const auto& m : *got) {
+      // How late after its deliver-at it reached the consumer.
+      auto it = due_of.find(m.message_id);
+      int64_t due = it != due_of.end() ? it->second : m.store_time_ms;
+      total.latency.Record(static_cast<uint64_t>(std::max<int64_t>(0, now_ms - due)) * 1000);
+      handles.push_back(m.receipt_handle);
+    }
+    total.ok += got->size();
+    (*consumer)->AckBatch(handles).IgnoreError();
+  }
+  total.seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  total.lost = sent > total.ok ? sent - total.ok : 0;
+  return total;
+}
+
 void Report(const Config& c, const Result& r, const BenchBroker* own, const std::string& label) {
   double tput = r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0;
   BrokerUsage usage = own ? own->Usage() : BrokerUsage{};
@@ -470,6 +620,17 @@ int Main(int argc, char** argv) {
     Result got = RunConsume(c, address, expected.size(), &expected, &forbidden);
     Report(c, got, own.get(), "txn-recv");
     failures = r.errors > 0 || got.lost > 0 || got.errors > 0;
+  } else if (c.mode == "retry") {
+    Result fill = RunSend(c, address, c.count, 0, nullptr);
+    Result r = RunRetry(c, address, fill.ok);
+    Report(c, r, own.get(), "retry");
+    failures = r.errors > 0 || r.lost > 0;
+  } else if (c.mode == "delay") {
+    double idle_cpu = 0;
+    Result r = RunDelay(c, address, own.get(), &idle_cpu);
+    Report(c, r, own.get(), "delay");
+    if (own) std::fprintf(stderr, "broker CPU while they were pending: %.3f s/s\n", idle_cpu);
+    failures = r.errors > 0 || r.lost > 0;
   } else if (c.mode == "consume") {
     Result fill = RunSend(c, address, c.count, 0, nullptr);
     if (fill.errors > 0) {
