@@ -114,8 +114,8 @@ Status ValidateRetryPolicy(const v1::RetryPolicy& p) {
     }
     case v1::RetryPolicy::kFixed: {
       const auto& f = p.fixed();
-      if (f.delays_ms_size() == 0 || f.delays_ms_size() > 100) {
-        return Status::InvalidArgument("give 1..100 delays");
+      if (f.delays_ms_size() == 0 || f.delays_ms_size() > 128) {
+        return Status::InvalidArgument("give 1..128 delays");
       }
       for (uint32_t d : f.delays_ms()) {
         if (d > kMaxInvisibleMs) {
@@ -324,10 +324,15 @@ void ConsumeService::Receive(v1::ReceiveRequest request, Responder responder,
     s = Status::InvalidArgument("wait_ms exceeds " + std::to_string(kMaxWaitMs));
   }
   if (s.ok() && !request.tag_filter().empty()) {
-    if (request.tag_filter().size() > 1024) {
-      s = Status::InvalidArgument("tag filter is longer than 1024 bytes");
-    } else {
-      s = ValidateTag(request.tag_filter());
+    const std::string& f = request.tag_filter();
+    if (f.size() > 4096) {
+      s = Status::InvalidArgument("tag filter is longer than 4096 bytes");
+    }
+    for (size_t start = 0; s.ok() && start <= f.size();) {
+      size_t end = f.find("||", start);
+      if (end == std::string::npos) end = f.size();
+      s = ValidateTag(f.substr(start, end - start));
+      start = end + 2;
     }
   }
   if (!s.ok()) return responder.Error(s);
@@ -548,11 +553,14 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
       Inc(metrics_->messages_received, out->messages_size());
 
       bool retry_now = false;
-      if (out->messages_size() > 0 || shutting_down_.load() ||
-          SteadyClock::now() >= job->deadline) {
+      bool advanced = false;  // read only filtered or waiting messages: read on
+      for (const Range& r : ranges) advanced |= r.read && !r.messages.empty();
+      if (out->messages_size() > 0 || shutting_down_.load()) {
         done = true;
-      } else if (sub.version() != version) {
-        retry_now = true;  // something arrived while we were reading
+      } else if (advanced || sub.version() != version) {
+        retry_now = true;  // more may follow, or something arrived while we read
+      } else if (SteadyClock::now() >= job->deadline) {
+        done = true;
       } else {
         // Park until an append or a wake-up, the next redelivery, or the
         // deadline, whichever comes first.
@@ -721,7 +729,7 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
       // The last allowed attempt failed: dead-letter it now, not later.
       sub->MarkMoving(h->queue, h->offset.value());
       *dead_letter = DeadLetterMove{nullptr, h->queue, h->offset.value(), e.attempt,
-                                    change.reason};
+                                    change.reason.empty() ? "nacked" : change.reason};
       return now;
     }
     e.invisible_until_ms = now;
@@ -778,6 +786,7 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
   change.reason = request.reason();
   v1::RetryPolicy policy = PolicyOf(request.group());
   std::vector<DeadLetterMove> moves;
+  std::vector<int> move_index;
   for (auto& [id, indexes] : by_sub) {
     Subscription& sub = *subs[id];
     storage::Batch batch = store_->NewBatch();
@@ -794,6 +803,7 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
         } else if (move.has_value()) {
           move->sub = subs[id];
           moves.push_back(std::move(*move));
+          move_index.push_back(i);
         } else {
           wake = true;
         }
@@ -807,9 +817,18 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
     // planned: let it re-plan.
     if (wake) sub.WakeAll();
   }
-  for (auto& move : moves) {
+  for (size_t k = 0; k < moves.size(); ++k) {
     join->remaining.fetch_add(1);
-    MoveToDeadLetter(std::move(move), [join](Status) { join->Done(); });
+    int index = move_index[k];
+    MoveToDeadLetter(std::move(moves[k]), [join, index](Status moved) {
+      if (!moved.ok()) {
+        auto* r = join->response.mutable_nack_response()->mutable_results(index);
+        r->set_code(static_cast<v1::Status::Code>(moved.code()));
+        r->set_message("nacked, but moving it to the dead-letter topic failed: " +
+                       moved.message());
+      }
+      join->Done();
+    });
   }
   join->Done();
 }
@@ -939,10 +958,20 @@ void ConsumeService::MoveToDeadLetter(DeadLetterMove move, std::function<void(St
       {
         MutexLock lock(&sub.mu());
         sub.UnmarkMoving(move.queue, move.offset);
+        auto& inflight = sub.cursor(move.queue).inflight;
+        auto it = inflight.find(move.offset);
+        std::string group = it != inflight.end() ? it->second.message_group : "";
         sub.EraseInflight(move.queue, move.offset);
         batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
+        if (topic.fifo() && !group.empty()) {
+          if (auto next = sub.FifoRelease(move.queue, group, clock_->NowMs())) {
+            batch.PutInflight(sub.id(), move.queue, Offset(*next),
+                              ToRecord(sub.cursor(move.queue).inflight.at(*next)));
+          }
+        }
         store_->Commit(std::move(batch), [done] { done(Status::Ok()); });
       }
+      sub.WakeAll();
       return;
     }
     std::string reason = move.reason;
@@ -1201,38 +1230,53 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
   join->response.mutable_redrive_response();
   asio::post(pool_, [this, request = std::move(request), to, join] {
     const std::string& group = request.group();
-    // Which dead letters: the named ones, or the oldest not yet redriven.
+    // Which dead letters: the named ones, or the first ones not yet
+    // redriven in message id order (generated ids are time-ordered). Each is
+    // claimed in redriving_ before its record is read, so two concurrent
+    // redrives cannot both see it unredriven.
     std::vector<std::pair<std::string, std::optional<v1::DeadLetterRecord>>> picked;
+    std::vector<std::string> claimed;
+    auto claim = [this, &group, &claimed](const std::string& id) {
+      MutexLock lock(&groups_mu_);
+      if (!redriving_.insert({group, id}).second) return false;
+      claimed.push_back(id);
+      return true;
+    };
+    auto read = [this, &group](const std::string& id) -> std::optional<v1::DeadLetterRecord> {
+      auto value = store_->Get(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id));
+      v1::DeadLetterRecord r;
+      if (value.ok() && value->has_value() && r.ParseFromString(**value)) return r;
+      return std::nullopt;
+    };
+    std::vector<std::string> busy;
     std::string prefix = storage::keys::DeadLetterPrefix(group);
     if (request.message_ids_size() > 0) {
       for (const auto& id : request.message_ids()) {
-        auto value = store_->Get(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id));
-        v1::DeadLetterRecord r;
-        if (value.ok() && value->has_value() && r.ParseFromString(**value)) {
-          picked.emplace_back(id, std::move(r));
-        } else {
+        if (!claim(id)) {
+          busy.push_back(id);
           picked.emplace_back(id, std::nullopt);
+          continue;
         }
+        picked.emplace_back(id, read(id));
       }
     } else {
       uint32_t limit = request.limit() == 0 ? 100 : std::min<uint32_t>(request.limit(), 1000);
-      std::vector<v1::DeadLetterRecord> all;
       store_->Scan(storage::Keyspace::kMeta, prefix, storage::keys::PrefixSuccessor(prefix),
-                   [&](std::string_view, std::string_view value) {
+                   [&](std::string_view key, std::string_view value) {
                      v1::DeadLetterRecord r;
                      if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-                         r.redriven_ms() == 0) {
-                       all.push_back(std::move(r));
+                         r.redriven_ms() == 0 && claim(r.message_id())) {
+                       auto fresh = read(r.message_id());  // as of the claim
+                       if (fresh && fresh->redriven_ms() == 0) {
+                         picked.emplace_back(r.message_id(), std::move(fresh));
+                       } else {
+                         MutexLock lock(&groups_mu_);
+                         redriving_.erase({group, r.message_id()});
+                       }
                      }
-                     return true;
+                     return picked.size() < limit;
                    })
           .IgnoreError();
-      // Oldest first.
-      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return a.info().dead_lettered_ms() < b.info().dead_lettered_ms();
-      });
-      if (all.size() > limit) all.resize(limit);
-      for (auto& r : all) picked.emplace_back(r.message_id(), std::move(r));
     }
     // All result slots exist before any commit callback may fill one in.
     auto* results = join->response.mutable_redrive_response()->mutable_results();
@@ -1245,25 +1289,24 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
         result->mutable_status()->set_code(static_cast<v1::Status::Code>(code));
         result->mutable_status()->set_message(message);
       };
-      if (!record) {
-        fail(StatusCode::kNotFound, "no dead letter '" + id + "' in group '" + group + "'");
-        continue;
-      }
-      if (record->redriven_ms() != 0) {
-        fail(StatusCode::kFailedPrecondition, "already redriven to " + record->redriven_to());
-        continue;
-      }
-      {
-        MutexLock lock(&groups_mu_);
-        if (!redriving_.insert({group, id}).second) {
-          fail(StatusCode::kFailedPrecondition, "being redriven right now");
-          continue;
-        }
+      if (std::find(busy.begin(), busy.end(), id) != busy.end()) {
+        fail(StatusCode::kFailedPrecondition, "being redriven right now");
+        continue;  // claimed by another request, not by this one
       }
       auto done_redriving = [this, group, id] {
         MutexLock lock(&groups_mu_);
         redriving_.erase({group, id});
       };
+      if (!record) {
+        done_redriving();
+        fail(StatusCode::kNotFound, "no dead letter '" + id + "' in group '" + group + "'");
+        continue;
+      }
+      if (record->redriven_ms() != 0) {
+        done_redriving();
+        fail(StatusCode::kFailedPrecondition, "already redriven to " + record->redriven_to());
+        continue;
+      }
       int64_t now = clock_->NowMs();
       record->set_redriven_ms(now);
       const v1::DeadLetterInfo& info = record->info();
@@ -1285,11 +1328,11 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
         }
         record->set_redriven_to(info.original_topic());
         storage::Batch batch = store_->NewBatch();
-        bool busy;
+        bool in_flight;
         {
           MutexLock lock(&sub->mu());
-          busy = sub->cursor(q).inflight.count(info.original_offset()) > 0;
-          if (!busy) {
+          in_flight = sub->cursor(q).inflight.count(info.original_offset()) > 0;
+          if (!in_flight) {
             // Deliverable now; its next delivery is attempt 1. (A redriven
             // FIFO message is not held behind its group again.)
             Subscription::Inflight e;
@@ -1310,7 +1353,7 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
             });
           }
         }
-        if (busy) {
+        if (in_flight) {
           done_redriving();
           fail(StatusCode::kFailedPrecondition, "the message is in flight in the group again");
           continue;
@@ -1335,7 +1378,9 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
       record->set_redriven_to(to->name());
       AppendEntry entry;
       entry.topic = to;
-      entry.queue = to->NextRoundRobinQueue();
+      entry.queue = (*stored)->message_group().empty()
+                        ? to->NextRoundRobinQueue()
+                        : QueueForShardingKey((*stored)->message_group(), to->queue_count());
       entry.message_id = id;
       entry.record = std::move(**stored);
       entry.record.clear_dead_letter();

@@ -53,7 +53,8 @@ void DelayService::Store(const v1::Message& message, int64_t due_ms, storage::Ba
   uint64_t unique;
   {
     MutexLock lock(&mu_);
-    unique = rng_();
+    if (next_unique_ == 0) next_unique_ = static_cast<uint64_t>(clock_->NowMs()) << 20;
+    unique = next_unique_++;
   }
   batch->Put(Keyspace::kDelayed, keys::DelayedKey(due_ms, unique), message.SerializeAsString());
 }
@@ -61,6 +62,7 @@ void DelayService::Store(const v1::Message& message, int64_t due_ms, storage::Ba
 void DelayService::Scheduled(int64_t due_ms, int count) {
   Inc(metrics_->delayed_pending, count);
   MutexLock lock(&mu_);
+  ++generation_;
   if (due_ms < sleeping_until_) cv_.SignalAll();
 }
 
@@ -80,6 +82,11 @@ void DelayService::Loop() {
       MutexLock lock(&mu_);
       if (stop_) return;
     }
+    uint64_t generation;
+    {
+      MutexLock lock(&mu_);
+      generation = generation_;
+    }
     size_t delivered = RunOnce();
     if (delivered == kBatch) continue;  // more may be due already
     int64_t now = clock_->NowMs();
@@ -87,6 +94,7 @@ void DelayService::Loop() {
     if (auto next = NextDue()) until = std::min(until, std::max(*next, now));
     MutexLock lock(&mu_);
     if (stop_) return;
+    if (generation_ != generation) continue;  // something was scheduled meanwhile
     sleeping_until_ = until;
     if (until > now) cv_.WaitFor(&mu_, std::chrono::milliseconds(until - now));
     sleeping_until_ = 0;
@@ -104,9 +112,14 @@ size_t DelayService::RunOnce() {
                             batch.Delete(Keyspace::kDelayed, key);
                             if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
                               LOG(ERROR) << "dropping a corrupt delayed message";
-                            } else if (topics_->Find(m.topic()) == nullptr) {
+                            } else if (auto t = topics_->Find(m.topic()); t == nullptr) {
                               LOG(ERROR) << "dropping a delayed message of missing topic "
                                          << m.topic();
+                            } else if (m.queue_selector_case() == v1::Message::kQueueId &&
+                                       m.queue_id() >= t->queue_count()) {
+                              LOG(ERROR) << "dropping a delayed message for queue "
+                                         << m.queue_id() << " of " << m.topic()
+                                         << ", which has " << t->queue_count();
                             } else {
                               *due.Add() = std::move(m);
                             }
@@ -123,7 +136,8 @@ size_t DelayService::RunOnce() {
     store_->Commit(std::move(batch), [&written] { written.set_value(); });
   } else {
     auto entries = log_->PrepareStored(&due);
-    CHECK(entries.ok()) << entries.status();  // topics were checked above
+    // Topics and queues were checked above and neither is ever removed.
+    CHECK(entries.ok()) << entries.status();
     log_->Append(std::move(entries).value(), std::move(batch), "",
                  [&written](std::vector<v1::SendResult>) { written.set_value(); });
   }

@@ -16,7 +16,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <random>
 #include <thread>
 
 #include "broker/message_log.h"
@@ -66,7 +65,12 @@ class DelayService {
   CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   int64_t sleeping_until_ GUARDED_BY(mu_) = 0;
-  std::mt19937_64 rng_ GUARDED_BY(mu_){std::random_device()()};
+  // Bumped by Scheduled(): the loop does not sleep past a message stored
+  // while it was looking for the next due time.
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
+  // Key uniquifier: increasing, so messages due in the same millisecond
+  // keep their send order (seeded from the clock, so across restarts too).
+  uint64_t next_unique_ GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 

@@ -30,18 +30,36 @@ void ProduceService::Send(v1::SendRequest request, Responder responder,
     return responder.Error(Status::InvalidArgument(
         "at most " + std::to_string(kMaxMessagesPerSend) + " messages per request"));
   }
-  auto shared = std::make_shared<Responder>(std::move(responder));
-  if (dedup_window_ms_ <= 0) return Store(std::move(request), shared, nullptr);
+  // Everything is validated before any dedup lookup, so a bad message is
+  // refused even if its id was seen before.
   std::vector<std::string> keys;
   keys.reserve(messages.size());
   for (const auto& m : messages) {
+    Status s = log_->Validate(m);
+    auto topic = s.ok() ? log_->topics()->Find(m.topic()) : nullptr;
+    if (s.ok() && topic == nullptr) {
+      s = Status::NotFound("topic '" + m.topic() + "' does not exist");
+    }
+    if (s.ok() && m.queue_selector_case() == v1::Message::kQueueId &&
+        m.queue_id() >= topic->queue_count()) {
+      s = Status::InvalidArgument("queue " + std::to_string(m.queue_id()) + " out of range: topic '" +
+                                  m.topic() + "' has " + std::to_string(topic->queue_count()) +
+                                  " queues");
+    }
+    if (!s.ok()) return responder.Error(s);
     std::string k = m.topic();
     k.push_back('\0');
     k.append(m.message_id());
     keys.push_back(std::move(k));
   }
   std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+    return responder.Error(
+        Status::InvalidArgument("a message id repeats within the request (it is the message's "
+                                "idempotency key)"));
+  }
+  auto shared = std::make_shared<Responder>(std::move(responder));
+  if (dedup_window_ms_ <= 0) return Store(std::move(request), shared, nullptr);
   auto req = std::make_shared<v1::SendRequest>(std::move(request));
   gate_.Run(std::move(keys), StrandFor(connection->id()),
             [this, req, shared](std::shared_ptr<KeyGate::Lease> lease) {
@@ -115,6 +133,8 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
     results[i].set_store_time_ms(now);
     results[i].set_deliver_at_ms(*due);
     delays_->Store(m, *due, &batch);
+    tracer_->Add(&batch, m.message_id(), now, v1::TRACE_DELAYED, "", "", 0,
+                 "topic " + m.topic() + ", due at " + std::to_string(*due));
     v1::IndexRecord index;  // so that a retry of it is deduplicated too
     index.set_store_time_ms(now);
     index.set_deliver_at_ms(*due);

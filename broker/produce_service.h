@@ -40,7 +40,9 @@ class ProduceService {
         pool_(pool) {}
 
   // Sends of one connection are stored in the order they arrived (a
-  // producer pipelining to one queue or message group keeps its order).
+  // producer pipelining to one queue or message group keeps its order),
+  // except that a send waiting for an id held by another connection's send
+  // (a racing retry) is overtaken by later ones.
   void Send(v1::SendRequest request, Responder responder,
             const std::shared_ptr<Connection>& connection);
   void OnConnectionClosed(uint64_t connection_id) EXCLUDES(strands_mu_);

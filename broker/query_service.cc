@@ -133,9 +133,7 @@ void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder respo
           std::string name = topic ? topic->name() : "?";
           v1::TraceEvent e;
           if (r.deliver_at_ms() != 0) {
-            e.set_time_ms(r.store_time_ms());
-            e.set_kind(v1::TRACE_DELAYED);
-            e.set_detail("topic " + name + ", due at " + std::to_string(r.deliver_at_ms()));
+            return true;  // waiting: its TRACE_DELAYED event says so
           } else {
             e.set_time_ms(r.store_time_ms());
             e.set_kind(v1::TRACE_STORED);

@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include "storage/keys.h"
+
 namespace halfmq::broker {
 
 RetentionService::RetentionService(storage::Store* store, TopicManager* topics, Clock* clock,
@@ -80,6 +82,23 @@ Result<uint64_t> RetentionService::RunOnce() {
       Status s = store_->CompactMessages(topic->id(), q, Offset(lo), Offset(*keep));
       LOG_IF(WARNING, !s.ok()) << "compacting after retention: " << s;
     }
+  }
+  // Dead-letter records outlive nothing they point to: drop those older
+  // than the retention (their dead-letter messages are gone by now too).
+  {
+    std::string start(1, 'D');
+    storage::Batch batch = store_->NewBatch();
+    Status s = store_->Scan(storage::Keyspace::kMeta, start, storage::keys::PrefixSuccessor(start),
+                            [&](std::string_view key, std::string_view value) {
+                              v1::DeadLetterRecord r;
+                              if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+                                  r.info().dead_lettered_ms() < cutoff) {
+                                batch.Delete(storage::Keyspace::kMeta, key);
+                              }
+                              return batch.count() < 10000;
+                            });
+    if (!s.ok()) return s;
+    if (!batch.empty()) store_->CommitAndWait(std::move(batch));
   }
   Inc(metrics_->retention_runs);
   Inc(metrics_->retention_deleted, static_cast<int64_t>(removed));

@@ -218,7 +218,15 @@ std::vector<std::pair<QueueId, uint64_t>> Subscription::VisibleInflight(int64_t 
 }
 
 int64_t Subscription::NextVisibleMs() const {
-  return by_visible_.empty() ? INT64_MAX : std::get<0>(*by_visible_.begin());
+  // Final entries and those being dead-lettered are the sweeper's, not a
+  // receive's: a parked receive must not wake for them.
+  for (const auto& [visible_at, q, offset] : by_visible_) {
+    auto e = cursors_[q].inflight.find(offset);
+    if (e == cursors_[q].inflight.end() || e->second.attempt >= max_attempts_) continue;
+    if (moving_.count({q, offset})) continue;
+    return visible_at;
+  }
+  return INT64_MAX;
 }
 
 }  // namespace halfmq::broker

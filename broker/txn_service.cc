@@ -477,6 +477,15 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
       results[i].set_store_time_ms(now);
       results[i].set_deliver_at_ms(*due);
       delays_->Store(m, *due, &batch);
+      if (auto topic = topics_->Find(m.topic())) {
+        v1::IndexRecord index;  // lookups and dedup see it while it waits
+        index.set_store_time_ms(now);
+        index.set_deliver_at_ms(*due);
+        batch.Put(Keyspace::kIndex, keys::IdIndexKey(m.message_id(), topic->id()),
+                  index.SerializeAsString());
+      }
+      tracer_->Add(&batch, m.message_id(), now, v1::TRACE_DELAYED, meta.producer_group(), "", 0,
+                   "topic " + m.topic() + ", due at " + std::to_string(*due));
       earliest_due = std::min(earliest_due, *due);
       ++delayed;
     } else {

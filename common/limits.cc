@@ -39,7 +39,14 @@ Status ValidateName(std::string_view what, std::string_view name) {
 }
 
 Status ValidateReadableTopic(std::string_view name) {
-  if (!name.empty() && name[0] == '%') return ValidateName("topic", name.substr(1));
+  // The broker's own topics: "%DLQ." + a consumer group name.
+  constexpr std::string_view kDeadLetters = "%DLQ.";
+  if (name.substr(0, kDeadLetters.size()) == kDeadLetters) {
+    return ValidateName("dead-letter topic's group", name.substr(kDeadLetters.size()));
+  }
+  if (!name.empty() && name[0] == '%') {
+    return Status::InvalidArgument("topic '" + std::string(name) + "' is not a topic of the broker");
+  }
   return ValidateName("topic", name);
 }
 

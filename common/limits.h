@@ -34,7 +34,7 @@ inline constexpr uint32_t kMaxWaitMs = 60 * 1000;
 Status ValidateName(std::string_view what, std::string_view name);
 
 // A topic name a consumer may read: a valid name, or one of the broker's
-// own topics ("%" followed by a valid name, e.g. "%DLQ.billing").
+// own topics ("%DLQ." followed by a valid group name).
 Status ValidateReadableTopic(std::string_view name);
 
 // A message id: 1..128 printable ASCII bytes without spaces.

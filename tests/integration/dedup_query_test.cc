@@ -87,6 +87,9 @@ TEST_F(DedupTest, RetryWithTheSameIdIsStoredOnce) {
   EXPECT_FALSE(mixed.send_response().results(1).deduplicated());
   EXPECT_EQ(Stat("messages_sent"), 3);
   EXPECT_EQ(Stat("messages_deduplicated"), 2);
+  // One request cannot carry an id twice.
+  EXPECT_EQ(Send({Msg("orders", "twin"), Msg("orders", "twin")}).status().code(),
+            v1::Status::INVALID_ARGUMENT);
   EXPECT_EQ(Drain("orders"), 2u);
 }
 

@@ -165,6 +165,9 @@ TEST_F(DelayTest, BadDelaysAreRejectedAndStoreNothing) {
   // One bad message fails the whole batch, delayed ones included.
   EXPECT_EQ(Send({Msg("ok-delayed", 100), Msg("bad", 100, 1)}).status().code(),
             v1::Status::INVALID_ARGUMENT);
+  v1::Message bad_queue = Msg("bad-queue", 100);
+  bad_queue.set_queue_id(7);  // the topic has 2
+  EXPECT_EQ(Send({bad_queue}).status().code(), v1::Status::INVALID_ARGUMENT);
   v1::Message missing = Msg("no-topic", 100);
   missing.set_topic("missing");
   EXPECT_EQ(Send({missing}).status().code(), v1::Status::NOT_FOUND);

@@ -133,6 +133,16 @@ TEST_F(TraceFilterTest, TraceShowsEachStep) {
   EXPECT_EQ(Call(unknown).status().code(), v1::Status::NOT_FOUND);
 }
 
+TEST_F(TraceFilterTest, FilteredRunsDoNotHideALaterMatch) {
+  for (int i = 0; i < 300; ++i) Send("noise-" + std::to_string(i), "noise");
+  Send("signal", "paid");
+  // Far more non-matching messages than one receive reads: it must read on
+  // past them rather than answer empty.
+  auto got = Receive("billing", "paid", 0);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message().message_id(), "signal");
+}
+
 TEST_F(TraceFilterTest, TagFilterSkipsOtherTagsAndIsKeptAcrossRestart) {
   Send("m-paid", "paid");
   Send("m-refunded", "refunded");
