@@ -59,6 +59,7 @@ struct Config {
   double unknown_pct = 0;
   std::string check_answer = "commit";
   uint32_t delay_ms = 10000;  // delay mode
+  std::vector<std::string> broker_flags;  // for the broker it starts
 };
 
 [[noreturn]] void Usage(const std::string& error) {
@@ -68,7 +69,7 @@ struct Config {
                "         [--connections N] [--inflight N] [--batch N]\n"
                "         (--count N | --duration-s S) [--rate N] [--flush sync|async]\n"
                "         [--rollback-pct P] [--unknown-pct P] [--check-answer commit|rollback]\n"
-               "         [--delay-ms MS (delay mode)]\n"
+               "         [--delay-ms MS (delay mode)] [--broker-flag --NAME=VALUE]...\n"
                "         [--topic T] [--queues N] [--json]\n";
   std::exit(2);
 }
@@ -110,6 +111,7 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--unknown-pct") c.unknown_pct = number();
     else if (a == "--check-answer") c.check_answer = value();
     else if (a == "--delay-ms") c.delay_ms = static_cast<uint32_t>(number());
+    else if (a == "--broker-flag") c.broker_flags.push_back(value());
     else Usage("unknown flag " + a);
   }
   if ((c.count == 0) == (c.duration_s == 0)) Usage("give exactly one of --count and --duration-s");
@@ -577,8 +579,10 @@ int Main(int argc, char** argv) {
   std::string address = c.broker;
   if (address.empty()) {
     // Short check delay so that transactions left open settle within a run.
-    auto started = BenchBroker::Start(argv[0], {"--flush=" + c.flush, "--txn_check_delay_ms=500",
-                                                "--txn_check_backoff_max_ms=1000"});
+    std::vector<std::string> flags = {"--flush=" + c.flush, "--txn_check_delay_ms=500",
+                                      "--txn_check_backoff_max_ms=1000"};
+    flags.insert(flags.end(), c.broker_flags.begin(), c.broker_flags.end());
+    auto started = BenchBroker::Start(argv[0], flags);
     if (!started.ok()) {
       std::cerr << "halfmq-bench: " << started.status() << "\n";
       return 1;
