@@ -23,6 +23,21 @@ class Producer::Impl {
     return client::ReceiptsFromResponse(*response, messages.size());
   }
 
+  void SendBatchAsync(const std::vector<Message>& messages,
+                      std::function<void(Result<std::vector<SendReceipt>>)> done) {
+    auto frame = client::BuildSendFrame(messages);
+    if (!frame.ok()) {
+      connection_->Post([done = std::move(done), status = frame.status()] { done(status); });
+      return;
+    }
+    size_t count = messages.size();
+    connection_->Call(std::move(frame).value(), client::CallOptions{},
+                      [done = std::move(done), count](Result<v1::Frame> response) {
+                        if (!response.ok()) return done(response.status());
+                        done(client::ReceiptsFromResponse(*response, count));
+                      });
+  }
+
   void SendAsync(const Message& message, std::function<void(Result<SendReceipt>)> done) {
     auto frame = client::BuildSendFrame({message});
     if (!frame.ok()) {
@@ -73,6 +88,11 @@ Result<std::vector<SendReceipt>> Producer::SendBatch(const std::vector<Message>&
 
 void Producer::SendAsync(const Message& message, std::function<void(Result<SendReceipt>)> done) {
   impl_->SendAsync(message, std::move(done));
+}
+
+void Producer::SendBatchAsync(const std::vector<Message>& messages,
+                              std::function<void(Result<std::vector<SendReceipt>>)> done) {
+  impl_->SendBatchAsync(messages, std::move(done));
 }
 
 }  // namespace halfmq

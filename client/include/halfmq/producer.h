@@ -56,6 +56,13 @@ class Producer {
   // when made from a `done` callback).
   void SendAsync(const Message& message, std::function<void(Result<SendReceipt>)> done);
 
+  // SendBatch without waiting: the messages are stored atomically, all or
+  // none, and `done` runs once with their receipts in order (same rules as
+  // SendAsync). The way to high throughput: one request, one durable write
+  // for many messages.
+  void SendBatchAsync(const std::vector<Message>& messages,
+                      std::function<void(Result<std::vector<SendReceipt>>)> done);
+
  private:
   class Impl;
   explicit Producer(std::unique_ptr<Impl> impl);
