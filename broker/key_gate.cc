@@ -60,6 +60,22 @@ void KeyGate::Release(const std::vector<std::string>& keys) {
   for (auto& w : ready) Start(std::move(w.keys), std::move(w.executor), std::move(w.op));
 }
 
+std::shared_ptr<KeyGate::Lease> KeyGate::TryAcquire(const std::vector<std::string>& keys) {
+  {
+    MutexLock lock(&mu_);
+    if (!AllFree(keys)) return nullptr;
+    for (const auto& w : waiting_) {
+      for (const auto& k : keys) {
+        for (const auto& wk : w.keys) {
+          if (k == wk) return nullptr;
+        }
+      }
+    }
+    for (const auto& k : keys) held_.insert(k);
+  }
+  return std::make_shared<Lease>(this, keys);
+}
+
 size_t KeyGate::waiting() const {
   MutexLock lock(&mu_);
   return waiting_.size();

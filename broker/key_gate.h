@@ -46,6 +46,9 @@ class KeyGate {
   // Runs `op` on `executor` (a strand on the pool) once none of `keys` is
   // held.
   void Run(std::vector<std::string> keys, Executor executor, Operation op) EXCLUDES(mu_);
+  // Takes `keys` at once if all are free and nobody waits for any of them;
+  // null otherwise.
+  std::shared_ptr<Lease> TryAcquire(const std::vector<std::string>& keys) EXCLUDES(mu_);
   size_t waiting() const EXCLUDES(mu_);
 
  private:

@@ -8,11 +8,11 @@
 
 namespace halfmq::broker {
 
-KeyGate::Executor ProduceService::StrandFor(uint64_t connection_id) {
+ProduceService::ConnectionLane ProduceService::LaneFor(uint64_t connection_id) {
   MutexLock lock(&strands_mu_);
   auto it = strands_.find(connection_id);
   if (it == strands_.end()) {
-    it = strands_.emplace(connection_id, asio::make_strand(pool_)).first;
+    it = strands_.emplace(connection_id, ConnectionLane(asio::make_strand(pool_))).first;
   }
   return it->second;
 }
@@ -59,22 +59,37 @@ void ProduceService::Send(v1::SendRequest request, Responder responder,
                                 "idempotency key)"));
   }
   auto shared = std::make_shared<Responder>(std::move(responder));
-  if (dedup_window_ms_ <= 0) return Store(std::move(request), shared, nullptr);
+  if (dedup_window_ms_ <= 0) return Store(std::move(request), shared, nullptr, false);
+  ConnectionLane lane = LaneFor(connection->id());
+  // Fast path: ids the client just generated need no dedup lookup, so the
+  // send is stored right here, unless earlier sends of this connection are
+  // still queued (order) or a retry holds one of the ids (never, for fresh
+  // ids, in practice). The ids are held until the write is durable, so a
+  // retry racing this attempt waits for it and then finds its index entry.
+  // Send() runs on the connection's strand, so the queued count cannot grow
+  // behind our back.
+  if (request.fresh_ids() && lane.queued->load() == 0) {
+    if (auto lease = gate_.TryAcquire(keys)) {
+      return Store(std::move(request), shared, std::move(lease), /*fresh=*/true);
+    }
+  }
   auto req = std::make_shared<v1::SendRequest>(std::move(request));
-  gate_.Run(std::move(keys), StrandFor(connection->id()),
-            [this, req, shared](std::shared_ptr<KeyGate::Lease> lease) {
-              Store(std::move(*req), shared, std::move(lease));
+  lane.queued->fetch_add(1);
+  gate_.Run(std::move(keys), lane.strand,
+            [this, req, shared, queued = lane.queued](std::shared_ptr<KeyGate::Lease> lease) {
+              Store(std::move(*req), shared, std::move(lease), /*fresh=*/false);
+              queued->fetch_sub(1);  // stored (handed to the committer) in order
             });
 }
 
 void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> responder,
-                           std::shared_ptr<KeyGate::Lease> lease) {
+                           std::shared_ptr<KeyGate::Lease> lease, bool fresh) {
   auto* messages = request.mutable_messages();
   int64_t now = clock_->NowMs();
   std::vector<v1::SendResult> results(messages->size());
   std::vector<bool> done(messages->size(), false);
   int duplicates = 0;
-  if (lease) {
+  if (lease && !fresh) {
     // Within the dedup window an id already stored in the topic is answered
     // with where it was stored, and not stored again.
     for (int i = 0; i < messages->size(); ++i) {

@@ -11,6 +11,7 @@
 #ifndef HALFMQ_BROKER_PRODUCE_SERVICE_H_
 #define HALFMQ_BROKER_PRODUCE_SERVICE_H_
 
+#include <atomic>
 #include <memory>
 #include <unordered_map>
 
@@ -51,7 +52,7 @@ class ProduceService {
   // Stores what is not a duplicate and answers. `lease` is held (until the
   // write is durable) when dedup is on; null otherwise.
   void Store(v1::SendRequest request, std::shared_ptr<Responder> responder,
-             std::shared_ptr<KeyGate::Lease> lease);
+             std::shared_ptr<KeyGate::Lease> lease, bool fresh);
 
   storage::Store* const store_;
   MessageLog* const log_;
@@ -59,13 +60,20 @@ class ProduceService {
   Tracer* const tracer_;
   Clock* const clock_;
   Metrics* const metrics_;
-  KeyGate::Executor StrandFor(uint64_t connection_id) EXCLUDES(strands_mu_);
+  struct ConnectionLane {
+    explicit ConnectionLane(KeyGate::Executor e) : strand(std::move(e)) {}
+    KeyGate::Executor strand;
+    // Sends of this connection queued on the strand and not yet stored;
+    // while any are, later sends must queue behind them to keep order.
+    std::shared_ptr<std::atomic<int>> queued = std::make_shared<std::atomic<int>>(0);
+  };
+  ConnectionLane LaneFor(uint64_t connection_id) EXCLUDES(strands_mu_);
 
   const int64_t dedup_window_ms_;
   asio::thread_pool& pool_;
   KeyGate gate_;
   Mutex strands_mu_;
-  std::unordered_map<uint64_t, KeyGate::Executor> strands_ GUARDED_BY(strands_mu_);
+  std::unordered_map<uint64_t, ConnectionLane> strands_ GUARDED_BY(strands_mu_);
 };
 
 }  // namespace halfmq::broker

@@ -386,6 +386,9 @@ void ConnectionCore::OnAttemptFailed(const CallPtr& call, Status status) {
   ++call->failed_attempts;
   if (!closing_ && call->retry && status.IsRetryable() &&
       call->failed_attempts <= options_.max_retries) {
+    // A retried send may follow an attempt the broker did store: it must be
+    // checked against the dedup window.
+    if (call->request.has_send()) call->request.mutable_send()->set_fresh_ids(false);
     ArmTimer(call,
              BackoffDelay(call->failed_attempts - 1, options_.reconnect_backoff_initial,
                           options_.reconnect_backoff_max),

@@ -151,6 +151,12 @@ SendReceipt ReceiptFromProto(const v1::SendResult& r) {
 Result<v1::Frame> BuildSendFrame(const std::vector<Message>& messages) {
   v1::Frame frame;
   HALFMQ_RETURN_IF_ERROR(AppendMessages(messages, frame.mutable_send()->mutable_messages()));
+  // Ids this client just generated cannot have been stored yet: the broker
+  // may skip its dedup lookup on this first attempt (Connection clears the
+  // flag before any retry).
+  bool fresh = true;
+  for (const Message& m : messages) fresh = fresh && m.message_id().empty();
+  frame.mutable_send()->set_fresh_ids(fresh);
   return frame;
 }
 
