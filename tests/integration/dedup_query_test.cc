@@ -115,6 +115,29 @@ TEST_F(DedupTest, ConcurrentDuplicatesArePipelinedAndStoredOnce) {
   EXPECT_EQ(Drain("orders"), 1u);
 }
 
+TEST_F(DedupTest, RetryOfAFreshIdSendIsDeduplicatedEvenWhenItRacesTheOriginal) {
+  Start();
+  CreateTopics();
+  // The first attempt says its ids are fresh (no lookup); the retry does
+  // not, and arrives while the first may still be in flight.
+  v1::Frame first = SendFrame({Msg("orders", "fresh-1")});
+  first.mutable_send()->set_fresh_ids(true);
+  v1::Frame retry = SendFrame({Msg("orders", "fresh-1")});
+  c_->Post(first);
+  c_->Post(retry);
+  int deduplicated = 0;
+  for (int got = 0; got < 2;) {
+    auto f = c_->ReadFrame();
+    ASSERT_TRUE(f.has_value());
+    if (f->type() != v1::RESPONSE) continue;
+    ++got;
+    ASSERT_EQ(f->status().code(), v1::Status::OK) << f->status().message();
+    deduplicated += f->send_response().results(0).deduplicated();
+  }
+  EXPECT_EQ(deduplicated, 1);
+  EXPECT_EQ(Drain("orders"), 1u);
+}
+
 TEST_F(DedupTest, DedupHoldsAcrossKill9AndCoversDelayedMessages) {
   Start();
   CreateTopics();
