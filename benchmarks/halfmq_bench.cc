@@ -8,7 +8,10 @@
 // Without --broker it starts its own halfmq-broker (next to this binary) on
 // 127.0.0.1 with a temporary data directory and reports that broker's CPU
 // time and peak RSS. See benchmarks/README.md.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,16 +63,22 @@ struct Config {
   std::string check_answer = "commit";
   uint32_t delay_ms = 10000;  // delay mode
   std::vector<std::string> broker_flags;  // for the broker it starts
+  int idle_connections = 10000;           // idle mode
+  uint64_t pending = 1000000;             // pending mode
+  bool wait_for_open = true;              // txn: wait until check-back settled the rest
+  uint32_t immunity_ms = 0;               // txn: check immunity of the transactions
 };
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "halfmq-bench: " << error << "\n";
-  std::cerr << "usage: halfmq-bench send|txn|consume|e2e|retry|delay [--broker HOST:PORT]\n"
+  std::cerr << "usage: halfmq-bench send|txn|consume|e2e|retry|delay|idle|pending\n"
+               "         [--broker HOST:PORT]\n"
                "         [--size BYTES]\n"
                "         [--connections N] [--inflight N] [--batch N]\n"
                "         (--count N | --duration-s S) [--rate N] [--flush sync|async]\n"
                "         [--rollback-pct P] [--unknown-pct P] [--check-answer commit|rollback]\n"
                "         [--delay-ms MS (delay mode)] [--broker-flag --NAME=VALUE]...\n"
+               "         [--idle-connections N (idle mode)] [--pending N (pending mode)]\n"
                "         [--topic T] [--queues N] [--json]\n";
   std::exit(2);
 }
@@ -79,7 +88,7 @@ Config ParseArgs(int argc, char** argv) {
   if (argc < 2) Usage("missing mode");
   c.mode = argv[1];
   if (c.mode != "send" && c.mode != "txn" && c.mode != "consume" && c.mode != "e2e" &&
-      c.mode != "retry" && c.mode != "delay") {
+      c.mode != "retry" && c.mode != "delay" && c.mode != "idle" && c.mode != "pending") {
     Usage("unknown mode " + c.mode);
   }
   for (int i = 2; i < argc; ++i) {
@@ -112,12 +121,15 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--check-answer") c.check_answer = value();
     else if (a == "--delay-ms") c.delay_ms = static_cast<uint32_t>(number());
     else if (a == "--broker-flag") c.broker_flags.push_back(value());
+    else if (a == "--idle-connections") c.idle_connections = static_cast<int>(number());
+    else if (a == "--pending") c.pending = static_cast<uint64_t>(number());
     else Usage("unknown flag " + a);
   }
   if ((c.count == 0) == (c.duration_s == 0)) Usage("give exactly one of --count and --duration-s");
   if (c.connections < 1 || c.inflight < 1 || c.batch < 1) Usage("counts must be >= 1");
   if (c.flush != "sync" && c.flush != "async") Usage("--flush is sync or async");
-  if ((c.mode == "consume" || c.mode == "retry" || c.mode == "delay") && c.count == 0) {
+  if ((c.mode == "consume" || c.mode == "retry" || c.mode == "delay" || c.mode == "idle" ||
+       c.mode == "pending") && c.count == 0) {
     Usage(c.mode + " needs --count");
   }
   if (c.check_answer != "commit" && c.check_answer != "rollback") {
@@ -359,8 +371,11 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
   for (int i = 0; i < c.connections; ++i) {
     ClientOptions options;
     options.broker = address;
+    TransactionProducerOptions txn_options;
+    txn_options.check_immunity = std::chrono::milliseconds(c.immunity_ms);
     auto p = TransactionProducer::Connect(options, "bench-producers",
-                                          [answer](const CheckRequest&) { return answer; });
+                                          [answer](const CheckRequest&) { return answer; },
+                                          txn_options);
     if (!p.ok()) {
       std::cerr << "connect: " << p.status() << "\n";
       ++total.errors;
@@ -421,7 +436,7 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
   ClientOptions options;
   options.broker = address;
   auto admin = Admin::Connect(options);
-  auto deadline = Clock::now() + std::chrono::seconds(120);
+  auto deadline = Clock::now() + std::chrono::seconds(c.wait_for_open ? 120 : 0);
   while (admin.ok() && Clock::now() < deadline) {
     auto open = (*admin)->ListTransactions(TxnListState::kAll, 1);
     if (open.ok() && open->empty()) break;
@@ -573,6 +588,35 @@ Result RunDelay(const Config& c, const std::string& address, const BenchBroker* 
   return total;
 }
 
+// Opens `n` TCP connections that send nothing. Returns their descriptors.
+std::vector<int> OpenIdleConnections(const std::string& address, int n) {
+  std::vector<int> fds;
+  auto colon = address.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+int64_t BrokerStat(const std::string& address, const std::string& name) {
+  ClientOptions options;
+  options.broker = address;
+  auto admin = Admin::Connect(options);
+  if (!admin.ok()) return -1;
+  auto stats = (*admin)->GetBrokerStats();
+  return stats.ok() ? (*stats)[name] : -1;
+}
+
 void Report(const Config& c, const Result& r, const BenchBroker* own, const std::string& label) {
   double tput = r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0;
   BrokerUsage usage = own ? own->Usage() : BrokerUsage{};
@@ -673,6 +717,66 @@ int Main(int argc, char** argv) {
     Report(c, r, own.get(), "delay");
     if (own) std::fprintf(stderr, "broker CPU while they were pending: %.3f s/s\n", idle_cpu);
     failures = r.errors > 0 || r.lost > 0;
+  } else if (c.mode == "idle") {
+    // Send load alone, then with --idle-connections idle clients open.
+    Result before = RunSend(c, address, c.count, 0, nullptr);
+    Report(c, before, own.get(), "send-alone");
+    int64_t rss_before = own ? own->Usage().rss_bytes : -1;
+    std::vector<int> fds = OpenIdleConnections(address, c.idle_connections);
+    // Wait (polling the broker's own counter) until it has accepted them.
+    for (int i = 0; i < 6000 && BrokerStat(address, "connections_open") <
+                                    static_cast<int64_t>(fds.size());
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    int64_t rss_idle = own ? own->Usage().rss_bytes : -1;
+    Result with = RunSend(c, address, c.count, 0, nullptr);
+    Report(c, with, own.get(), "send-with-idle");
+    std::fprintf(stderr,
+                 "%zu idle connections: broker RSS %.1f MiB -> %.1f MiB (+%.1f MiB, %.1f KiB "
+                 "each)\n",
+                 fds.size(), rss_before / 1048576.0, rss_idle / 1048576.0,
+                 (rss_idle - rss_before) / 1048576.0,
+                 fds.empty() ? 0.0 : (rss_idle - rss_before) / 1024.0 / fds.size());
+    for (int fd : fds) ::close(fd);
+    failures = before.errors > 0 || with.errors > 0 ||
+               static_cast<int>(fds.size()) < c.idle_connections;
+  } else if (c.mode == "pending") {
+    // Transaction throughput with an empty broker, then with --pending
+    // half messages left open (their checks far in the future).
+    std::set<std::string> expected, forbidden;
+    Result empty = RunTxn(c, address, &expected, &forbidden);
+    Report(c, empty, own.get(), "txn-empty");
+    Config fill = c;
+    fill.unknown_pct = 100;  // leave them all open
+    fill.rollback_pct = 0;
+    fill.count = c.pending;
+    fill.duration_s = 0;
+    fill.wait_for_open = false;
+    fill.immunity_ms = 3600 * 1000;  // not checked during the run
+    std::set<std::string> unused1, unused2;
+    auto fill_start = Clock::now();
+    Result filled = RunTxn(fill, address, &unused1, &unused2);
+    std::fprintf(stderr, "left %llu transactions pending in %.1fs\n",
+                 static_cast<unsigned long long>(filled.ok),
+                 std::chrono::duration<double>(Clock::now() - fill_start).count());
+    double cpu_before = own ? own->Usage().cpu_seconds : 0;
+    std::this_thread::sleep_for(std::chrono::seconds(5));  // measuring an idle period
+    double idle_cpu = own ? (own->Usage().cpu_seconds - cpu_before) / 5.0 : 0;
+    std::set<std::string> expected2, forbidden2;
+    Config again = c;
+    again.wait_for_open = false;
+    Result loaded = RunTxn(again, address, &expected2, &forbidden2);
+    Report(c, loaded, own.get(), "txn-pending");
+    std::fprintf(stderr,
+                 "with %llu pending: %.0f%% of the empty throughput; broker CPU while idle with "
+                 "them pending: %.3f s/s (txn_pending=%lld)\n",
+                 static_cast<unsigned long long>(filled.ok),
+                 empty.seconds > 0 && loaded.seconds > 0
+                     ? 100.0 * (loaded.ok / loaded.seconds) / (empty.ok / empty.seconds)
+                     : 0.0,
+                 idle_cpu, static_cast<long long>(BrokerStat(address, "txn_pending")));
+    failures = empty.errors > 0 || loaded.errors > 0;
   } else if (c.mode == "consume") {
     Result fill = RunSend(c, address, c.count, 0, nullptr);
     if (fill.errors > 0) {

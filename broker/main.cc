@@ -1,4 +1,5 @@
 // halfmq-broker: runs one HalfMQ broker node until SIGINT or SIGTERM.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -25,6 +26,12 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   google::InstallFailureSignalHandler();
   std::signal(SIGPIPE, SIG_IGN);
+  // One descriptor per client connection: use all the hard limit allows.
+  struct rlimit files;
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto options = halfmq::broker::OptionsFromFlags();
   if (!options.ok()) {
