@@ -151,29 +151,15 @@ size_t TxnService::ScanChecks(int64_t now) {
   storage::Batch batch = store_->NewBatch();
   uint64_t round_bytes = 0;
 
-  // Visit each producer group that has checks in the index, one seek per
-  // group (skip-scan), so the cost follows groups and due checks, not the
-  // number of pending transactions.
-  std::string all(1, keys::kTxnCheckDuePrefix);
-  std::string all_end = keys::PrefixSuccessor(all);
-  std::string pos = all;
-  for (;;) {
+  // The earliest due check of each group is kept in memory (NextDue), so a
+  // round touches RocksDB only for groups with checks due now: its cost
+  // follows the checks that are due, not the pending transactions (or the
+  // tombstones settled ones leave in the index).
+  std::vector<std::pair<std::string, uint64_t>> visited;  // group, note generation
+  for (const auto& [group, first_due, generation] : DueGroups(now)) {
     if (round_bytes >= options_.max_check_bytes_per_round) break;
-    std::optional<keys::TxnDueKeyParts> first;
-    Status s = store_->Scan(Keyspace::kTxnDue, pos, all_end,
-                            [&](std::string_view key, std::string_view) {
-                              first = keys::ParseTxnCheckDueKey(key);
-                              return false;
-                            });
-    if (!s.ok()) {
-      LOG(ERROR) << "scanning due transaction checks: " << s;
-      break;
-    }
-    if (!first) break;
-    const std::string group = first->group;
     std::string prefix = keys::TxnCheckDuePrefix(group);
-    pos = keys::PrefixSuccessor(prefix);
-    if (first->due_ms > now) continue;
+    if (first_due > now) continue;
     if (!registry_->HasProducer(group)) {
       // Nobody to ask: leave the checks due and uncounted.
       Inc(metrics_->txn_checks_no_producer);
@@ -184,8 +170,9 @@ size_t TxnService::ScanChecks(int64_t now) {
       Inc(metrics_->txn_checks_throttled);
       continue;
     }
+    visited.emplace_back(group, generation);
     std::vector<keys::TxnDueKeyParts> due;
-    s = store_->Scan(Keyspace::kTxnDue, prefix, keys::TxnCheckDueKey(group, now + 1, ""),
+    Status s = store_->Scan(Keyspace::kTxnDue, prefix, keys::TxnCheckDueKey(group, now + 1, ""),
                      [&](std::string_view key, std::string_view) {
                        auto parts = keys::ParseTxnCheckDueKey(key);
                        if (parts) due.push_back(std::move(*parts));
@@ -221,7 +208,7 @@ size_t TxnService::ScanChecks(int64_t now) {
         }
         break;
       }
-      auto messages = LoadHalfMessages(d.txn_id);
+      auto messages = LoadHalfMessages(meta);
       if (!messages.ok()) {
         registry_->Release(connection->id(), false, now);
         continue;
@@ -265,6 +252,8 @@ size_t TxnService::ScanChecks(int64_t now) {
   // a crash cannot lose the record of a delivered check.
   if (!batch.empty()) store_->CommitAndWait(std::move(batch));
   leases.clear();
+  // Where the visited groups' due checks now begin.
+  for (const auto& [group, generation] : visited) RecomputeNextDue(group, generation);
   for (auto& send : sends) {
     uint64_t check_id;
     {
@@ -281,6 +270,68 @@ size_t TxnService::ScanChecks(int64_t now) {
   }
   for (const auto& txn : give_up) GiveUp(txn, "reached --txn_max_checks");
   return sends.size();
+}
+
+std::optional<int64_t> TxnService::FirstDue(const std::string& group) const {
+  std::string prefix = keys::TxnCheckDuePrefix(group);
+  std::optional<int64_t> first;
+  store_->Scan(Keyspace::kTxnDue, prefix, keys::PrefixSuccessor(prefix),
+               [&](std::string_view key, std::string_view) {
+                 if (auto parts = keys::ParseTxnCheckDueKey(key)) first = parts->due_ms;
+                 return false;
+               })
+      .IgnoreError();
+  return first;
+}
+
+Status TxnService::LoadNextDue() {
+  // One seek per group (skip-scan over the 'C' keys), at start-up only.
+  std::string all(1, keys::kTxnCheckDuePrefix);
+  std::string all_end = keys::PrefixSuccessor(all);
+  std::string pos = all;
+  std::map<std::string, int64_t> found;
+  for (;;) {
+    std::optional<keys::TxnDueKeyParts> first;
+    HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnDue, pos, all_end,
+                                        [&](std::string_view key, std::string_view) {
+                                          first = keys::ParseTxnCheckDueKey(key);
+                                          return false;
+                                        }));
+    if (!first) break;
+    found[first->group] = first->due_ms;
+    pos = keys::PrefixSuccessor(keys::TxnCheckDuePrefix(first->group));
+  }
+  MutexLock lock(&due_mu_);
+  for (const auto& [group, due] : found) next_due_[group].due = due;
+  return Status::Ok();
+}
+
+void TxnService::NoteDue(const std::string& group, int64_t due_ms) {
+  MutexLock lock(&due_mu_);
+  NextDue& n = next_due_[group];
+  n.due = std::min(n.due, due_ms);
+  ++n.generation;
+}
+
+std::vector<std::tuple<std::string, int64_t, uint64_t>> TxnService::DueGroups(int64_t now) {
+  std::vector<std::tuple<std::string, int64_t, uint64_t>> out;
+  MutexLock lock(&due_mu_);
+  for (const auto& [group, n] : next_due_) {
+    if (n.due <= now) out.emplace_back(group, n.due, n.generation);
+  }
+  return out;
+}
+
+void TxnService::RecomputeNextDue(const std::string& group, uint64_t generation) {
+  std::optional<int64_t> first = FirstDue(group);
+  int64_t due = first.value_or(INT64_MAX);
+  MutexLock lock(&due_mu_);
+  NextDue& n = next_due_[group];
+  // A due time noted after our snapshot (a key committed meanwhile) may be
+  // earlier than what the seek saw: keep the earlier of the two. Early is
+  // harmless (one wasted look); late would delay checks.
+  n.due = n.generation == generation ? due : std::min(due, n.due);
+  if (n.due == INT64_MAX && n.generation == generation) next_due_.erase(group);
 }
 
 void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response) {
@@ -331,8 +382,10 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
         batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, full_age, txn), "");
       }
       Inc(metrics_->txn_checks_uncounted);
+      std::string group = meta.producer_group();
+      int64_t due = meta.next_check_ms();
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
-      store_->Commit(std::move(batch), [lease] {});
+      store_->Commit(std::move(batch), [this, lease, group, due] { NoteDue(group, due); });
     });
   }
 }

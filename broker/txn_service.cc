@@ -83,6 +83,7 @@ Status TxnService::Recover() {
   metrics_->txn_unresolved.store(unresolved);
   metrics_->txn_settled.store(settled);
   settled_count_.store(settled);
+  HALFMQ_RETURN_IF_ERROR(LoadNextDue());
   LOG(INFO) << "recovered transactions: " << pending << " pending, " << unresolved
             << " unresolved, " << settled << " settled outcomes remembered";
   return Status::Ok();
@@ -109,20 +110,19 @@ Result<TxnService::Loaded> TxnService::Load(const std::string& txn_id) const {
 }
 
 Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnService::LoadHalfMessages(
-    const std::string& txn_id) const {
+    const v1::TxnRecord& meta) const {
+  // Point reads by sequence number, not a prefix scan: a Get is answered
+  // from the memtable or skips files by their bloom filters, while a seek
+  // would position an iterator in every file of every level (costly once
+  // many transactions are pending).
   google::protobuf::RepeatedPtrField<v1::Message> out;
-  std::string prefix = keys::TxnHalfPrefix(txn_id);
-  Status parse;
-  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxn, prefix, keys::PrefixSuccessor(prefix),
-                                      [&](std::string_view, std::string_view value) {
-                                        v1::Message* m = out.Add();
-                                        if (!m->ParseFromArray(value.data(), value.size())) {
-                                          parse = Status::Internal("corrupt half message");
-                                          return false;
-                                        }
-                                        return true;
-                                      }));
-  HALFMQ_RETURN_IF_ERROR(parse);
+  for (uint32_t seq = 0; seq < meta.message_count(); ++seq) {
+    auto value = store_->Get(Keyspace::kTxn, keys::TxnHalfKey(meta.txn_id(), seq));
+    if (!value.ok()) return value.status();
+    if (!value->has_value()) return Status::Internal("half message missing");
+    v1::Message* m = out.Add();
+    if (!m->ParseFromString(**value)) return Status::Internal("corrupt half message");
+  }
   return out;
 }
 
@@ -221,7 +221,7 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
       return resp->Error(Status::FailedPrecondition(
           "transaction '" + txn + "' is unresolved; an operator must commit or roll it back"));
     }
-    auto half = LoadHalfMessages(txn);
+    auto half = LoadHalfMessages(meta);
     if (!half.ok()) return resp->Error(half.status());
     for (const auto& m : *half) existing.insert(m.message_id());
     // The producer is still adding to it: its local transaction is running,
@@ -282,8 +282,9 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
   meta.clear_topics();
   for (const auto& t : topics) meta.add_topics(t);
   batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
-  store_->Commit(std::move(batch), [this, resp, lease, is_new, added,
-                                    frame = std::move(frame)]() mutable {
+  store_->Commit(std::move(batch), [this, resp, lease, is_new, added, group = meta.producer_group(),
+                                    due = meta.next_check_ms(), frame = std::move(frame)]() mutable {
+    if (is_new) NoteDue(group, due);
     if (is_new) Inc(metrics_->txn_pending);
     Inc(metrics_->txn_half_sent, added);
     resp->Ok(std::move(frame));
@@ -440,7 +441,7 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
   };
   if (outcome == v1::ROLLBACK) {
     if (tracer_->enabled()) {
-      auto half = LoadHalfMessages(txn_id);
+      auto half = LoadHalfMessages(meta);
       if (half.ok()) {
         for (const auto& m : *half) {
           tracer_->Add(&batch, m.message_id(), now, v1::TRACE_ROLLED_BACK,
@@ -458,7 +459,7 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
     });
     return;
   }
-  auto messages = LoadHalfMessages(txn_id);
+  auto messages = LoadHalfMessages(meta);
   if (!messages.ok()) return done(messages.status(), {});
   // Delayed messages start their delay now, at the commit, and wait in the
   // delay keyspace; the others are appended. All in the commit's batch.

@@ -34,6 +34,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "broker/delay_service.h"
@@ -113,7 +114,7 @@ class TxnService {
   // Reads the state record and the remembered outcome of a transaction.
   Result<Loaded> Load(const std::string& txn_id) const;
   Result<google::protobuf::RepeatedPtrField<v1::Message>> LoadHalfMessages(
-      const std::string& txn_id) const;
+      const v1::TxnRecord& meta) const;
 
   void DoSendHalf(std::shared_ptr<v1::SendHalfRequest> request,
                   std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease);
@@ -137,6 +138,20 @@ class TxnService {
   size_t ScanSettledExpiry(int64_t now);
   size_t ScanChecks(int64_t now);
   void SweepCheckTimeouts(int64_t now) EXCLUDES(outstanding_mu_);
+
+  // In-memory earliest due check per producer group, never later than the
+  // truth (see RecomputeNextDue). Every new or earlier 'C' key is noted once
+  // it is durable.
+  struct NextDue {
+    int64_t due = INT64_MAX;
+    uint64_t generation = 0;  // bumped by every NoteDue
+  };
+  Status LoadNextDue() EXCLUDES(due_mu_);
+  void NoteDue(const std::string& group, int64_t due_ms) EXCLUDES(due_mu_);
+  std::vector<std::tuple<std::string, int64_t, uint64_t>> DueGroups(int64_t now)
+      EXCLUDES(due_mu_);
+  void RecomputeNextDue(const std::string& group, uint64_t generation) EXCLUDES(due_mu_);
+  std::optional<int64_t> FirstDue(const std::string& group) const;
   void OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response)
       EXCLUDES(outstanding_mu_);
 
@@ -163,6 +178,9 @@ class TxnService {
   Mutex outstanding_mu_;
   std::map<uint64_t, OutstandingCheck> outstanding_ GUARDED_BY(outstanding_mu_);
   uint64_t next_check_id_ GUARDED_BY(outstanding_mu_) = 1;
+
+  Mutex due_mu_;
+  std::map<std::string, NextDue> next_due_ GUARDED_BY(due_mu_);
 
   Mutex giving_up_mu_;
   std::set<std::string> giving_up_ GUARDED_BY(giving_up_mu_);
