@@ -760,6 +760,17 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "left %llu transactions pending in %.1fs\n",
                  static_cast<unsigned long long>(filled.ok),
                  std::chrono::duration<double>(Clock::now() - fill_start).count());
+    // Let the broker finish compacting what the fill wrote (up to 3 min):
+    // the target is the steady state with that many pending, not the
+    // aftermath of writing them.
+    if (own) {
+      auto settle_deadline = Clock::now() + std::chrono::minutes(3);
+      while (Clock::now() < settle_deadline) {
+        double before = own->Usage().cpu_seconds;
+        std::this_thread::sleep_for(std::chrono::seconds(1));  // sampling CPU, not syncing
+        if (own->Usage().cpu_seconds - before < 0.05) break;
+      }
+    }
     double cpu_before = own ? own->Usage().cpu_seconds : 0;
     std::this_thread::sleep_for(std::chrono::seconds(5));  // measuring an idle period
     double idle_cpu = own ? (own->Usage().cpu_seconds - cpu_before) / 5.0 : 0;

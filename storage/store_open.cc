@@ -26,7 +26,19 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Index and filter blocks live in the (bounded) block cache, partitioned
+  // so that a lookup reads one small partition rather than a whole file's
+  // filter, with high priority and the top levels pinned, so data blocks
+  // streaming through (e.g. a million pending transactions being written
+  // and compacted) do not evict them: otherwise every point lookup re-reads
+  // and re-checksums a large filter block.
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_top_level_index_and_filter = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   switch (k) {
     case Keyspace::kMessages:
@@ -50,10 +62,22 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.max_write_buffer_number = 3;
       cf.compression = rocksdb::kLZ4Compression;
       break;
-    case Keyspace::kInflight:
     case Keyspace::kTxn:
-    case Keyspace::kTxnDue:
     case Keyspace::kDelayed:
+      // Message bodies waiting for a commit or a due time: kept in blob
+      // files, so that compactions (which the small state records and
+      // tombstones around them need) move only keys and blob references.
+      // With many transactions pending, rewriting their bodies at every
+      // compaction would starve the foreground on two cores.
+      cf.enable_blob_files = true;
+      cf.min_blob_size = 256;
+      cf.blob_file_size = 64 << 20;
+      cf.blob_compression_type = rocksdb::kLZ4Compression;
+      cf.enable_blob_garbage_collection = true;
+      cf.blob_garbage_collection_age_cutoff = 0.5;
+      [[fallthrough]];
+    case Keyspace::kInflight:
+    case Keyspace::kTxnDue:
       // Keys written and soon deleted (deliveries acked, transactions
       // settled, due entries moved). Files dense with tombstones are
       // compacted early so scans from the head of a range (the due index)
@@ -88,7 +112,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
 
-  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Half of the cache is reserved for index and filter blocks.
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/-1,
+                                    /*strict_capacity_limit=*/false,
+                                    /*high_pri_pool_ratio=*/0.5);
   auto index_filter = std::make_unique<IndexExpiryFilter>(options.index_ttl_ms);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kNumKeyspaces; ++i) {
