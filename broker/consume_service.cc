@@ -68,6 +68,7 @@ v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& 
   r.set_message_group(e.message_group);
   r.set_blocked(e.blocked);
   r.set_message_id(e.message_id);
+  r.set_nacked(e.nacked);
   return r;
 }
 
@@ -219,7 +220,7 @@ Status ConsumeService::Recover() {
                            Subscription::Inflight{rec.attempt(), rec.visible_at_ms(),
                                                   rec.first_received_ms(), until,
                                                   rec.message_group(), rec.blocked(),
-                                                  rec.message_id()});
+                                                  rec.message_id(), rec.nacked()});
             ++inflight;
           }));
       if (topic->fifo()) sub->FifoRebuild();
@@ -493,7 +494,13 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           continue;  // otherwise it did not fit this response
         }
         Subscription::Inflight e = it->second;
+        if (!e.nacked && e.attempt > 0) {
+          // The previous delivery was neither acked nor nacked in time.
+          tracer_->Add(&batch, p.message->message_id(), e.invisible_until_ms,
+                       v1::TRACE_EXPIRED, sub.group(), "", e.attempt);
+        }
         e.attempt++;
+        e.nacked = false;
         e.invisible_until_ms = invisible_until;
         if (e.message_id.empty()) e.message_id = p.message->message_id();
         e.visible_at_ms = visible_after(e.attempt);
@@ -733,6 +740,7 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
       return now;
     }
     e.invisible_until_ms = now;
+    e.nacked = true;
     e.visible_at_ms =
         now + (change.delay_ms.has_value() ? *change.delay_ms : RetryDelay(policy, e.attempt));
     tracer_->Add(batch, e.message_id, now, v1::TRACE_NACKED, group, "", e.attempt,
@@ -1018,6 +1026,7 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
     return done(Status::Ok());  // acked (or redelivered) meanwhile
   }
   std::string message_group = it->second.message_group;
+  int64_t expired_at = it->second.invisible_until_ms;
   sub.EraseInflight(move.queue, move.offset);
   storage::Batch batch = store_->NewBatch();
   batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
@@ -1038,6 +1047,10 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   info.set_reason(reason);
   info.set_dead_lettered_ms(now);
   info.set_group(sub.group());
+  if (move.reason.empty()) {
+    tracer_->Add(&batch, stored.message_id(), expired_at, v1::TRACE_EXPIRED, sub.group(), "",
+                 move.attempt);
+  }
   tracer_->Add(&batch, stored.message_id(), now, v1::TRACE_DEAD_LETTERED, sub.group(), "",
                move.attempt, reason);
   AppendEntry entry;

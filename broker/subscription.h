@@ -71,6 +71,7 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     std::string message_group;
     bool blocked = false;  // waits for the group's previous message
     std::string message_id;  // for traces
+    bool nacked = false;     // the current delivery ended in a nack, not an expiry
   };
   struct Cursor {
     uint64_t delivered = 0;

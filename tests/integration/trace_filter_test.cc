@@ -133,6 +133,24 @@ TEST_F(TraceFilterTest, TraceShowsEachStep) {
   EXPECT_EQ(Call(unknown).status().code(), v1::Status::NOT_FOUND);
 }
 
+TEST_F(TraceFilterTest, AnExpiredDeliveryIsTraced) {
+  Send("slow", "");
+  v1::Frame f;
+  auto* r = f.mutable_receive();
+  r->set_group("g");
+  r->set_topic("events");
+  r->set_max_messages(1);
+  r->set_invisible_ms(100);
+  ASSERT_EQ(Call(f).receive_response().messages_size(), 1);
+  r->set_invisible_ms(60000);
+  r->set_wait_ms(30000);  // woken when it becomes visible again
+  ASSERT_EQ(Call(f).receive_response().messages_size(), 1);
+  auto kinds = Kinds(Trace("slow"));
+  std::vector<v1::TraceKind> expected = {v1::TRACE_STORED, v1::TRACE_DELIVERED,
+                                         v1::TRACE_EXPIRED, v1::TRACE_DELIVERED};
+  EXPECT_EQ(kinds, expected);
+}
+
 TEST_F(TraceFilterTest, FilteredRunsDoNotHideALaterMatch) {
   for (int i = 0; i < 300; ++i) Send("noise-" + std::to_string(i), "noise");
   Send("signal", "paid");
