@@ -383,51 +383,70 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
     }
     producers.push_back(std::move(p).value());
   }
+  // One thread per connection keeps --inflight transactions going with the
+  // asynchronous API: half send, then (in its callback) commit, rollback or
+  // leave open.
   std::vector<std::thread> threads;
   for (int conn = 0; conn < c.connections; ++conn) {
-    for (int w = 0; w < c.inflight; ++w) {
-      threads.emplace_back([&, conn, w] {
-        std::mt19937_64 rng(static_cast<uint64_t>(conn) * 1000003u + static_cast<uint64_t>(w));
-        std::uniform_real_distribution<double> pct(0, 100);
-        Histogram latency;
-        uint64_t ok = 0, errors = 0;
-        std::vector<std::string> exp, forb;
-        while (Clock::now() < stop_at && (c.count == 0 || issued.fetch_add(1) < c.count)) {
-          auto t0 = Clock::now();
-          Transaction txn = producers[conn]->Begin();
-          auto half = txn.Send(Message(c.topic).Body(body));
-          if (!half.ok()) {
-            ++errors;
-            continue;
-          }
-          double roll = pct(rng);
-          bool ended_ok = true;
-          if (roll < c.rollback_pct) {
-            ended_ok = txn.Rollback().ok();
-            forb.push_back(half->message_id);
-          } else if (roll < c.rollback_pct + c.unknown_pct) {
-            (answer == TxnState::kCommit ? exp : forb).push_back(half->message_id);
-          } else {
-            auto committed = txn.Commit();
-            ended_ok = committed.ok();
-            if (ended_ok) exp.push_back(half->message_id);
-          }
-          if (!ended_ok) {
-            ++errors;
-            continue;
-          }
+    threads.emplace_back([&, conn] {
+      std::mt19937_64 rng(static_cast<uint64_t>(conn) * 1000003u + 17);
+      std::uniform_real_distribution<double> pct(0, 100);
+      TransactionProducer& producer = *producers[conn];
+      std::mutex mine_mu;
+      std::condition_variable cv;
+      int outstanding = 0;
+      Histogram latency;
+      uint64_t ok = 0, errors = 0;
+      std::vector<std::string> exp, forb;
+      auto finish = [&](bool success, Clock::time_point t0, const std::string& id, int kind) {
+        std::lock_guard<std::mutex> l(mine_mu);
+        if (success) {
           ++ok;
           latency.Record(static_cast<uint64_t>(
               std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+          if (kind == 0) exp.push_back(id);
+          if (kind == 1) forb.push_back(id);
+          if (kind == 2) (answer == TxnState::kCommit ? exp : forb).push_back(id);
+        } else {
+          ++errors;
         }
-        std::lock_guard<std::mutex> l(mu);
-        total.ok += ok;
-        total.errors += errors;
-        total.latency.Merge(latency);
-        expected->insert(exp.begin(), exp.end());
-        forbidden->insert(forb.begin(), forb.end());
-      });
-    }
+        --outstanding;
+        cv.notify_all();
+      };
+      while (Clock::now() < stop_at && (c.count == 0 || issued.fetch_add(1) < c.count)) {
+        {
+          std::unique_lock<std::mutex> l(mine_mu);
+          cv.wait(l, [&] { return outstanding < c.inflight; });
+          ++outstanding;
+        }
+        double roll = pct(rng);
+        int kind = roll < c.rollback_pct ? 1 : roll < c.rollback_pct + c.unknown_pct ? 2 : 0;
+        std::string txn_id = GenerateMessageId();
+        auto t0 = Clock::now();
+        producer.SendHalfAsync(
+            txn_id, {Message(c.topic).Body(body)},
+            [&, t0, txn_id, kind](halfmq::Result<std::vector<HalfReceipt>> half) {
+              if (!half.ok()) return finish(false, t0, "", kind);
+              std::string id = (*half)[0].message_id;
+              if (kind == 2) {
+                producer.Abandon(txn_id);  // left to check-back
+                return finish(true, t0, id, kind);
+              }
+              producer.EndAsync(txn_id, kind == 1 ? TxnState::kRollback : TxnState::kCommit,
+                                [&, t0, id, kind](halfmq::Result<EndResult> end) {
+                                  finish(end.ok(), t0, id, kind);
+                                });
+            });
+      }
+      std::unique_lock<std::mutex> l(mine_mu);
+      cv.wait(l, [&] { return outstanding == 0; });
+      std::lock_guard<std::mutex> g(mu);
+      total.ok += ok;
+      total.errors += errors;
+      total.latency.Merge(latency);
+      expected->insert(exp.begin(), exp.end());
+      forbidden->insert(forb.begin(), forb.end());
+    });
   }
   for (auto& t : threads) t.join();
   total.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "client/check_pool.h"
@@ -55,7 +56,30 @@ class TxnCore {
   }
   bool IsOpen(const std::string& txn_id) const EXCLUDES(open_mu_) {
     MutexLock lock(&open_mu_);
-    return open_.count(txn_id) > 0;
+    return open_.count(txn_id) > 0 || async_open_.count(txn_id) > 0;
+  }
+  // The same for transactions driven by SendHalfAsync / EndAsync.
+  void MarkAsyncOpen(const std::string& txn_id) EXCLUDES(open_mu_) {
+    MutexLock lock(&open_mu_);
+    async_open_.insert(txn_id);
+  }
+  void MarkAsyncClosed(const std::string& txn_id) EXCLUDES(open_mu_) {
+    MutexLock lock(&open_mu_);
+    async_open_.erase(txn_id);
+  }
+
+  void EndAsync(const std::string& txn_id, TxnState outcome, EndSource source,
+                std::function<void(Result<EndResult>)> done) {
+    auto frame = BuildEndTransactionFrame(txn_id, outcome, source);
+    if (!frame.ok()) {
+      connection_->Post([done = std::move(done), s = frame.status()] { done(s); });
+      return;
+    }
+    connection_->Call(std::move(frame).value(), CallOptions{},
+                      [done = std::move(done), outcome](Result<v1::Frame> response) {
+                        if (!response.ok()) return done(response.status());
+                        done(EndResultFromResponse(*response, outcome));
+                      });
   }
 
   Result<EndResult> End(const std::string& txn_id, TxnState outcome, EndSource source) {
@@ -73,6 +97,7 @@ class TxnCore {
   const uint32_t check_immunity_ms_;
   mutable Mutex open_mu_;
   std::unordered_map<std::string, int> open_ GUARDED_BY(open_mu_);
+  std::unordered_set<std::string> async_open_ GUARDED_BY(open_mu_);
 };
 
 }  // namespace client
@@ -309,6 +334,43 @@ Result<std::unique_ptr<TransactionProducer>> TransactionProducer::Connect(
   impl->StartServing();
   HALFMQ_RETURN_IF_ERROR(core->connection().Connect());
   return std::unique_ptr<TransactionProducer>(new TransactionProducer(std::move(impl)));
+}
+
+void TransactionProducer::SendHalfAsync(
+    const std::string& txn_id, const std::vector<Message>& messages,
+    std::function<void(Result<std::vector<HalfReceipt>>)> done) {
+  const auto& core = impl_->shared_core();
+  auto frame = client::BuildSendHalfFrame(txn_id, core->group(), core->check_immunity_ms(),
+                                          messages);
+  if (!frame.ok()) {
+    core->connection().Post([done = std::move(done), s = frame.status()] { done(s); });
+    return;
+  }
+  std::vector<HalfReceipt> receipts = client::HalfReceiptsOf(*frame);
+  // Open before the half is stored, so that no check can miss it. It stays
+  // open (even if this send fails, as a later one may follow) until EndAsync
+  // settles the transaction.
+  core->MarkAsyncOpen(txn_id);
+  core->connection().Call(
+      std::move(frame).value(), client::CallOptions{},
+      [receipts = std::move(receipts), done = std::move(done)](Result<v1::Frame> response) mutable {
+        if (!response.ok()) return done(response.status());
+        done(std::move(receipts));
+      });
+}
+
+void TransactionProducer::Abandon(const std::string& txn_id) {
+  impl_->shared_core()->MarkAsyncClosed(txn_id);
+}
+
+void TransactionProducer::EndAsync(const std::string& txn_id, TxnState outcome,
+                                   std::function<void(Result<EndResult>)> done) {
+  const auto& core = impl_->shared_core();
+  core->EndAsync(txn_id, outcome, client::EndSource::kProducer,
+                 [core, txn_id, done = std::move(done)](Result<EndResult> r) {
+                   if (r.ok()) core->MarkAsyncClosed(txn_id);
+                   done(std::move(r));
+                 });
 }
 
 TransactionProducer::TransactionProducer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

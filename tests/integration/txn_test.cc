@@ -3,6 +3,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -172,6 +173,38 @@ TEST_F(TxnTest, ChecksOfATransactionStillOpenInThisProcessAnswerUnknown) {
   auto committed = txn.Commit();
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_EQ(Receive(5000), std::vector<std::string>{half->message_id});
+}
+
+TEST_F(TxnTest, AsynchronousTransactions) {
+  std::atomic<int> asked{0};
+  auto producer = TransactionProducer::Connect(options_, "async", [&](const CheckRequest& c) {
+    ++asked;
+    return c.message().key() == "abandoned" ? TxnState::kCommit : TxnState::kRollback;
+  });
+  ASSERT_TRUE(producer.ok());
+  auto run = [&](const std::string& txn, const std::string& key, std::optional<TxnState> end) {
+    std::promise<Result<std::vector<HalfReceipt>>> half;
+    (*producer)->SendHalfAsync(txn, {Message("orders").Key(key).Body(key)},
+                               [&](Result<std::vector<HalfReceipt>> r) { half.set_value(r); });
+    auto h = half.get_future().get();
+    EXPECT_TRUE(h.ok()) << h.status();
+    if (!end) return h.ok() ? (*h)[0].message_id : std::string();
+    std::promise<Result<EndResult>> ended;
+    (*producer)->EndAsync(txn, *end, [&](Result<EndResult> r) { ended.set_value(r); });
+    auto e = ended.get_future().get();
+    EXPECT_TRUE(e.ok()) << e.status();
+    return h.ok() ? (*h)[0].message_id : std::string();
+  };
+  std::string committed = run("async-1", "committed", TxnState::kCommit);
+  run("async-2", "rolled-back", TxnState::kRollback);
+  std::string abandoned = run("async-3", "abandoned", std::nullopt);
+  (*producer)->Abandon("async-3");  // from now on the checker decides
+  std::set<std::string> got;
+  for (int i = 0; i < 3 && got.size() < 2; ++i) {
+    for (const auto& id : Receive(10000)) got.insert(id);
+  }
+  EXPECT_EQ(got, (std::set<std::string>{committed, abandoned}));
+  EXPECT_GE(asked.load(), 1);
 }
 
 TEST_F(TxnTest, KilledProducerProcessIsCoveredByAnotherProcessOfTheGroup) {

@@ -187,14 +187,6 @@ struct TransactionInfo {
   uint32_t message_count = 0;
 };
 
-// What EndTransaction settled.
-struct EndResult {
-  TxnState outcome = TxnState::kUnknown;  // kCommit or kRollback
-  // True if this request settled the transaction, false if it already was.
-  bool applied = false;
-  // Where the committed messages were stored; empty for a rollback.
-  std::vector<SendReceipt> receipts;
-};
 
 class Admin {
  public:

@@ -100,6 +100,15 @@ struct HalfReceipt {
   std::string topic;
 };
 
+// What EndTransaction settled.
+struct EndResult {
+  TxnState outcome = TxnState::kUnknown;  // kCommit or kRollback
+  // True if this request settled the transaction, false if it already was.
+  bool applied = false;
+  // Where the committed messages were stored; empty for a rollback.
+  std::vector<SendReceipt> receipts;
+};
+
 class TransactionProducer;
 
 // One transaction: a move-only handle from TransactionProducer::Begin.
@@ -222,6 +231,24 @@ class TransactionProducer {
   Transaction Begin(std::string txn_id);
 
   const std::string& producer_group() const;
+
+  // Asynchronous transactions, for producers that keep many in flight
+  // without a thread each. SendHalfAsync stores `messages` as (part of) the
+  // transaction `txn_id` (durable and invisible when `done` runs); EndAsync
+  // settles it (kCommit or kRollback; idempotent, retried on UNAVAILABLE
+  // like Commit). Same rules and errors as Transaction::SendBatch, Commit
+  // and Rollback. From the first SendHalfAsync of a transaction until an
+  // EndAsync of it succeeds, checks of it reaching this producer are
+  // answered UNKNOWN without calling the checker (its local transaction is
+  // running). Abandon() ends that for a transaction whose local work failed
+  // in a way that leaves its outcome to the checker (like destroying an open
+  // Transaction handle).
+  // Callbacks run once, on a client thread, and must not block.
+  void SendHalfAsync(const std::string& txn_id, const std::vector<Message>& messages,
+                     std::function<void(Result<std::vector<HalfReceipt>>)> done);
+  void EndAsync(const std::string& txn_id, TxnState outcome,
+                std::function<void(Result<EndResult>)> done);
+  void Abandon(const std::string& txn_id);
 
   void Stop();
 
