@@ -1,7 +1,5 @@
 #include "benchmarks/bench_broker.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "common/process.h"
 
 namespace halfmq::bench {
 
@@ -22,38 +22,12 @@ Result<std::unique_ptr<BenchBroker>> BenchBroker::Start(const std::string& argv0
   if (::mkdtemp(tmpl.data()) == nullptr) return Status::Unavailable("mkdtemp failed");
   std::unique_ptr<BenchBroker> b(new BenchBroker());
   b->dir_ = tmpl;
-  int ready[2];
-  if (::pipe(ready) != 0) return Status::Unavailable("pipe failed");
-  std::vector<std::string> args = {binary, "--listen=127.0.0.1:0", "--data_dir=" + tmpl + "/data",
-                                   "--ready_fd=" + std::to_string(ready[1])};
+  std::vector<std::string> args = {binary, "--listen=127.0.0.1:0", "--data_dir=" + tmpl + "/data"};
   args.insert(args.end(), flags.begin(), flags.end());
-  std::string log = tmpl + "/broker.log";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(ready[0]);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(ready[1]);
-  b->pid_ = pid;
-  std::string line;
-  char buf[128];
-  pollfd pfd{ready[0], POLLIN, 0};
-  while (line.find('\n') == std::string::npos && ::poll(&pfd, 1, 60000) > 0) {
-    ssize_t n = ::read(ready[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
-  }
-  ::close(ready[0]);
-  if (line.find('\n') == std::string::npos) {
-    return Status::Unavailable("halfmq-broker did not start; see " + log);
-  }
-  b->address_ = line.substr(0, line.find('\n'));
+  auto child = StartAndAwaitReady(std::move(args), tmpl + "/broker.log", 60000);
+  if (!child.ok()) return child.status();
+  b->pid_ = child->pid;
+  b->address_ = child->ready_line;
   return b;
 }
 

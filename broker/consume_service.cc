@@ -601,6 +601,25 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
   }
 }
 
+ConsumeService::HandlesBySubscription ConsumeService::GroupHandles(
+    const std::string& group, const google::protobuf::RepeatedPtrField<std::string>& handles,
+    google::protobuf::RepeatedPtrField<v1::Status>* results) const {
+  HandlesBySubscription out;
+  for (int i = 0; i < handles.size(); ++i) {
+    auto h = ReceiptHandle::Decode(handles.Get(i));
+    std::shared_ptr<Subscription> sub = h ? FindById(h->sub) : nullptr;
+    if (!h || sub == nullptr || sub->group() != group ||
+        h->queue.value() >= sub->topic()->queue_count()) {
+      (*results)[i].set_code(v1::Status::INVALID_ARGUMENT);
+      (*results)[i].set_message("receipt handle is not one of group '" + group + "'");
+      continue;
+    }
+    out.indexes[h->sub.value()].push_back(i);
+    out.subs[h->sub.value()] = std::move(sub);
+  }
+  return out;
+}
+
 void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
   Status s = ValidateName("consumer group", request.group());
   if (s.ok() && (request.receipt_handles_size() == 0 ||
@@ -615,22 +634,10 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
   auto* results = join->response.mutable_ack_response()->mutable_results();
   for (int i = 0; i < request.receipt_handles_size(); ++i) results->Add();
 
-  // Group handles by subscription so each subscription's batch is built and
-  // submitted under its own lock.
-  std::map<uint32_t, std::vector<int>> by_sub;
-  std::map<uint32_t, std::shared_ptr<Subscription>> subs;
-  for (int i = 0; i < request.receipt_handles_size(); ++i) {
-    auto h = ReceiptHandle::Decode(request.receipt_handles(i));
-    std::shared_ptr<Subscription> sub = h ? FindById(h->sub) : nullptr;
-    if (!h || sub == nullptr || sub->group() != request.group() ||
-        h->queue.value() >= sub->topic()->queue_count()) {
-      (*results)[i].set_code(v1::Status::INVALID_ARGUMENT);
-      (*results)[i].set_message("receipt handle is not one of group '" + request.group() + "'");
-      continue;
-    }
-    by_sub[h->sub.value()].push_back(i);
-    subs[h->sub.value()] = std::move(sub);
-  }
+  // Each subscription's batch is built and submitted under its own lock.
+  HandlesBySubscription grouped = GroupHandles(request.group(), request.receipt_handles(), results);
+  auto& by_sub = grouped.indexes;
+  auto& subs = grouped.subs;
   for (auto& [id, indexes] : by_sub) {
     Subscription& sub = *subs[id];
     storage::Batch batch = store_->NewBatch();
@@ -775,19 +782,9 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
   join->responder = std::move(responder);
   auto* results = join->response.mutable_nack_response()->mutable_results();
   for (int i = 0; i < request.receipt_handles_size(); ++i) results->Add();
-  std::map<uint32_t, std::vector<int>> by_sub;
-  std::map<uint32_t, std::shared_ptr<Subscription>> subs;
-  for (int i = 0; i < request.receipt_handles_size(); ++i) {
-    auto h = ReceiptHandle::Decode(request.receipt_handles(i));
-    std::shared_ptr<Subscription> sub = h ? FindById(h->sub) : nullptr;
-    if (sub == nullptr || sub->group() != request.group()) {
-      (*results)[i].set_code(v1::Status::INVALID_ARGUMENT);
-      (*results)[i].set_message("receipt handle is not one of group '" + request.group() + "'");
-      continue;
-    }
-    by_sub[h->sub.value()].push_back(i);
-    subs[h->sub.value()] = std::move(sub);
-  }
+  HandlesBySubscription grouped = GroupHandles(request.group(), request.receipt_handles(), results);
+  auto& by_sub = grouped.indexes;
+  auto& subs = grouped.subs;
   VisibilityChange change;
   change.is_nack = true;
   if (request.has_delay_ms()) change.delay_ms = request.delay_ms();

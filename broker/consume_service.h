@@ -18,13 +18,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
-#include <map>
-#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker/message_log.h"
@@ -108,6 +108,17 @@ class ConsumeService {
   std::shared_ptr<Subscription> FindById(SubscriptionId id) const EXCLUDES(mu_);
   std::vector<std::shared_ptr<Subscription>> GroupSubscriptions(const std::string& group) const
       EXCLUDES(mu_);
+
+  // Receipt handles of one ack/nack, by subscription: the indexes of the
+  // handles each subscription owns. A handle that names no subscription of
+  // `group` (or no queue of it) gets INVALID_ARGUMENT in `results` instead.
+  struct HandlesBySubscription {
+    std::map<uint32_t, std::vector<int>> indexes;
+    std::map<uint32_t, std::shared_ptr<Subscription>> subs;
+  };
+  HandlesBySubscription GroupHandles(const std::string& group,
+                                     const google::protobuf::RepeatedPtrField<std::string>& handles,
+                                     google::protobuf::RepeatedPtrField<v1::Status>* results) const;
 
   void ScheduleReceive(std::shared_ptr<ReceiveJob> job);
   void RunReceive(std::shared_ptr<ReceiveJob> job);

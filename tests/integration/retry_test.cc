@@ -8,21 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/util/broker_process.h"
+#include "tests/util/eventually.h"
 #include "tests/util/raw_client.h"
 #include "tests/util/temp_dir.h"
 
 namespace halfmq::testing {
 namespace {
-
-template <typename Fn>
-bool Eventually(Fn done, int timeout_ms = 30000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
 
 class RetryTest : public ::testing::Test {
  protected:

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/process.h"
+
 namespace halfmq::testing {
 
 std::string BinDir() {
@@ -21,53 +23,18 @@ std::string BinDir() {
 
 std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::string& data_dir,
                                                     const std::vector<std::string>& flags) {
-  int ready[2];
-  if (::pipe(ready) != 0) {
-    ADD_FAILURE() << "pipe failed";
-    return nullptr;
-  }
   std::unique_ptr<BrokerProcess> p(new BrokerProcess());
   p->log_path_ = data_dir + ".log";
   std::vector<std::string> args = {BinDir() + "/halfmq-broker", "--listen=127.0.0.1:0",
-                                   "--data_dir=" + data_dir,
-                                   "--ready_fd=" + std::to_string(ready[1]),
-                                   "--stats_log_interval_s=3600"};
+                                   "--data_dir=" + data_dir, "--stats_log_interval_s=3600"};
   args.insert(args.end(), flags.begin(), flags.end());
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(ready[0]);
-    int log = ::open(p->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log >= 0) {
-      ::dup2(log, STDERR_FILENO);
-      ::dup2(log, STDOUT_FILENO);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(ready[1]);
-  p->pid_ = pid;
-  std::string line;
-  char buf[128];
-  pollfd pfd{ready[0], POLLIN, 0};
-  while (line.find('\n') == std::string::npos) {
-    // Event-driven: the broker writes this line once it listens. The
-    // timeout only turns a broker that never starts into a clean failure.
-    int r = ::poll(&pfd, 1, 60000);
-    if (r <= 0) break;
-    ssize_t n = ::read(ready[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
-  }
-  ::close(ready[0]);
-  if (line.find('\n') == std::string::npos) {
-    ADD_FAILURE() << "broker did not become ready; log:\n" << p->LogTail();
-    p->Kill9();
+  auto child = StartAndAwaitReady(std::move(args), p->log_path_, 60000);
+  if (!child.ok()) {
+    ADD_FAILURE() << child.status().ToString() << "; log:\n" << p->LogTail();
     return nullptr;
   }
-  p->address_ = line.substr(0, line.find('\n'));
+  p->pid_ = child->pid;
+  p->address_ = child->ready_line;
   return p;
 }
 
