@@ -421,7 +421,7 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
         }
         double roll = pct(rng);
         int kind = roll < c.rollback_pct ? 1 : roll < c.rollback_pct + c.unknown_pct ? 2 : 0;
-        std::string txn_id = GenerateMessageId();
+        std::string txn_id = producer.NewTransactionId();
         auto t0 = Clock::now();
         producer.SendHalfAsync(
             txn_id, {Message(c.topic).Body(body)},

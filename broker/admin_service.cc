@@ -49,6 +49,7 @@ std::map<std::string, int64_t> AdminService::Stats() const {
   out["store_memtable_bytes"] = static_cast<int64_t>(s.memtable_bytes);
   out["process_resident_bytes"] = ResidentBytes();
   out["topics"] = static_cast<int64_t>(topics_->List().size());
+  for (const auto& source : sources_) source(&out);
   return out;
 }
 

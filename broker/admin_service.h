@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "broker/metrics.h"
 #include "broker/responder.h"
@@ -26,10 +27,15 @@ class AdminService {
   // reports them.
   std::map<std::string, int64_t> Stats() const;
 
+  // Adds counters another service keeps. Set-up only (before serving).
+  using StatsSource = std::function<void(std::map<std::string, int64_t>*)>;
+  void AddStatsSource(StatsSource source) { sources_.push_back(std::move(source)); }
+
  private:
   storage::Store* const store_;
   TopicManager* const topics_;
   Metrics* const metrics_;
+  std::vector<StatsSource> sources_;
 };
 
 }  // namespace halfmq::broker

@@ -111,6 +111,9 @@ Status Broker::Recover() {
   txn_ = std::make_unique<TxnService>(store_.get(), topics_.get(), log_.get(), delays_.get(),
                                       registry_.get(), tracer_.get(), clock, &metrics_, txn, pool_);
   HALFMQ_RETURN_IF_ERROR(txn_->Recover());
+  admin_->AddStatsSource([txn = txn_.get()](std::map<std::string, int64_t>* stats) {
+    txn->AddStats(stats);
+  });
   query_ = std::make_unique<QueryService>(store_.get(), topics_.get(), pool_);
   dispatcher_ = std::make_unique<Dispatcher>(
       produce_.get(), consume_.get(), admin_.get(), txn_.get(), query_.get(), &metrics_,

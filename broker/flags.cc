@@ -51,6 +51,9 @@ DEFINE_uint64(txn_settled_max, 1000000, "Settled outcomes remembered at most (ol
 DEFINE_string(txn_unresolved_action, "keep",
               "What happens to a transaction that becomes unresolved: keep (for an operator), "
               "commit, or rollback");
+DEFINE_uint64(txn_cache_mb, 64,
+              "Memory for the state of recently written pending transactions, so that their "
+              "EndTransaction settles without reading RocksDB (0: off)");
 DEFINE_int32(txn_scan_interval_ms, 100, "How often the check-back scanner looks for due work");
 DEFINE_int64(max_delay_ms, 30ll * 24 * 3600 * 1000,
              "Longest delay (or furthest deliver-at) a delayed message may ask for");
@@ -112,6 +115,7 @@ Result<BrokerOptions> OptionsFromFlags() {
   o.txn.check_timeout_ms = FLAGS_txn_check_timeout_ms;
   o.txn.settled_retention_ms = FLAGS_txn_settled_retention_ms;
   o.txn.settled_max = FLAGS_txn_settled_max;
+  o.txn.cache_bytes = FLAGS_txn_cache_mb << 20;
   auto action = ParseUnresolvedAction(FLAGS_txn_unresolved_action);
   if (!action.ok()) return action.status();
   o.txn.unresolved_action = *action;

@@ -228,6 +228,7 @@ size_t TxnService::ScanChecks(int64_t now) {
         meta.set_age_deadline_ms(next);
         batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, next, d.txn_id), "");
       }
+      cache_.Erase(d.txn_id);
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(d.txn_id), meta.SerializeAsString());
       round_bytes += meta.bytes();
       Send send;
@@ -384,6 +385,7 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
       Inc(metrics_->txn_checks_uncounted);
       std::string group = meta.producer_group();
       int64_t due = meta.next_check_ms();
+      cache_.Erase(txn);
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
       store_->Commit(std::move(batch), [this, lease, group, due] { NoteDue(group, due); });
     });

@@ -54,6 +54,7 @@ TxnService::TxnService(storage::Store* store, TopicManager* topics, MessageLog* 
       options_(options),
       pool_(pool),
       gate_(pool),
+      cache_(options.cache_bytes),
       rng_(std::random_device()()) {}
 
 TxnService::~TxnService() { Stop(); }
@@ -107,6 +108,27 @@ Result<TxnService::Loaded> TxnService::Load(const std::string& txn_id) const {
     out.meta = std::move(r);
   }
   return out;
+}
+
+Result<TxnService::Loaded> TxnService::LoadState(const std::string& txn_id) {
+  if (auto entry = cache_.Take(txn_id)) return FromCache(std::move(*entry));
+  return Load(txn_id);
+}
+
+TxnService::Loaded TxnService::FromCache(TxnStateCache::Entry entry) {
+  Loaded out;
+  out.meta = std::move(entry.meta);
+  out.halves = std::move(entry.halves);
+  return out;
+}
+
+void TxnService::AddStats(std::map<std::string, int64_t>* stats) const {
+  TxnStateCache::Stats c = cache_.stats();
+  (*stats)["txn_cache_hits"] = static_cast<int64_t>(c.hits);
+  (*stats)["txn_cache_misses"] = static_cast<int64_t>(c.misses);
+  (*stats)["txn_cache_evictions"] = static_cast<int64_t>(c.evictions);
+  (*stats)["txn_cache_entries"] = static_cast<int64_t>(c.entries);
+  (*stats)["txn_cache_bytes"] = static_cast<int64_t>(c.bytes);
 }
 
 Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnService::LoadHalfMessages(
@@ -191,27 +213,51 @@ void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
   registry_->Register(connection, request.producer_group(), 0);
   auto req = std::make_shared<v1::SendHalfRequest>(std::move(request));
   auto resp = std::make_shared<Responder>(std::move(responder));
-  gate_.Run(req->txn_id(), [this, req, resp](std::shared_ptr<TxnLease> lease) {
-    DoSendHalf(req, resp, std::move(lease));
+  const std::string& txn = req->txn_id();
+  // No read needed: a transaction id the client just generated (first
+  // attempt of its first half send) cannot have state yet, and a cached
+  // transaction's state is in memory. Then the send runs right here. A
+  // cached id flagged fresh is a client mistake: its state wins.
+  bool cached = cache_.Contains(txn);
+  if (req->fresh_txn() || cached) {
+    if (auto lease = gate_.TryAcquire(txn)) {
+      if (!cached) return DoSendHalf(req, resp, std::move(lease), Loaded{});
+      if (auto entry = cache_.Take(txn)) {
+        return DoSendHalf(req, resp, std::move(lease), FromCache(std::move(*entry)));
+      }
+      // Evicted meanwhile: read on the pool, keeping the lease.
+      asio::post(pool_, [this, req, resp, lease = std::move(lease)]() mutable {
+        auto loaded = Load(req->txn_id());
+        if (!loaded.ok()) return resp->Error(loaded.status());
+        DoSendHalf(req, resp, std::move(lease), std::move(*loaded));
+      });
+      return;
+    }
+  }
+  gate_.Run(txn, [this, req, resp](std::shared_ptr<TxnLease> lease) {
+    auto loaded = LoadState(req->txn_id());
+    if (!loaded.ok()) return resp->Error(loaded.status());
+    DoSendHalf(req, resp, std::move(lease), std::move(*loaded));
   });
 }
 
 void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
-                            std::shared_ptr<Responder> resp, std::shared_ptr<TxnLease> lease) {
+                            std::shared_ptr<Responder> resp, std::shared_ptr<TxnLease> lease,
+                            Loaded loaded) {
   const std::string& txn = req->txn_id();
-  auto loaded = Load(txn);
-  if (!loaded.ok()) return resp->Error(loaded.status());
-  if (loaded->outcome) {
+  if (loaded.outcome) {
     return resp->Error(Status::FailedPrecondition("transaction '" + txn + "' was already " +
-                                                  OutcomeName(loaded->outcome->outcome())));
+                                                  OutcomeName(loaded.outcome->outcome())));
   }
   int64_t now = clock_->NowMs();
   storage::Batch batch = store_->NewBatch();
   v1::TxnRecord meta;
   std::set<std::string> existing;
-  bool is_new = !loaded->meta.has_value();
+  // What the cache will hold once this send is written.
+  TxnStateCache::Entry cached;
+  bool is_new = !loaded.meta.has_value();
   if (!is_new) {
-    meta = std::move(*loaded->meta);
+    meta = std::move(*loaded.meta);
     if (meta.producer_group() != req->producer_group()) {
       return resp->Error(Status::FailedPrecondition("transaction '" + txn +
                                                     "' belongs to producer group '" +
@@ -221,9 +267,13 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
       return resp->Error(Status::FailedPrecondition(
           "transaction '" + txn + "' is unresolved; an operator must commit or roll it back"));
     }
-    auto half = LoadHalfMessages(meta);
-    if (!half.ok()) return resp->Error(half.status());
-    for (const auto& m : *half) existing.insert(m.message_id());
+    if (!loaded.halves) {
+      auto half = LoadHalfMessages(meta);
+      if (!half.ok()) return resp->Error(half.status());
+      loaded.halves = std::move(half).value();
+    }
+    for (const auto& m : *loaded.halves) existing.insert(m.message_id());
+    cached.halves = std::move(*loaded.halves);
     // The producer is still adding to it: its local transaction is running,
     // so do not check it back before the usual delay from now.
     int64_t first = req->check_immunity_ms() > 0 ? req->check_immunity_ms()
@@ -271,17 +321,28 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     value.clear();
     m.SerializeToString(&value);
     batch.Put(Keyspace::kTxn, keys::TxnHalfKey(txn, seq++), value);
+    *cached.halves.Add() = m;
     tracer_->Add(&batch, m.message_id(), now, v1::TRACE_HALF_STORED, req->producer_group(), "",
                  0, "transaction " + txn + ", topic " + m.topic());
     topics.insert(m.topic());
     ++added;
   }
-  if (added == 0) return resp->Ok(std::move(frame));  // nothing new: answer without writing
+  if (added == 0) {
+    // Nothing new: answer without writing. The state is unchanged, so it
+    // goes back into the cache.
+    cached.meta = std::move(meta);
+    cache_.Put(std::move(cached));
+    return resp->Ok(std::move(frame));
+  }
   meta.set_message_count(seq);
   meta.set_bytes(bytes);
   meta.clear_topics();
   for (const auto& t : topics) meta.add_topics(t);
   batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
+  // The lease is held until the write is durable (and a failed write ends
+  // the process), so no one reads the entry before it is true.
+  cached.meta = meta;
+  cache_.Put(std::move(cached));
   store_->Commit(std::move(batch), [this, resp, lease, is_new, added, group = meta.producer_group(),
                                     due = meta.next_check_ms(), frame = std::move(frame)]() mutable {
     if (is_new) NoteDue(group, due);
@@ -304,14 +365,29 @@ void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder res
   auto resp = std::make_shared<Responder>(std::move(responder));
   std::string txn = request.txn_id();
   v1::TxnOutcome outcome = request.outcome();
-  gate_.Run(txn, [this, txn, outcome, by, resp](std::shared_ptr<TxnLease> lease) {
-    Settle(txn, outcome, by, std::move(lease),
-           [resp](Status status, v1::EndTransactionResponse r) {
-             if (!status.ok()) return resp->Error(status);
-             v1::Frame frame;
-             *frame.mutable_end_transaction_response() = std::move(r);
-             resp->Ok(std::move(frame));
-           });
+  SettleDone answer = [resp](Status status, v1::EndTransactionResponse r) {
+    if (!status.ok()) return resp->Error(status);
+    v1::Frame frame;
+    *frame.mutable_end_transaction_response() = std::move(r);
+    resp->Ok(std::move(frame));
+  };
+  // A cached transaction settles right here, without reading RocksDB.
+  if (cache_.Contains(txn)) {
+    if (auto lease = gate_.TryAcquire(txn)) {
+      if (auto entry = cache_.Take(txn)) {
+        return SettleLoaded(txn, outcome, by, std::move(lease), FromCache(std::move(*entry)),
+                            std::move(answer));
+      }
+      asio::post(pool_, [this, txn, outcome, by, lease = std::move(lease),
+                         answer = std::move(answer)]() mutable {
+        Settle(txn, outcome, by, std::move(lease), std::move(answer));
+      });
+      return;
+    }
+  }
+  gate_.Run(txn, [this, txn, outcome, by, answer = std::move(answer)](
+                     std::shared_ptr<TxnLease> lease) mutable {
+    Settle(txn, outcome, by, std::move(lease), std::move(answer));
   });
 }
 
@@ -337,6 +413,7 @@ void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, cons
                 keys::TxnCheckDueKey(meta->producer_group(), meta->next_check_ms(), txn));
   batch->Delete(Keyspace::kTxnDue,
                 keys::TxnTimeKey(keys::kTxnAgePrefix, meta->age_deadline_ms(), txn));
+  cache_.Erase(txn);
   meta->set_state(v1::UNRESOLVED);
   meta->set_next_check_ms(0);
   batch->Put(Keyspace::kTxn, keys::TxnUnresolvedKey(txn), "");
@@ -393,12 +470,17 @@ void TxnService::GiveUp(const std::string& txn_id, const char* why) {
 }
 
 void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
-                        std::shared_ptr<TxnLease> lease,
-                        std::function<void(Status, v1::EndTransactionResponse)> done) {
-  auto loaded = Load(txn_id);
+                        std::shared_ptr<TxnLease> lease, SettleDone done) {
+  auto loaded = LoadState(txn_id);
   if (!loaded.ok()) return done(loaded.status(), {});
-  if (loaded->outcome) {
-    const v1::TxnOutcomeRecord& o = *loaded->outcome;
+  SettleLoaded(txn_id, outcome, by, std::move(lease), std::move(loaded).value(), std::move(done));
+}
+
+void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
+                              const std::string& by, std::shared_ptr<TxnLease> lease,
+                              Loaded loaded, SettleDone done) {
+  if (loaded.outcome) {
+    const v1::TxnOutcomeRecord& o = *loaded.outcome;
     if (o.outcome() != outcome) {
       Inc(metrics_->txn_end_conflicts);
       return done(Status::FailedPrecondition(
@@ -413,13 +495,13 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
     *r.mutable_results() = o.results();
     return done(Status::Ok(), std::move(r));
   }
-  if (!loaded->meta) {
+  if (!loaded.meta) {
     return done(Status::NotFound("transaction '" + txn_id +
                                  "' is unknown: never sent, or settled longer ago than "
                                  "--txn_settled_retention_ms"),
                 {});
   }
-  const v1::TxnRecord meta = std::move(*loaded->meta);
+  const v1::TxnRecord meta = std::move(*loaded.meta);
   int64_t now = clock_->NowMs();
   auto record = std::make_shared<v1::TxnOutcomeRecord>();
   record->set_txn_id(txn_id);
@@ -441,7 +523,9 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
   };
   if (outcome == v1::ROLLBACK) {
     if (tracer_->enabled()) {
-      auto half = LoadHalfMessages(meta);
+      auto half = loaded.halves ? Result<google::protobuf::RepeatedPtrField<v1::Message>>(
+                                      std::move(*loaded.halves))
+                                : LoadHalfMessages(meta);
       if (half.ok()) {
         for (const auto& m : *half) {
           tracer_->Add(&batch, m.message_id(), now, v1::TRACE_ROLLED_BACK,
@@ -459,7 +543,9 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
     });
     return;
   }
-  auto messages = LoadHalfMessages(meta);
+  auto messages = loaded.halves ? Result<google::protobuf::RepeatedPtrField<v1::Message>>(
+                                     std::move(*loaded.halves))
+                               : LoadHalfMessages(meta);
   if (!messages.ok()) return done(messages.status(), {});
   // Delayed messages start their delay now, at the commit, and wait in the
   // delay keyspace; the others are appended. All in the commit's batch.
@@ -494,8 +580,7 @@ void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const
       *immediate.Add() = std::move(m);
     }
   }
-  auto done_ptr = std::make_shared<std::function<void(Status, v1::EndTransactionResponse)>>(
-      std::move(done));
+  auto done_ptr = std::make_shared<SettleDone>(std::move(done));
   auto respond = [this, account, earliest_due, delayed,
                   done_ptr](std::vector<v1::SendResult> all) {
     if (delayed > 0) delays_->Scheduled(earliest_due, delayed);

@@ -19,17 +19,23 @@
 // in RocksDB, so its cost follows the checks that are due, not the number of
 // pending transactions.
 //
-// Threading: request handlers validate on the network thread, then run on
-// the blocking pool under the TxnGate of their transaction (they read
-// RocksDB). The check-back scanner runs on its own thread. Thread-safe.
+// Threading: request handlers validate on the network thread, then run
+// under the TxnGate of their transaction: on the blocking pool when they
+// must read RocksDB, or right on the network thread when they need no read
+// (a SendHalf that opens a transaction the client just named, flagged
+// fresh_txn; a SendHalf or EndTransaction whose state is in the
+// TxnStateCache). The check-back scanner runs on its own thread.
+// Thread-safe.
 #ifndef HALFMQ_BROKER_TXN_SERVICE_H_
 #define HALFMQ_BROKER_TXN_SERVICE_H_
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -44,6 +50,7 @@
 #include "broker/responder.h"
 #include "broker/topic_manager.h"
 #include "broker/tracer.h"
+#include "broker/txn_cache.h"
 #include "broker/txn_gate.h"
 #include "common/asio.h"
 #include "common/clock.h"
@@ -77,6 +84,8 @@ struct TxnOptions {
   // this many times per transaction (a producer that crashes on a check
   // must not loop it until --txn_max_age_ms).
   uint32_t max_uncounted = 3;
+  // Bytes of recently written pending transactions kept in memory (0: off).
+  uint64_t cache_bytes = 64 << 20;
 };
 
 class TxnService {
@@ -106,22 +115,37 @@ class TxnService {
   // due checks. Returns the number of checks sent. Public for tests.
   size_t ScanOnce();
 
+  // Adds the state cache's counters (txn_cache_*) to `stats`.
+  void AddStats(std::map<std::string, int64_t>* stats) const;
+
  private:
   struct Loaded {
     std::optional<v1::TxnRecord> meta;
     std::optional<v1::TxnOutcomeRecord> outcome;
+    // The half messages of `meta`, when they came with it (from the cache).
+    std::optional<google::protobuf::RepeatedPtrField<v1::Message>> halves;
   };
   // Reads the state record and the remembered outcome of a transaction.
   Result<Loaded> Load(const std::string& txn_id) const;
+  // Under the lease: the cached state (taken out of the cache), else Load().
+  Result<Loaded> LoadState(const std::string& txn_id);
+  static Loaded FromCache(TxnStateCache::Entry entry);
   Result<google::protobuf::RepeatedPtrField<v1::Message>> LoadHalfMessages(
       const v1::TxnRecord& meta) const;
 
+  // Under the lease, given the transaction's current state. Reads RocksDB
+  // only when `loaded` has a state record without its half messages.
   void DoSendHalf(std::shared_ptr<v1::SendHalfRequest> request,
-                  std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease);
+                  std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease,
+                  Loaded loaded);
+  using SettleDone = std::function<void(Status, v1::EndTransactionResponse)>;
   // Settles a transaction (under its lease). `by` is recorded in the outcome.
   void Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
-              std::shared_ptr<TxnLease> lease,
-              std::function<void(Status, v1::EndTransactionResponse)> done);
+              std::shared_ptr<TxnLease> lease, SettleDone done);
+  // Settle given the state; reads RocksDB only when `loaded` has a state
+  // record without its half messages.
+  void SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
+                    std::shared_ptr<TxnLease> lease, Loaded loaded, SettleDone done);
   // Adds to `batch` what removes every trace of a pending/unresolved record.
   void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
   // Turns a pending transaction unresolved (in `batch`).
@@ -166,6 +190,7 @@ class TxnService {
   const TxnOptions options_;
   asio::thread_pool& pool_;
   TxnGate gate_;
+  TxnStateCache cache_;
 
   std::atomic<int64_t> settled_count_{0};
 

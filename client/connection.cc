@@ -389,6 +389,7 @@ void ConnectionCore::OnAttemptFailed(const CallPtr& call, Status status) {
     // A retried send may follow an attempt the broker did store: it must be
     // checked against the dedup window.
     if (call->request.has_send()) call->request.mutable_send()->set_fresh_ids(false);
+    if (call->request.has_send_half()) call->request.mutable_send_half()->set_fresh_txn(false);
     ArmTimer(call,
              BackoffDelay(call->failed_attempts - 1, options_.reconnect_backoff_initial,
                           options_.reconnect_backoff_max),

@@ -274,7 +274,7 @@ Status ValidateTransactionProducerOptions(const TransactionProducerOptions& opti
 
 Result<v1::Frame> BuildSendHalfFrame(const std::string& txn_id, const std::string& producer_group,
                                      uint32_t check_immunity_ms,
-                                     const std::vector<Message>& messages) {
+                                     const std::vector<Message>& messages, bool fresh_txn) {
   HALFMQ_RETURN_IF_ERROR(ValidateTxnId(txn_id));
   HALFMQ_RETURN_IF_ERROR(ValidateName("producer group", producer_group));
   v1::Frame frame;
@@ -282,6 +282,7 @@ Result<v1::Frame> BuildSendHalfFrame(const std::string& txn_id, const std::strin
   half->set_txn_id(txn_id);
   half->set_producer_group(producer_group);
   half->set_check_immunity_ms(check_immunity_ms);
+  half->set_fresh_txn(fresh_txn);
   HALFMQ_RETURN_IF_ERROR(AppendMessages(messages, half->mutable_messages()));
   return frame;
 }

@@ -57,9 +57,10 @@ Status ValidateTransactionProducerOptions(const TransactionProducerOptions& opti
 
 // Validates `messages` as BuildSendFrame does (generating missing ids once)
 // and builds a SendHalfRequest frame. Errors: INVALID_ARGUMENT.
+// `fresh_txn`: this process generated txn_id and this is its first half send.
 Result<v1::Frame> BuildSendHalfFrame(const std::string& txn_id, const std::string& producer_group,
                                      uint32_t check_immunity_ms,
-                                     const std::vector<Message>& messages);
+                                     const std::vector<Message>& messages, bool fresh_txn);
 
 // One receipt per message of a SendHalfRequest frame, in order.
 std::vector<HalfReceipt> HalfReceiptsOf(const v1::Frame& send_half_request);

@@ -157,7 +157,8 @@ TEST(BuildSendFrameTest, CopiesGroupAndDelivery) {
   EXPECT_EQ(m2.deliver_at_ms(), 0);
   EXPECT_EQ(m2.delay_ms(), 0u);
   // Transactions carry the same fields.
-  auto half = BuildSendHalfFrame("txn-1", "pg", 0, {Message("t").Delay(std::chrono::seconds(1))});
+  auto half = BuildSendHalfFrame("txn-1", "pg", 0, {Message("t").Delay(std::chrono::seconds(1))},
+                                 /*fresh_txn=*/false);
   ASSERT_TRUE(half.ok()) << half.status();
   EXPECT_EQ(half->send_half().messages(0).delay_ms(), 1000u);
 }

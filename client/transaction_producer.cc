@@ -66,6 +66,21 @@ class TxnCore {
   void MarkAsyncClosed(const std::string& txn_id) EXCLUDES(open_mu_) {
     MutexLock lock(&open_mu_);
     async_open_.erase(txn_id);
+    unsent_ids_.erase(txn_id);
+  }
+
+  // Ids from NewTransactionId() not yet used by a SendHalfAsync. Bounded: an
+  // id beyond the bound still works, only without the fresh_txn shortcut.
+  std::string NewTransactionId() EXCLUDES(open_mu_) {
+    std::string id = GenerateMessageId();
+    MutexLock lock(&open_mu_);
+    if (unsent_ids_.size() < kMaxUnsentIds) unsent_ids_.insert(id);
+    return id;
+  }
+  // Whether this is the first half send of an id this producer generated.
+  bool TakeUnsent(const std::string& txn_id) EXCLUDES(open_mu_) {
+    MutexLock lock(&open_mu_);
+    return unsent_ids_.erase(txn_id) > 0;
   }
 
   void EndAsync(const std::string& txn_id, TxnState outcome, EndSource source,
@@ -98,6 +113,8 @@ class TxnCore {
   mutable Mutex open_mu_;
   std::unordered_map<std::string, int> open_ GUARDED_BY(open_mu_);
   std::unordered_set<std::string> async_open_ GUARDED_BY(open_mu_);
+  static constexpr size_t kMaxUnsentIds = 1 << 20;
+  std::unordered_set<std::string> unsent_ids_ GUARDED_BY(open_mu_);
 };
 
 }  // namespace client
@@ -168,8 +185,10 @@ Result<std::vector<HalfReceipt>> Transaction::SendBatch(const std::vector<Messag
                                                                        : "ended") +
                                       "; it takes no more messages");
   }
+  // The broker cannot know an id Begin() generated before its first send.
+  bool fresh = generated_id_ && !send_attempted_;
   auto frame = client::BuildSendHalfFrame(id_, core_->group(), core_->check_immunity_ms(),
-                                          messages);
+                                          messages, fresh);
   if (!frame.ok()) return frame.status();
   std::vector<HalfReceipt> receipts = client::HalfReceiptsOf(*frame);
   send_attempted_ = true;
@@ -341,7 +360,7 @@ void TransactionProducer::SendHalfAsync(
     std::function<void(Result<std::vector<HalfReceipt>>)> done) {
   const auto& core = impl_->shared_core();
   auto frame = client::BuildSendHalfFrame(txn_id, core->group(), core->check_immunity_ms(),
-                                          messages);
+                                          messages, core->TakeUnsent(txn_id));
   if (!frame.ok()) {
     core->connection().Post([done = std::move(done), s = frame.status()] { done(s); });
     return;
@@ -378,6 +397,10 @@ TransactionProducer::~TransactionProducer() = default;
 
 Transaction TransactionProducer::Begin() {
   return Transaction(impl_->shared_core(), GenerateMessageId(), /*generated_id=*/true);
+}
+
+std::string TransactionProducer::NewTransactionId() {
+  return impl_->shared_core()->NewTransactionId();
 }
 
 Transaction TransactionProducer::Begin(std::string txn_id) {

@@ -83,12 +83,14 @@ TEST(TxnIdTest, FollowsMessageIdRulesWithItsOwnName) {
 TEST(SendHalfFrameTest, CarriesTxnGroupImmunityAndFixedMessageIds) {
   auto frame = BuildSendHalfFrame(
       "txn-1", "payments", 2500,
-      {Message("order-paid").Key("o-1").Body("{}"), Message("audit").Id("given")});
+      {Message("order-paid").Key("o-1").Body("{}"), Message("audit").Id("given")},
+      /*fresh_txn=*/true);
   ASSERT_TRUE(frame.ok()) << frame.status();
   const v1::SendHalfRequest& half = frame->send_half();
   EXPECT_EQ(half.txn_id(), "txn-1");
   EXPECT_EQ(half.producer_group(), "payments");
   EXPECT_EQ(half.check_immunity_ms(), 2500u);
+  EXPECT_TRUE(half.fresh_txn());
   ASSERT_EQ(half.messages_size(), 2);
   EXPECT_EQ(half.messages(0).topic(), "order-paid");
   EXPECT_EQ(half.messages(0).keys(0), "o-1");
@@ -104,12 +106,12 @@ TEST(SendHalfFrameTest, CarriesTxnGroupImmunityAndFixedMessageIds) {
 }
 
 TEST(SendHalfFrameTest, RejectsBadIdGroupAndMessages) {
-  EXPECT_EQ(BuildSendHalfFrame("a b", "pg", 0, {Message("t")}).status().code(),
+  EXPECT_EQ(BuildSendHalfFrame("a b", "pg", 0, {Message("t")}, false).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(BuildSendHalfFrame("t1", "bad group", 0, {Message("t")}).status().code(),
+  EXPECT_EQ(BuildSendHalfFrame("t1", "bad group", 0, {Message("t")}, false).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(BuildSendHalfFrame("t1", "pg", 0, {}).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(BuildSendHalfFrame("t1", "pg", 0, {Message("t").Key("")}).status().code(),
+  EXPECT_EQ(BuildSendHalfFrame("t1", "pg", 0, {}, false).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(BuildSendHalfFrame("t1", "pg", 0, {Message("t").Key("")}, false).status().code(),
             StatusCode::kInvalidArgument);
 }
 

@@ -17,11 +17,11 @@ namespace {
 
 class TxnProtocolTest : public ::testing::Test {
  protected:
-  void StartBroker(std::vector<std::string> extra = {}) {
+  void StartBroker(std::vector<std::string> extra = {}, const std::string& data = "data") {
     std::vector<std::string> flags = {"--txn_check_delay_ms=100", "--txn_check_backoff_max_ms=200",
                                       "--txn_scan_interval_ms=20"};
     flags.insert(flags.end(), extra.begin(), extra.end());
-    broker_ = BrokerProcess::Start(dir_.Sub("data"), flags);
+    broker_ = BrokerProcess::Start(dir_.Sub(data), flags);
     ASSERT_NE(broker_, nullptr);
     admin_ = std::make_unique<RawClient>(broker_->address());
     ASSERT_TRUE(admin_->connected());
@@ -255,6 +255,139 @@ TEST_F(TxnProtocolTest, UnknownThenCheckAnsweredCommitDeliversExactlyOnce) {
   EXPECT_EQ(ReceiveIds("g", "orders", 10000), std::vector<std::string>{"c1"});
   EXPECT_TRUE(ReceiveIds("g", "orders").empty());
   EXPECT_EQ(Stat("messages_sent"), 1);
+}
+
+// The state cache: a fresh transaction is sent and extended from memory; a
+// restart empties the cache and the commit reads RocksDB instead. Either way
+// every message is delivered once.
+TEST_F(TxnProtocolTest, CachedStateSettlesAndAfterRestartReadsSettleTheSame) {
+  StartBroker();
+  CreateTopic("orders");
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+  auto producer = Hello(Connect(), "pg");
+  v1::Frame first = HalfFrame("c1", "pg", {{"orders", "c1-a"}});
+  first.mutable_send_half()->set_fresh_txn(true);
+  ASSERT_EQ(Call(producer.get(), first).status().code(), v1::Status::OK);
+  ASSERT_EQ(Call(producer.get(), HalfFrame("c1", "pg", {{"orders", "c1-b"}})).status().code(),
+            v1::Status::OK);
+  // A retry of the first send adds nothing.
+  ASSERT_EQ(Call(producer.get(), HalfFrame("c1", "pg", {{"orders", "c1-a"}})).status().code(),
+            v1::Status::OK);
+  v1::Frame other = HalfFrame("c2", "pg", {{"orders", "c2-a"}});
+  other.mutable_send_half()->set_fresh_txn(true);
+  ASSERT_EQ(Call(producer.get(), other).status().code(), v1::Status::OK);
+  v1::Frame end = Call(producer.get(), EndFrame("c1", v1::COMMIT));
+  ASSERT_EQ(end.status().code(), v1::Status::OK) << end.status().message();
+  EXPECT_TRUE(end.end_transaction_response().applied());
+  EXPECT_EQ(end.end_transaction_response().results_size(), 2);
+  EXPECT_GE(Stat("txn_cache_hits"), 3);  // second send, retry, commit
+  EXPECT_EQ(Stat("txn_cache_entries"), 1);  // c2
+  producer.reset();
+  admin_.reset();
+  ASSERT_EQ(broker_->Terminate(), 0);
+  StartBroker();
+  EXPECT_EQ(Stat("txn_cache_entries"), 0);
+  producer = Hello(Connect(), "pg");
+  end = Call(producer.get(), EndFrame("c2", v1::COMMIT));
+  ASSERT_EQ(end.status().code(), v1::Status::OK) << end.status().message();
+  EXPECT_TRUE(end.end_transaction_response().applied());
+  EXPECT_GE(Stat("txn_cache_misses"), 1);
+  // A repeat is answered from the remembered outcome, as before.
+  end = Call(producer.get(), EndFrame("c1", v1::COMMIT));
+  ASSERT_EQ(end.status().code(), v1::Status::OK);
+  EXPECT_FALSE(end.end_transaction_response().applied());
+  std::multiset<std::string> got;
+  for (int i = 0; i < 3 && got.size() < 3; ++i) {
+    for (auto& id : ReceiveIds("g", "orders", 10000)) got.insert(id);
+  }
+  EXPECT_EQ(got, (std::multiset<std::string>{"c1-a", "c1-b", "c2-a"}));
+  EXPECT_TRUE(ReceiveIds("g", "orders").empty());
+}
+
+// A check going out rewrites the state record (check count, next check), so
+// it must drop the cached copy: a later SendHalf then builds on the record
+// with the count, and the next check is number 2 and carries both messages.
+TEST_F(TxnProtocolTest, CheckGoingOutDropsCachedStateSoLaterSendsKeepTheCount) {
+  StartBroker();
+  CreateTopic("orders");
+  auto producer = Hello(Connect(), "pg");
+  v1::Frame first = HalfFrame("k1", "pg", {{"orders", "k1-a"}});
+  first.mutable_send_half()->set_fresh_txn(true);
+  ASSERT_EQ(Call(producer.get(), first).status().code(), v1::Status::OK);
+  auto check = NextCheck(producer.get());
+  ASSERT_TRUE(check.has_value());
+  EXPECT_EQ(check->check_transaction().check_number(), 1u);
+  Answer(producer.get(), *check, v1::UNKNOWN);
+  ASSERT_EQ(Call(producer.get(), HalfFrame("k1", "pg", {{"orders", "k1-b"}})).status().code(),
+            v1::Status::OK);
+  auto second = NextCheck(producer.get());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->check_transaction().check_number(), 2u);
+  EXPECT_EQ(second->check_transaction().messages_size(), 2);
+  Answer(producer.get(), *second, v1::COMMIT);
+  std::set<std::string> got;
+  for (int i = 0; i < 3 && got.size() < 2; ++i) {
+    for (auto& id : ReceiveIds("g", "orders", 10000)) got.insert(id);
+  }
+  EXPECT_EQ(got, (std::set<std::string>{"k1-a", "k1-b"}));
+}
+
+// A fresh_txn flag on an id whose state is still cached is ignored.
+TEST_F(TxnProtocolTest, FreshFlagOnACachedTransactionIsIgnored) {
+  StartBroker();
+  CreateTopic("orders");
+  auto producer = Hello(Connect(), "pg");
+  for (const char* id : {"f-a", "f-b"}) {
+    v1::Frame f = HalfFrame("f1", "pg", {{"orders", id}});
+    f.mutable_send_half()->set_fresh_txn(true);
+    ASSERT_EQ(Call(producer.get(), f).status().code(), v1::Status::OK);
+  }
+  v1::Frame end = Call(producer.get(), EndFrame("f1", v1::COMMIT));
+  ASSERT_EQ(end.status().code(), v1::Status::OK);
+  EXPECT_EQ(end.end_transaction_response().results_size(), 2);
+}
+
+// With a cache too small for the open transactions, the oldest are evicted
+// and settle by reading RocksDB; with the cache off, all do. Nothing is lost
+// or delivered twice.
+TEST_F(TxnProtocolTest, EvictedOrUncachedTransactionsSettleFromRocksDb) {
+  for (const char* cache_mb : {"1", "0"}) {
+    SCOPED_TRACE(cache_mb);
+    StartBroker({std::string("--txn_cache_mb=") + cache_mb}, std::string("data-") + cache_mb);
+    CreateTopic("orders");
+    auto producer = Hello(Connect(), "pg");
+    constexpr int kTxns = 60;
+    std::set<std::string> expected;
+    for (int i = 0; i < kTxns; ++i) {
+      std::string txn = "e" + std::to_string(i);
+      v1::Frame f = HalfFrame(txn, "pg", {{"orders", txn + "-m"}});
+      f.mutable_send_half()->set_fresh_txn(true);
+      f.mutable_send_half()->mutable_messages(0)->set_body(std::string(32 << 10, 'x'));
+      ASSERT_EQ(Call(producer.get(), f).status().code(), v1::Status::OK);
+      if (i % 2 == 0) expected.insert(txn + "-m");
+    }
+    for (int i = 0; i < kTxns; ++i) {
+      v1::Frame end = Call(producer.get(), EndFrame("e" + std::to_string(i),
+                                                    i % 2 == 0 ? v1::COMMIT : v1::ROLLBACK));
+      ASSERT_EQ(end.status().code(), v1::Status::OK) << end.status().message();
+    }
+    EXPECT_GT(Stat("txn_cache_misses"), 0);
+    if (std::string(cache_mb) == "1") {
+      EXPECT_GT(Stat("txn_cache_evictions"), 0);
+      EXPECT_GT(Stat("txn_cache_hits"), 0);
+    } else {
+      EXPECT_EQ(Stat("txn_cache_hits"), 0);
+    }
+    EXPECT_EQ(Stat("txn_cache_entries"), 0);
+    std::multiset<std::string> got;
+    for (int i = 0; i < 10 && got.size() < expected.size(); ++i) {
+      for (auto& id : ReceiveIds("g", "orders", 10000)) got.insert(id);
+    }
+    EXPECT_EQ(got, std::multiset<std::string>(expected.begin(), expected.end()));
+    producer.reset();
+    admin_.reset();
+    ASSERT_EQ(broker_->Terminate(), 0);
+  }
 }
 
 TEST_F(TxnProtocolTest, NoProducerOnlineDoesNotUseUpChecks) {

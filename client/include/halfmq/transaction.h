@@ -244,6 +244,12 @@ class TransactionProducer {
   // in a way that leaves its outcome to the checker (like destroying an open
   // Transaction handle).
   // Callbacks run once, on a client thread, and must not block.
+  //
+  // NewTransactionId() returns a new unique id (GenerateMessageId()) for one
+  // asynchronous transaction; its first SendHalfAsync tells the broker the id
+  // is new, so the broker skips reading its state (a transaction id of your
+  // own works too, one read slower).
+  std::string NewTransactionId();
   void SendHalfAsync(const std::string& txn_id, const std::vector<Message>& messages,
                      std::function<void(Result<std::vector<HalfReceipt>>)> done);
   void EndAsync(const std::string& txn_id, TxnState outcome,
