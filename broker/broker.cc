@@ -69,8 +69,13 @@ Status ValidateOptions(const BrokerOptions& o) {
 
 Broker::Broker(const BrokerOptions& options)
     : options_(options),
-      pool_(static_cast<size_t>(options.read_threads)),
-      work_(asio::make_work_guard(io_)) {}
+      pool_(static_cast<size_t>(options.read_threads)) {
+  work_.push_back(asio::make_work_guard(io_));
+  for (int i = 1; i < options.io_threads; ++i) {
+    extra_io_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(asio::make_work_guard(*extra_io_.back()));
+  }
+}
 
 Result<std::unique_ptr<Broker>> Broker::Open(const BrokerOptions& options) {
   HALFMQ_RETURN_IF_ERROR(ValidateOptions(options));
@@ -123,7 +128,10 @@ Status Broker::Recover() {
   server.session.max_frame_bytes = options_.max_frame_bytes;
   server.session.max_inflight_requests = options_.max_inflight_requests;
   server.max_connections = options_.max_connections;
-  server_ = std::make_unique<Server>(io_, dispatcher_.get(), budget_.get(), &metrics_, server);
+  std::vector<asio::io_context*> session_io = {&io_};
+  for (auto& io : extra_io_) session_io.push_back(io.get());
+  server_ = std::make_unique<Server>(io_, std::move(session_io), dispatcher_.get(), budget_.get(),
+                                     &metrics_, server);
   server_->SetCloseObserver([txn = txn_.get(), produce = produce_.get()](uint64_t id) {
     txn->OnConnectionClosed(id);
     produce->OnConnectionClosed(id);
@@ -144,8 +152,9 @@ Result<asio::ip::tcp::endpoint> Broker::Start() {
   consume_->Start();
   delays_->Start();
   asio::co_spawn(io_, LogStatsLoop(), asio::detached);
-  for (int i = 0; i < options_.io_threads; ++i) {
-    io_threads_.emplace_back([this] { io_.run(); });
+  io_threads_.emplace_back([this] { io_.run(); });
+  for (auto& io : extra_io_) {
+    io_threads_.emplace_back([io = io.get()] { io->run(); });
   }
   started_ = true;
   LOG(INFO) << "halfmq-broker listening on " << *endpoint << ", data in "
@@ -188,8 +197,9 @@ void Broker::Shutdown() {
       server_->WaitForSessions(std::chrono::milliseconds(1000));
     }
     retention_->Stop();
-    work_.reset();
+    work_.clear();
     io_.stop();
+    for (auto& io : extra_io_) io->stop();
     for (auto& t : io_threads_) t.join();
     io_threads_.clear();
   }

@@ -100,8 +100,12 @@ class Broker {
   // The pool is declared before the io_context so that handlers still queued
   // in the io_context (holding strands on the pool) are destroyed first.
   asio::thread_pool pool_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  // io_ runs the accept loop, timers and long-poll bookkeeping, and hosts
+  // sessions like each of extra_io_ (one per further --io_threads); every
+  // io_context is run by exactly one thread.
+  asio::io_context io_{1};
+  std::vector<std::unique_ptr<asio::io_context>> extra_io_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<MessageLog> log_;
   std::unique_ptr<Tracer> tracer_;

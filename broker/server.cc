@@ -29,14 +29,18 @@ Result<asio::ip::tcp::endpoint> ParseEndpoint(const std::string& host_port) {
   return asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
 }
 
-Server::Server(asio::io_context& io, Dispatcher* dispatcher, MemoryBudget* budget,
-               Metrics* metrics, ServerOptions options)
+Server::Server(asio::io_context& io, std::vector<asio::io_context*> session_io,
+               Dispatcher* dispatcher, MemoryBudget* budget, Metrics* metrics,
+               ServerOptions options)
     : io_(io),
+      session_io_(std::move(session_io)),
       dispatcher_(dispatcher),
       budget_(budget),
       metrics_(metrics),
       options_(options),
-      acceptor_(io) {}
+      acceptor_(io) {
+  CHECK(!session_io_.empty());
+}
 
 Result<asio::ip::tcp::endpoint> Server::Listen(const std::string& host_port) {
   auto endpoint = ParseEndpoint(host_port);
@@ -55,7 +59,8 @@ void Server::Start() { asio::co_spawn(io_, AcceptLoop(), asio::detached); }
 asio::awaitable<void> Server::AcceptLoop() {
   for (;;) {
     boost::system::error_code ec;
-    asio::ip::tcp::socket socket(asio::make_strand(io_));
+    asio::io_context& home = *session_io_[next_io_++ % session_io_.size()];
+    asio::ip::tcp::socket socket(asio::make_strand(home));
     co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {

@@ -1,7 +1,10 @@
 // Server: the TCP listener and the registry of open sessions.
 //
 // Accepts connections (up to max_connections; beyond that new ones are
-// closed at once and counted), gives each its own strand, and supports the
+// closed at once and counted), places each on one of the session
+// io_contexts (round robin; each is run by one thread, so a connection's
+// reads, writes and the posts that answer it stay on one thread and wake
+// only that thread), gives each its own strand, and supports the
 // shutdown gate: StopAccepting -> StopReading on every session (in-flight
 // requests are still answered) -> WaitForSessions -> CloseAll.
 //
@@ -13,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "broker/dispatcher.h"
 #include "broker/memory_budget.h"
@@ -31,8 +35,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(asio::io_context& io, Dispatcher* dispatcher, MemoryBudget* budget, Metrics* metrics,
-         ServerOptions options);
+  // `io` runs the accept loop; `session_io` (not empty) host the sessions.
+  Server(asio::io_context& io, std::vector<asio::io_context*> session_io, Dispatcher* dispatcher,
+         MemoryBudget* budget, Metrics* metrics, ServerOptions options);
 
   // Binds "host:port" (port 0 picks a free one) and returns the bound
   // endpoint. Errors: INVALID_ARGUMENT (address), UNAVAILABLE (bind failed).
@@ -60,6 +65,8 @@ class Server {
   void OnClosed(uint64_t id) EXCLUDES(mu_);
 
   asio::io_context& io_;
+  const std::vector<asio::io_context*> session_io_;
+  size_t next_io_ = 0;  // accept loop only
   Dispatcher* const dispatcher_;
   MemoryBudget* const budget_;
   Metrics* const metrics_;
