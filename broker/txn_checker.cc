@@ -61,7 +61,7 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
   std::string start(1, keys::kTxnAgePrefix);
   std::string end = keys::TxnTimeKey(keys::kTxnAgePrefix, now + 1, "");
   std::vector<keys::TxnDueKeyParts> due;
-  Status s = store_->Scan(Keyspace::kTxnDue, start, end, [&](std::string_view key, std::string_view) {
+  Status s = store_->Scan(Keyspace::kTxnAge, start, end, [&](std::string_view key, std::string_view) {
     auto parts = keys::ParseTxnTimeKey(key);
     if (parts) due.push_back(std::move(*parts));
     return due.size() < options_.scan_batch;
@@ -80,7 +80,7 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
     if (!loaded.ok()) continue;
     if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
         loaded->meta->age_deadline_ms() != d.due_ms) {
-      batch.Delete(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, d.due_ms, d.txn_id));
+      batch.Delete(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, d.due_ms, d.txn_id));
       continue;
     }
     give_up.push_back(d.txn_id);
@@ -105,7 +105,7 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
   size_t limit = 10000;
   int64_t evicted = 0;  // forgotten before their retention ended
   Status s = store_->Scan(
-      Keyspace::kTxnDue, start, keys::PrefixSuccessor(start),
+      Keyspace::kTxnSettled, start, keys::PrefixSuccessor(start),
       [&](std::string_view key, std::string_view) {
         bool past_retention = key < by_time;
         bool over_count = static_cast<int64_t>(expired.size()) < excess;
@@ -122,8 +122,8 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
   if (expired.empty()) return 0;
   storage::Batch batch = store_->NewBatch();
   for (const auto& [index_key, txn] : expired) {
-    batch.Delete(Keyspace::kTxnDue, index_key);
-    batch.Delete(Keyspace::kTxn, keys::TxnOutcomeKey(txn));
+    batch.Delete(Keyspace::kTxnSettled, index_key);
+    batch.Delete(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn));
   }
   store_->CommitAndWait(std::move(batch));
   if (evicted > 0) {
@@ -223,10 +223,10 @@ size_t TxnService::ScanChecks(int64_t now) {
         // The last allowed check: give up when its answer is overdue even if
         // no producer of the group is online then (the age pass does not
         // need one).
-        batch.Delete(Keyspace::kTxnDue,
+        batch.Delete(Keyspace::kTxnAge,
                      keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), d.txn_id));
         meta.set_age_deadline_ms(next);
-        batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, next, d.txn_id), "");
+        batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, next, d.txn_id), "");
       }
       cache_.Erase(d.txn_id);
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(d.txn_id), meta.SerializeAsString());
@@ -377,10 +377,10 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
       }
       int64_t full_age = meta.created_ms() + options_.max_age_ms;
       if (meta.age_deadline_ms() < full_age) {
-        batch.Delete(Keyspace::kTxnDue,
+        batch.Delete(Keyspace::kTxnAge,
                      keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn));
         meta.set_age_deadline_ms(full_age);
-        batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, full_age, txn), "");
+        batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, full_age, txn), "");
       }
       Inc(metrics_->txn_checks_uncounted);
       std::string group = meta.producer_group();

@@ -75,7 +75,7 @@ Status TxnService::Recover() {
                                       }));
   HALFMQ_RETURN_IF_ERROR(parse);
   std::string x(1, keys::kTxnSettledPrefix);
-  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnDue, x, keys::PrefixSuccessor(x),
+  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnSettled, x, keys::PrefixSuccessor(x),
                                       [&](std::string_view, std::string_view) {
                                         ++settled;
                                         return true;
@@ -92,7 +92,7 @@ Status TxnService::Recover() {
 
 Result<TxnService::Loaded> TxnService::Load(const std::string& txn_id) const {
   Loaded out;
-  auto outcome = store_->Get(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id));
+  auto outcome = store_->Get(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id));
   if (!outcome.ok()) return outcome.status();
   if (outcome->has_value()) {
     v1::TxnOutcomeRecord r;
@@ -139,7 +139,7 @@ Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnService::LoadHalfMess
   // many transactions are pending).
   google::protobuf::RepeatedPtrField<v1::Message> out;
   for (uint32_t seq = 0; seq < meta.message_count(); ++seq) {
-    auto value = store_->Get(Keyspace::kTxn, keys::TxnHalfKey(meta.txn_id(), seq));
+    auto value = store_->Get(Keyspace::kTxnHalf, keys::TxnHalfKey(meta.txn_id(), seq));
     if (!value.ok()) return value.status();
     if (!value->has_value()) return Status::Internal("half message missing");
     v1::Message* m = out.Add();
@@ -296,7 +296,7 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     meta.set_age_deadline_ms(now + options_.max_age_ms);
     batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn),
               "");
-    batch.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn),
+    batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn),
               "");
   }
   std::set<std::string> topics(meta.topics().begin(), meta.topics().end());
@@ -320,7 +320,7 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     if (m.born_time_ms() == 0) m.set_born_time_ms(now);
     value.clear();
     m.SerializeToString(&value);
-    batch.Put(Keyspace::kTxn, keys::TxnHalfKey(txn, seq++), value);
+    batch.Put(Keyspace::kTxnHalf, keys::TxnHalfKey(txn, seq++), value);
     *cached.halves.Add() = m;
     tracer_->Add(&batch, m.message_id(), now, v1::TRACE_HALF_STORED, req->producer_group(), "",
                  0, "transaction " + txn + ", topic " + m.topic());
@@ -394,13 +394,13 @@ void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder res
 void TxnService::DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const {
   const std::string& txn = meta.txn_id();
   for (uint32_t seq = 0; seq < meta.message_count(); ++seq) {
-    batch->Delete(Keyspace::kTxn, keys::TxnHalfKey(txn, seq));
+    batch->Delete(Keyspace::kTxnHalf, keys::TxnHalfKey(txn, seq));
   }
   batch->Delete(Keyspace::kTxn, keys::TxnMetaKey(txn));
   if (meta.state() == v1::PENDING) {
     batch->Delete(Keyspace::kTxnDue,
                   keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
-    batch->Delete(Keyspace::kTxnDue,
+    batch->Delete(Keyspace::kTxnAge,
                   keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn));
   } else {
     batch->Delete(Keyspace::kTxn, keys::TxnUnresolvedKey(txn));
@@ -411,7 +411,7 @@ void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, cons
   const std::string& txn = meta->txn_id();
   batch->Delete(Keyspace::kTxnDue,
                 keys::TxnCheckDueKey(meta->producer_group(), meta->next_check_ms(), txn));
-  batch->Delete(Keyspace::kTxnDue,
+  batch->Delete(Keyspace::kTxnAge,
                 keys::TxnTimeKey(keys::kTxnAgePrefix, meta->age_deadline_ms(), txn));
   cache_.Erase(txn);
   meta->set_state(v1::UNRESOLVED);
@@ -512,7 +512,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   record->set_producer_group(meta.producer_group());
   storage::Batch batch = store_->NewBatch();
   DeleteState(meta, &batch);
-  batch.Put(Keyspace::kTxnDue,
+  batch.Put(Keyspace::kTxnSettled,
             keys::TxnTimeKey(keys::kTxnSettledPrefix, record->expire_ms(), txn_id), "");
   bool was_unresolved = meta.state() == v1::UNRESOLVED;
   auto account = [this, was_unresolved, outcome] {
@@ -533,7 +533,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
         }
       }
     }
-    batch.Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+    batch.Put(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
     store_->Commit(std::move(batch), [lease, account, done = std::move(done)] {
       account();
       v1::EndTransactionResponse r;
@@ -593,7 +593,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   };
   if (immediate.empty()) {
     for (const auto& res : results) *record->add_results() = res;
-    batch.Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+    batch.Put(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
     store_->Commit(std::move(batch), [lease, respond, results]() mutable {
       respond(std::move(results));
     });
@@ -610,7 +610,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
                                       storage::Batch* b) {
         for (size_t k = 0; k < appended.size(); ++k) (*merged)[(*index)[k]] = appended[k];
         for (const auto& res : *merged) *record->add_results() = res;
-        b->Put(Keyspace::kTxn, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+        b->Put(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
       });
 }
 

@@ -15,6 +15,10 @@ const char* KeyspaceName(Keyspace k) {
     case Keyspace::kTxnDue: return "txn_due";
     case Keyspace::kDelayed: return "delayed";
     case Keyspace::kIndex: return "index";
+    case Keyspace::kTxnHalf: return "txn_half";
+    case Keyspace::kTxnOutcome: return "txn_outcome";
+    case Keyspace::kTxnAge: return "txn_age";
+    case Keyspace::kTxnSettled: return "txn_settled";
   }
   return "unknown";
 }

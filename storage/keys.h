@@ -23,12 +23,18 @@ enum class Keyspace : int {
   kMessages = 2,  // committed messages per (topic, queue, offset)
   kCursors = 3,   // per (subscription, queue) delivery cursor
   kInflight = 4,  // received-but-unacked messages per subscription
-  kTxn = 5,       // transactions: half records and settled outcomes
-  kTxnDue = 6,    // due-time index of pending transactions
+  kTxn = 5,       // transaction state records, unresolved index
+  kTxnDue = 6,    // check-due index of pending transactions, per group
   kDelayed = 7,   // delayed messages, by due time
   kIndex = 8,     // message id and key indexes (lookup, producer dedup)
+  // Format 2: one keyspace per transaction key stream, so that each stream's
+  // new keys sit at the tail of its own key range (see storage_format.md).
+  kTxnHalf = 9,      // half messages
+  kTxnOutcome = 10,  // settled outcomes
+  kTxnAge = 11,      // max-age deadlines of pending transactions
+  kTxnSettled = 12,  // expiry times of settled outcomes
 };
-inline constexpr int kNumKeyspaces = 9;
+inline constexpr int kNumKeyspaces = 13;
 
 // RocksDB column family name of a keyspace.
 const char* KeyspaceName(Keyspace k);
@@ -81,13 +87,13 @@ std::optional<InflightKeyParts> ParseInflightKey(std::string_view key);
 std::string InflightPrefix(SubscriptionId sub);
 
 // --- Transactions (see docs/storage_format.md) ----------------------------
-// kTxn: 'H' + txn_id + '\0' + seq(4) -> v1::Message (a half message)
+// kTxnHalf: 'H' + txn_id + '\0' + seq(4) -> v1::Message (a half message)
 std::string TxnHalfPrefix(std::string_view txn_id);
 std::string TxnHalfKey(std::string_view txn_id, uint32_t seq);
 // kTxn: 'M' + txn_id -> TxnRecord
 std::string TxnMetaKey(std::string_view txn_id);
 inline constexpr char kTxnMetaPrefix = 'M';
-// kTxn: 'O' + txn_id -> TxnOutcomeRecord
+// kTxnOutcome: 'O' + txn_id -> TxnOutcomeRecord
 std::string TxnOutcomeKey(std::string_view txn_id);
 // kTxn: 'U' + txn_id -> "" (index of unresolved transactions)
 std::string TxnUnresolvedKey(std::string_view txn_id);
@@ -103,8 +109,10 @@ struct TxnDueKeyParts {
   std::string txn_id;
 };
 std::optional<TxnDueKeyParts> ParseTxnCheckDueKey(std::string_view key);
-// kTxnDue: 'A' + deadline_ms(8) + txn_id -> "" (max-age deadline)
-// kTxnDue: 'X' + expire_ms(8) + txn_id -> "" (settled outcome expiry)
+// kTxnAge: 'A' + deadline_ms(8) + txn_id -> "" (max-age deadline)
+// kTxnSettled: 'X' + expire_ms(8) + txn_id -> "" (settled outcome expiry)
+// (The one-letter prefixes are kept from format 1, where these shared the
+// kTxn and kTxnDue keyspaces.)
 inline constexpr char kTxnAgePrefix = 'A';
 inline constexpr char kTxnSettledPrefix = 'X';
 std::string TxnTimeKey(char prefix, int64_t ms, std::string_view txn_id);

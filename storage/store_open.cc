@@ -17,7 +17,64 @@ namespace halfmq::storage {
 namespace {
 
 constexpr char kFormatVersionKey[] = "halfmq.format_version";
-constexpr char kFormatVersion[] = "1";
+constexpr char kFormatVersion[] = "2";
+
+// Format 1 kept half messages and outcomes in `txn`, and the age and
+// settled-expiry indexes in `txn_due`, next to the state records and the
+// check-due index. Format 2 gives each stream its own keyspace, with the
+// same key bytes. Moves them, in batches that each put and delete the same
+// keys, so a crash part way leaves every key in exactly one place and the
+// next start continues; the version is written last.
+Status MigrateFromFormat1(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& h) {
+  struct Move {
+    Keyspace from;
+    char prefix;
+    Keyspace to;
+  };
+  const Move moves[] = {{Keyspace::kTxn, 'H', Keyspace::kTxnHalf},
+                        {Keyspace::kTxn, 'O', Keyspace::kTxnOutcome},
+                        {Keyspace::kTxnDue, 'A', Keyspace::kTxnAge},
+                        {Keyspace::kTxnDue, 'X', Keyspace::kTxnSettled}};
+  constexpr size_t kBatchKeys = 10000;
+  uint64_t moved = 0;
+  for (const Move& m : moves) {
+    rocksdb::ColumnFamilyHandle* from = h[static_cast<int>(m.from)];
+    rocksdb::ColumnFamilyHandle* to = h[static_cast<int>(m.to)];
+    const std::string begin(1, m.prefix);
+    const std::string end(1, static_cast<char>(m.prefix + 1));
+    std::string next = begin;
+    for (;;) {
+      rocksdb::WriteBatch batch;
+      size_t n = 0;
+      {
+        rocksdb::ReadOptions ro;
+        rocksdb::Slice upper(end);
+        ro.iterate_upper_bound = &upper;
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, from));
+        for (it->Seek(next); it->Valid() && n < kBatchKeys; it->Next(), ++n) {
+          rocksdb::Status s = batch.Put(to, it->key(), it->value());
+          if (s.ok()) s = batch.Delete(from, it->key());
+          if (!s.ok()) return FromRocksDb(s, "migrating transaction keys");
+          next.assign(it->key().data(), it->key().size());
+          next.push_back('\0');
+        }
+        if (!it->status().ok()) return FromRocksDb(it->status(), "migrating transaction keys");
+      }
+      if (n == 0) break;
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      rocksdb::Status s = db->Write(wo, &batch);
+      if (!s.ok()) return FromRocksDb(s, "migrating transaction keys");
+      moved += n;
+    }
+    rocksdb::Slice b(begin), e(end);
+    rocksdb::Status s = db->CompactRange(rocksdb::CompactRangeOptions(), from, &b, &e);
+    if (!s.ok()) return FromRocksDb(s, "compacting migrated transaction keys");
+  }
+  LOG(INFO) << "storage format 1 -> 2: moved " << moved
+            << " transaction keys into their own keyspaces";
+  return Status::Ok();
+}
 
 rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
                                        const std::shared_ptr<rocksdb::Cache>& cache,
@@ -76,7 +133,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.max_write_buffer_number = 3;
       cf.compression = rocksdb::kLZ4Compression;
       break;
-    case Keyspace::kTxn:
+    case Keyspace::kTxnHalf:
     case Keyspace::kDelayed:
       // Message bodies waiting for a commit or a due time: kept in blob
       // files, so that compactions (which the small state records and
@@ -91,7 +148,9 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.blob_garbage_collection_age_cutoff = 0.5;
       [[fallthrough]];
     case Keyspace::kInflight:
+    case Keyspace::kTxn:
     case Keyspace::kTxnDue:
+    case Keyspace::kTxnAge:
       // Keys written and soon deleted (deliveries acked, transactions
       // settled, due entries moved). Files dense with tombstones are
       // compacted early so scans from the head of a range (the due index)
@@ -106,6 +165,11 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.max_write_buffer_number = 3;
       cf.compression = rocksdb::kLZ4Compression;
       break;
+  }
+  if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
+    // Small keys (and outcome records): smaller memtables.
+    cf.write_buffer_size = 8 << 20;
+    cf.max_write_buffer_number = 2;
   }
   return cf;
 }
@@ -166,6 +230,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     if (!s.ok()) return fail(FromRocksDb(s, "writing format version"));
   } else if (!s.ok()) {
     return fail(FromRocksDb(s, "reading format version"));
+  } else if (version == "1") {
+    Status migrated = MigrateFromFormat1(db.get(), handles);
+    if (!migrated.ok()) return fail(migrated);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, handles[0], kFormatVersionKey, kFormatVersion);
+    if (!s.ok()) return fail(FromRocksDb(s, "writing format version"));
   } else if (version != kFormatVersion) {
     return fail(Status::FailedPrecondition("data directory has storage format " + version +
                                            ", this broker reads format " + kFormatVersion));

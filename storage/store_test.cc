@@ -275,5 +275,71 @@ TEST(StoreOpenTest, SecondOpenOfSameDirectoryFails) {
   EXPECT_EQ(second.status().code(), StatusCode::kInternal);
 }
 
+// A data directory of format 1 keeps half messages and outcomes in `txn` and
+// the age and settled indexes in `txn_due`; opening it moves them to their
+// own keyspaces (same key bytes) and leaves the rest alone.
+TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  const std::string big(4000, 'h');  // stored in a blob file
+  {
+    auto store = Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    Batch b = (*store)->NewBatch();
+    b.Put(Keyspace::kTxn, keys::TxnHalfKey("t1", 0), "half");
+    b.Put(Keyspace::kTxn, keys::TxnHalfKey("t1", 1), big);
+    b.Put(Keyspace::kTxn, keys::TxnMetaKey("t1"), "meta");
+    b.Put(Keyspace::kTxn, keys::TxnUnresolvedKey("t2"), "");
+    b.Put(Keyspace::kTxn, keys::TxnOutcomeKey("t0"), "outcome");
+    b.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey("g", 5, "t1"), "");
+    b.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), "");
+    b.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), "");
+    b.Put(Keyspace::kDefault, "halfmq.format_version", "1");
+    (*store)->CommitAndWait(std::move(b));
+  }
+  auto expect = [](Store* store, Keyspace k, const std::string& key,
+                   std::optional<std::string> value) {
+    auto got = store->Get(k, key);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, value) << KeyspaceName(k) << " " << key;
+  };
+  for (int open = 0; open < 2; ++open) {  // the second open finds format 2
+    auto store = Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    Store* s = store->get();
+    expect(s, Keyspace::kTxnHalf, keys::TxnHalfKey("t1", 0), "half");
+    expect(s, Keyspace::kTxnHalf, keys::TxnHalfKey("t1", 1), big);
+    expect(s, Keyspace::kTxn, keys::TxnHalfKey("t1", 0), std::nullopt);
+    expect(s, Keyspace::kTxn, keys::TxnHalfKey("t1", 1), std::nullopt);
+    expect(s, Keyspace::kTxnOutcome, keys::TxnOutcomeKey("t0"), "outcome");
+    expect(s, Keyspace::kTxn, keys::TxnOutcomeKey("t0"), std::nullopt);
+    expect(s, Keyspace::kTxn, keys::TxnMetaKey("t1"), "meta");
+    expect(s, Keyspace::kTxn, keys::TxnUnresolvedKey("t2"), "");
+    expect(s, Keyspace::kTxnDue, keys::TxnCheckDueKey("g", 5, "t1"), "");
+    expect(s, Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), "");
+    expect(s, Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), std::nullopt);
+    expect(s, Keyspace::kTxnSettled, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), "");
+    expect(s, Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"),
+           std::nullopt);
+    expect(s, Keyspace::kDefault, "halfmq.format_version", "2");
+  }
+}
+
+TEST(StoreOpenTest, UnknownFormatIsRefused) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  {
+    auto store = Store::Open(options);
+    ASSERT_TRUE(store.ok());
+    Batch b = (*store)->NewBatch();
+    b.Put(Keyspace::kDefault, "halfmq.format_version", "99");
+    (*store)->CommitAndWait(std::move(b));
+  }
+  auto again = Store::Open(options);
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace halfmq::storage
