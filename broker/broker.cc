@@ -1,8 +1,11 @@
 #include "broker/broker.h"
 
+#include <latch>
+
 #include <glog/logging.h>
 
 #include "common/limits.h"
+#include "common/thread_name.h"
 
 namespace halfmq::broker {
 
@@ -70,6 +73,20 @@ Status ValidateOptions(const BrokerOptions& o) {
 Broker::Broker(const BrokerOptions& options)
     : options_(options),
       pool_(static_cast<size_t>(options.read_threads)) {
+  // Names the pool's threads: one task per thread, each held until all have
+  // started, so every thread gets exactly one.
+  {
+    auto n = static_cast<std::ptrdiff_t>(options.read_threads);
+    std::latch all_started(n), all_named(n);
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+      asio::post(pool_, [&] {
+        SetCurrentThreadName("halfmq-pool");
+        all_started.arrive_and_wait();
+        all_named.count_down();
+      });
+    }
+    all_named.wait();
+  }
   work_.push_back(asio::make_work_guard(io_));
   for (int i = 1; i < options.io_threads; ++i) {
     extra_io_.push_back(std::make_unique<asio::io_context>(1));
@@ -152,9 +169,15 @@ Result<asio::ip::tcp::endpoint> Broker::Start() {
   consume_->Start();
   delays_->Start();
   asio::co_spawn(io_, LogStatsLoop(), asio::detached);
-  io_threads_.emplace_back([this] { io_.run(); });
-  for (auto& io : extra_io_) {
-    io_threads_.emplace_back([io = io.get()] { io->run(); });
+  io_threads_.emplace_back([this] {
+    SetCurrentThreadName("halfmq-io0");
+    io_.run();
+  });
+  for (size_t i = 0; i < extra_io_.size(); ++i) {
+    io_threads_.emplace_back([io = extra_io_[i].get(), i] {
+      SetCurrentThreadName("halfmq-io" + std::to_string(i + 1));
+      io->run();
+    });
   }
   started_ = true;
   LOG(INFO) << "halfmq-broker listening on " << *endpoint << ", data in "

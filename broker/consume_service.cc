@@ -8,6 +8,7 @@
 
 #include "broker/receipt_handle.h"
 #include "common/limits.h"
+#include "common/thread_name.h"
 #include "storage/keys.h"
 
 namespace halfmq::broker {
@@ -1114,7 +1115,10 @@ size_t ConsumeService::SweepDeadLettersOnce() {
 }
 
 void ConsumeService::Start() {
-  sweeper_ = std::thread([this] { SweepLoop(); });
+  sweeper_ = std::thread([this] {
+    SetCurrentThreadName("halfmq-dlqsweep");
+    SweepLoop();
+  });
 }
 
 void ConsumeService::Stop() {

@@ -4,6 +4,7 @@
 
 #include <glog/logging.h>
 
+#include "common/thread_name.h"
 #include "storage/keys.h"
 
 namespace halfmq::broker {
@@ -38,7 +39,10 @@ Status DelayService::Recover() {
   return Status::Ok();
 }
 
-void DelayService::Start() { thread_ = std::thread([this] { Loop(); }); }
+void DelayService::Start() { thread_ = std::thread([this] {
+  SetCurrentThreadName("halfmq-delay");
+  Loop();
+}); }
 
 void DelayService::Stop() {
   {

@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include "common/thread_name.h"
 #include "storage/keys.h"
 
 namespace halfmq::broker {
@@ -18,7 +19,10 @@ RetentionService::RetentionService(storage::Store* store, TopicManager* topics, 
 
 RetentionService::~RetentionService() { Stop(); }
 
-void RetentionService::Start() { thread_ = std::thread([this] { Loop(); }); }
+void RetentionService::Start() { thread_ = std::thread([this] {
+  SetCurrentThreadName("halfmq-retain");
+  Loop();
+}); }
 
 void RetentionService::Stop() {
   {

@@ -16,6 +16,8 @@
 #include <glog/logging.h>
 
 #include "broker/txn_service.h"
+
+#include "common/thread_name.h"
 #include "storage/keys.h"
 
 namespace halfmq::broker {
@@ -24,7 +26,10 @@ namespace keys = storage::keys;
 using storage::Keyspace;
 
 void TxnService::Start() {
-  scanner_ = std::thread([this] { ScanLoop(); });
+  scanner_ = std::thread([this] {
+    SetCurrentThreadName("halfmq-txnscan");
+    ScanLoop();
+  });
 }
 
 void TxnService::Stop() {

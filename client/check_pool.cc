@@ -4,13 +4,18 @@
 #include <cstdlib>
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace halfmq::client {
 
 CheckPool::CheckPool(int threads, size_t max_pending, Work work)
     : max_pending_(max_pending), work_(std::move(work)) {
   threads_.reserve(static_cast<size_t>(threads));
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Run(); });
+    threads_.emplace_back([this] {
+      SetCurrentThreadName("halfmq-check");
+      Run();
+    });
     thread_ids_.push_back(threads_.back().get_id());
   }
 }

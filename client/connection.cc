@@ -33,6 +33,7 @@
 #include "client/options_util.h"
 #include "common/asio.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "proto/framing.h"
 
 namespace halfmq::client {
@@ -87,6 +88,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
 
   void Start() {
     thread_ = std::thread([this] {
+      SetCurrentThreadName("halfmq-client");
       // A completion callback that throws is caught in Complete; this loop
       // only guards against anything else so the thread keeps serving.
       for (;;) {

@@ -23,6 +23,7 @@
 #include "client/utf8.h"
 #include "common/limits.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "halfmq/consumer.h"
 
 namespace halfmq {
@@ -70,10 +71,16 @@ class PushConsumer::Impl {
   ~Impl() { Stop(); }
 
   void Start() {
-    receiver_ = std::thread([this] { ReceiveLoop(); });
+    receiver_ = std::thread([this] {
+      SetCurrentThreadName("halfmq-pushrecv");
+      ReceiveLoop();
+    });
     workers_.reserve(static_cast<size_t>(options_.concurrency));
     for (int i = 0; i < options_.concurrency; ++i) {
-      workers_.emplace_back([this] { WorkLoop(); });
+      workers_.emplace_back([this] {
+        SetCurrentThreadName("halfmq-pushwork");
+        WorkLoop();
+      });
     }
   }
 

@@ -3,6 +3,8 @@
 #include <glog/logging.h>
 #include <rocksdb/db.h>
 
+#include "common/thread_name.h"
+
 namespace halfmq::storage {
 namespace {
 
@@ -51,8 +53,16 @@ class MergeHandler : public rocksdb::WriteBatch::Handler {
 Committer::Committer(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
                      FlushMode mode, std::chrono::milliseconds flush_interval)
     : db_(db), handles_(std::move(handles)), mode_(mode), flush_interval_(flush_interval) {
-  writer_ = std::thread([this] { WriterLoop(); });
-  if (mode_ == FlushMode::kAsync) syncer_ = std::thread([this] { SyncLoop(); });
+  writer_ = std::thread([this] {
+    SetCurrentThreadName("halfmq-commit");
+    WriterLoop();
+  });
+  if (mode_ == FlushMode::kAsync) {
+    syncer_ = std::thread([this] {
+      SetCurrentThreadName("halfmq-walsync");
+      SyncLoop();
+    });
+  }
 }
 
 Committer::~Committer() { Stop(); }
