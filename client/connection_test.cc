@@ -17,6 +17,7 @@
 #include "common/asio.h"
 #include "halfmq/consumer.h"
 #include "halfmq/producer.h"
+#include "halfmq/transaction.h"
 
 namespace halfmq::client {
 namespace {
@@ -147,11 +148,76 @@ TEST(ConnectionTest, RetryableErrorsAreRetriedWithTheSameMessageIds) {
     ASSERT_TRUE(r->frame.has_send());
     if (attempt == 0) message_id = r->frame.send().messages(0).message_id();
     EXPECT_EQ(r->frame.send().messages(0).message_id(), message_id);
+    // Only the first attempt may tell the broker its ids are new.
+    EXPECT_EQ(r->frame.send().fresh_ids(), attempt == 0);
     broker.ReplyError(*r, v1::Status::RESOURCE_EXHAUSTED, "busy");
   }
   auto result = pending.Get();
   EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(result.status().message(), "busy (after 3 attempts)");
+}
+
+TEST(ConnectionTest, RetriedHalfSendIsNoLongerFresh) {
+  FakeBroker broker;
+  ClientOptions options = TestOptions(broker);
+  options.max_retries = 1;
+  auto conn = Open(options);
+  auto frame = BuildSendHalfFrame("t1", "pg", 0, {Message("orders").Body("x")}, /*fresh_txn=*/true);
+  ASSERT_TRUE(frame.ok());
+  PendingResult pending;
+  conn->Call(*frame, {}, pending.Callback());
+  auto first = broker.Next();
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->frame.send_half().fresh_txn());
+  broker.ReplyError(*first, v1::Status::UNAVAILABLE, "shutting down");
+  auto second = broker.Next();
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->frame.send_half().fresh_txn());
+  v1::Frame ok;
+  ok.mutable_send_half_response()->set_txn_id("t1");
+  broker.Reply(*second, ok);
+  EXPECT_TRUE(pending.Get().ok());
+}
+
+// Only the first half send of an id the producer generated is flagged
+// fresh_txn: not a second send of it, not an id of the application's own.
+TEST(TransactionProducerTest, OnlyTheFirstHalfSendOfAGeneratedIdIsFresh) {
+  FakeBroker broker;
+  auto producer = TransactionProducer::Connect(
+      TestOptions(broker), "pg", [](const CheckRequest&) { return TxnState::kUnknown; });
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  auto half_send = [&](const std::string& txn_id) {
+    std::promise<Status> done;
+    (*producer)->SendHalfAsync(txn_id, {Message("orders").Body("x")},
+                               [&done](Result<std::vector<HalfReceipt>> r) {
+                                 done.set_value(r.status());
+                               });
+    auto r = broker.Next();
+    EXPECT_TRUE(r);
+    if (!r) return false;
+    bool fresh = r->frame.send_half().fresh_txn();
+    v1::Frame ok;
+    ok.mutable_send_half_response()->set_txn_id(txn_id);
+    broker.Reply(*r, ok);
+    EXPECT_TRUE(done.get_future().get().ok());
+    return fresh;
+  };
+  std::string id = (*producer)->NewTransactionId();
+  EXPECT_TRUE(half_send(id));
+  EXPECT_FALSE(half_send(id));
+  EXPECT_FALSE(half_send("order-42"));
+  // A Begin() handle: its first Send is fresh, the next is not.
+  Transaction txn = (*producer)->Begin();
+  for (bool expect_fresh : {true, false}) {
+    auto sent = std::async(std::launch::async, [&] { return txn.Send(Message("orders").Body("y")); });
+    auto r = broker.Next();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->frame.send_half().fresh_txn(), expect_fresh);
+    v1::Frame ok;
+    ok.mutable_send_half_response()->set_txn_id(r->frame.send_half().txn_id());
+    broker.Reply(*r, ok);
+    EXPECT_TRUE(sent.get().ok());
+  }
 }
 
 TEST(ConnectionTest, ConnectionLossFailsInFlightCallsAndNextCallReconnects) {
