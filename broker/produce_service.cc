@@ -63,23 +63,54 @@ void ProduceService::Send(v1::SendRequest request, Responder responder,
   ConnectionLane lane = LaneFor(connection->id());
   // Fast path: ids the client just generated need no dedup lookup, so the
   // send is stored right here, unless earlier sends of this connection are
-  // still queued (order) or a retry holds one of the ids (never, for fresh
-  // ids, in practice). The ids are held until the write is durable, so a
-  // retry racing this attempt waits for it and then finds its index entry.
-  // Send() runs on the connection's strand, so the queued count cannot grow
-  // behind our back.
-  if (request.fresh_ids() && lane.queued->load() == 0) {
-    if (auto lease = gate_.TryAcquire(keys)) {
-      return Store(std::move(request), shared, std::move(lease), /*fresh=*/true);
+  // still in the lane (order) or a retry holds one of the ids (never, for
+  // fresh ids, in practice). The ids are held until the write is durable, so
+  // a retry racing this attempt waits for it and then finds its index entry.
+  // Send() runs on the connection's strand and only it adds to the lane, so
+  // an idle lane stays idle until this returns.
+  if (request.fresh_ids()) {
+    bool idle;
+    {
+      MutexLock lock(&lane.queue->mu);
+      idle = !lane.queue->active && lane.queue->waiting.empty();
+    }
+    if (idle) {
+      if (auto lease = gate_.TryAcquire(keys)) {
+        return Store(std::move(request), shared, std::move(lease), /*fresh=*/true);
+      }
     }
   }
   auto req = std::make_shared<v1::SendRequest>(std::move(request));
-  lane.queued->fetch_add(1);
-  gate_.Run(std::move(keys), lane.strand,
-            [this, req, shared, queued = lane.queued](std::shared_ptr<KeyGate::Lease> lease) {
-              Store(std::move(*req), shared, std::move(lease), /*fresh=*/false);
-              queued->fetch_sub(1);  // stored (handed to the committer) in order
-            });
+  std::function<void()> start = [this, req, shared, keys = std::move(keys), lane]() mutable {
+    gate_.Run(std::move(keys), lane.strand,
+              [this, req, shared, queue = lane.queue](std::shared_ptr<KeyGate::Lease> lease) {
+                Store(std::move(*req), shared, std::move(lease), /*fresh=*/false);
+                NextInLane(queue);  // stored (handed to the committer): the next may go
+              });
+  };
+  {
+    MutexLock lock(&lane.queue->mu);
+    if (lane.queue->active) {
+      lane.queue->waiting.push_back(std::move(start));
+      return;
+    }
+    lane.queue->active = true;
+  }
+  start();
+}
+
+void ProduceService::NextInLane(const std::shared_ptr<LaneQueue>& queue) {
+  std::function<void()> next;
+  {
+    MutexLock lock(&queue->mu);
+    if (queue->waiting.empty()) {
+      queue->active = false;
+      return;
+    }
+    next = std::move(queue->waiting.front());
+    queue->waiting.pop_front();
+  }
+  next();
 }
 
 void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> responder,

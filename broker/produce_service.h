@@ -12,6 +12,8 @@
 #define HALFMQ_BROKER_PRODUCE_SERVICE_H_
 
 #include <atomic>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -42,8 +44,8 @@ class ProduceService {
 
   // Sends of one connection are stored in the order they arrived (a
   // producer pipelining to one queue or message group keeps its order),
-  // except that a send waiting for an id held by another connection's send
-  // (a racing retry) is overtaken by later ones.
+  // also when one of them waits for an id that another connection's send
+  // holds (a racing retry): the later ones wait behind it.
   void Send(v1::SendRequest request, Responder responder,
             const std::shared_ptr<Connection>& connection);
   void OnConnectionClosed(uint64_t connection_id) EXCLUDES(strands_mu_);
@@ -60,14 +62,24 @@ class ProduceService {
   Tracer* const tracer_;
   Clock* const clock_;
   Metrics* const metrics_;
+  // One connection's sends that go through the KeyGate, in arrival order:
+  // only the oldest is in the gate (or being stored); the others wait here,
+  // so a send held up by another connection's id is never overtaken.
+  struct LaneQueue {
+    Mutex mu;
+    bool active GUARDED_BY(mu) = false;  // a send is in the gate or being stored
+    std::deque<std::function<void()>> waiting GUARDED_BY(mu);  // starts of the later ones
+  };
   struct ConnectionLane {
     explicit ConnectionLane(KeyGate::Executor e) : strand(std::move(e)) {}
     KeyGate::Executor strand;
-    // Sends of this connection queued on the strand and not yet stored;
-    // while any are, later sends must queue behind them to keep order.
-    std::shared_ptr<std::atomic<int>> queued = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<LaneQueue> queue = std::make_shared<LaneQueue>();
   };
   ConnectionLane LaneFor(uint64_t connection_id) EXCLUDES(strands_mu_);
+  // The send at the head of `queue` was stored: starts the next, if any.
+  static void NextInLane(const std::shared_ptr<LaneQueue>& queue);
+
+  friend class ProduceServiceTest;  // holds KeyGate keys to force a racing retry
 
   const int64_t dedup_window_ms_;
   asio::thread_pool& pool_;
