@@ -68,7 +68,9 @@ class ProduceServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     pool_.join();
-    produce_.reset();
+    // The committer may still hold callbacks (with their dedup leases) of
+    // answered sends: stop it before the service that owns the gate goes.
+    store_.reset();
   }
 
   static v1::SendRequest Request(const std::string& id, bool fresh) {

@@ -17,6 +17,10 @@ if(HALFMQ_SANITIZE)
     $<$<CXX_COMPILER_ID:Clang>:-fno-sanitize=function>)
   target_link_options(halfmq_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(HALFMQ_TSAN)
+  target_compile_options(halfmq_build_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(halfmq_build_flags INTERFACE -fsanitize=thread)
+endif()
 
 # halfmq_cc_library(NAME SRCS a.cc b.cc DEPS x y [PRIVATE_DEPS z])
 # DEPS are dependencies visible in the library's headers; PRIVATE_DEPS are not.
