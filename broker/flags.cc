@@ -30,6 +30,9 @@ DEFINE_int32(shutdown_grace_ms, 10000, "How long shutdown waits for in-flight re
 DEFINE_int32(stats_log_interval_s, 60, "Interval of the stats log line");
 DEFINE_uint64(block_cache_mb, 64, "RocksDB block cache size");
 DEFINE_uint64(write_buffer_mb, 64, "RocksDB memtable size of the messages keyspace");
+DEFINE_uint64(memtable_budget_mb, 256,
+              "RocksDB memtables of all keyspaces together; beyond it one is flushed "
+              "(0: only the per-keyspace bounds)");
 DEFINE_uint64(message_blob_min_bytes, 256,
               "Stored messages at least this large go to RocksDB blob files, so compactions do "
               "not rewrite their bodies (0: keep every message in the LSM tree)");
@@ -90,6 +93,7 @@ Result<BrokerOptions> OptionsFromFlags() {
   o.store.flush_interval = std::chrono::milliseconds(FLAGS_flush_interval_ms);
   o.store.block_cache_bytes = FLAGS_block_cache_mb << 20;
   o.store.message_write_buffer_bytes = FLAGS_write_buffer_mb << 20;
+  o.store.memtable_budget_bytes = FLAGS_memtable_budget_mb << 20;
   o.store.message_blob_min_bytes = FLAGS_message_blob_min_bytes;
   o.io_threads = FLAGS_io_threads;
   o.read_threads = FLAGS_read_threads;

@@ -42,6 +42,9 @@ struct StoreOptions {
   std::chrono::milliseconds flush_interval{100};
   size_t block_cache_bytes = 64 << 20;
   size_t message_write_buffer_bytes = 64 << 20;
+  // All memtables of all keyspaces together: beyond it RocksDB flushes one
+  // (0: only the per-keyspace bounds).
+  size_t memtable_budget_bytes = 256 << 20;
   // Stored messages at least this large (encoded) keep their value in blob
   // files rather than in the LSM tree (0: never).
   uint64_t message_blob_min_bytes = 256;

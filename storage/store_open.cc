@@ -185,6 +185,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 5;
   db_options.max_log_file_size = 16 << 20;
+  db_options.db_write_buffer_size = options.memtable_budget_bytes;
   // With --flush=async the committer syncs the WAL itself; RocksDB must not
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
