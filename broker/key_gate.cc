@@ -9,18 +9,23 @@ bool KeyGate::AllFree(const std::vector<std::string>& keys) const {
   return true;
 }
 
+bool KeyGate::Available(const std::vector<std::string>& keys) const {
+  if (!AllFree(keys)) return false;
+  for (const auto& w : waiting_) {
+    for (const auto& k : keys) {
+      for (const auto& wk : w.keys) {
+        if (k == wk) return false;
+      }
+    }
+  }
+  return true;
+}
+
 void KeyGate::Run(std::vector<std::string> keys, Executor executor, Operation op) {
   {
     MutexLock lock(&mu_);
     // Behind an earlier waiter on the same keys, or on held keys: wait.
-    bool blocked = !AllFree(keys);
-    for (const auto& w : waiting_) {
-      if (blocked) break;
-      for (const auto& k : keys) {
-        for (const auto& wk : w.keys) blocked |= (k == wk);
-      }
-    }
-    if (blocked) {
+    if (!Available(keys)) {
       waiting_.push_back(Waiter{std::move(keys), executor, std::move(op)});
       return;
     }
@@ -63,14 +68,7 @@ void KeyGate::Release(const std::vector<std::string>& keys) {
 std::shared_ptr<KeyGate::Lease> KeyGate::TryAcquire(const std::vector<std::string>& keys) {
   {
     MutexLock lock(&mu_);
-    if (!AllFree(keys)) return nullptr;
-    for (const auto& w : waiting_) {
-      for (const auto& k : keys) {
-        for (const auto& wk : w.keys) {
-          if (k == wk) return nullptr;
-        }
-      }
-    }
+    if (!Available(keys)) return nullptr;
     for (const auto& k : keys) held_.insert(k);
   }
   return std::make_shared<Lease>(this, keys);

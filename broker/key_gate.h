@@ -58,6 +58,8 @@ class KeyGate {
     Operation op;
   };
   bool AllFree(const std::vector<std::string>& keys) const REQUIRES(mu_);
+  // No key is held and no waiter names one of them.
+  bool Available(const std::vector<std::string>& keys) const REQUIRES(mu_);
   void Release(const std::vector<std::string>& keys) EXCLUDES(mu_);
   void Start(std::vector<std::string> keys, Executor executor, Operation op);
 

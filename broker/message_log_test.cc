@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/util/temp_dir.h"
+#include "broker/test_util.h"
 
 namespace halfmq::broker {
 namespace {
@@ -12,18 +12,8 @@ namespace {
 class MessageLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::StoreOptions options;
-    options.path = dir_.Sub("db");
-    store_ = std::move(storage::Store::Open(options)).value();
-    topics_ = std::make_unique<TopicManager>(store_.get(), &clock_);
-    std::promise<void> created;
-    topics_->Create("orders", 4, /*fifo=*/false, [&](Result<std::shared_ptr<Topic>> t) {
-      EXPECT_TRUE(t.ok());
-      created.set_value();
-    });
-    created.get_future().wait();
-    log_ = std::make_unique<MessageLog>(store_.get(), topics_.get(), &clock_, &metrics_,
-                                        MessageLimits{1024, 1000000});
+    env_.Open();
+    env_.CreateTopic("orders", 4);
   }
 
   v1::Message Msg(const std::string& id) {
@@ -36,17 +26,12 @@ class MessageLogTest : public ::testing::Test {
 
   std::vector<v1::SendResult> AppendAndWait(std::vector<AppendEntry> entries) {
     std::promise<std::vector<v1::SendResult>> done;
-    log_->Append(std::move(entries), store_->NewBatch(), "",
-                 [&](std::vector<v1::SendResult> r) { done.set_value(std::move(r)); });
+    env_.log->Append(std::move(entries), env_.store->NewBatch(), "",
+                     [&](std::vector<v1::SendResult> r) { done.set_value(std::move(r)); });
     return done.get_future().get();
   }
 
-  testing::TempDir dir_;
-  ManualClock clock_{1000};
-  Metrics metrics_;
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<TopicManager> topics_;
-  std::unique_ptr<MessageLog> log_;
+  test_util::LogTestEnv env_;
 };
 
 TEST_F(MessageLogTest, AssignsDenseOffsetsAndMakesThemVisibleWhenDurable) {
@@ -56,7 +41,7 @@ TEST_F(MessageLogTest, AssignsDenseOffsetsAndMakesThemVisibleWhenDurable) {
     *m = Msg("id" + std::to_string(i));
     m->set_queue_id(2);
   }
-  auto entries = log_->Prepare(&msgs);
+  auto entries = env_.log->Prepare(&msgs);
   ASSERT_TRUE(entries.ok()) << entries.status();
   auto results = AppendAndWait(std::move(entries).value());
   ASSERT_EQ(results.size(), 3u);
@@ -65,9 +50,9 @@ TEST_F(MessageLogTest, AssignsDenseOffsetsAndMakesThemVisibleWhenDurable) {
     EXPECT_EQ(results[i].offset(), static_cast<uint64_t>(i));
     EXPECT_EQ(results[i].store_time_ms(), 1000);
   }
-  auto topic = topics_->Find("orders");
+  auto topic = env_.topics->Find("orders");
   EXPECT_EQ(topic->queue(QueueId(2)).durable_end.load(), 3u);
-  auto stored = store_->ReadMessage(topic->id(), QueueId(2), Offset(1));
+  auto stored = env_.store->ReadMessage(topic->id(), QueueId(2), Offset(1));
   ASSERT_TRUE(stored.ok());
   ASSERT_TRUE(stored->has_value());
   EXPECT_EQ((*stored)->message_id(), "id1");
@@ -80,7 +65,7 @@ TEST_F(MessageLogTest, ShardingKeyPicksStableQueue) {
   auto* m = msgs.Add();
   *m = Msg("a");
   m->set_sharding_key("order-1");
-  auto entries = log_->Prepare(&msgs);
+  auto entries = env_.log->Prepare(&msgs);
   ASSERT_TRUE(entries.ok());
   EXPECT_EQ((*entries)[0].queue, QueueForShardingKey("order-1", 4));
 }
@@ -106,12 +91,12 @@ TEST_F(MessageLogTest, RejectsBadInputWithTypedErrors) {
     auto* m = msgs.Add();
     *m = Msg("ok");
     cases[i].mutate(m);
-    auto entries = log_->Prepare(&msgs);
+    auto entries = env_.log->Prepare(&msgs);
     ASSERT_FALSE(entries.ok()) << "case " << i;
     EXPECT_EQ(entries.status().code(), cases[i].code) << "case " << i << ": " << entries.status();
   }
   google::protobuf::RepeatedPtrField<v1::Message> empty;
-  EXPECT_EQ(log_->Prepare(&empty).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(env_.log->Prepare(&empty).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,76 +1,28 @@
 #include "broker/produce_service.h"
 
-#include <condition_variable>
-#include <future>
-#include <map>
-#include <mutex>
-
 #include <gtest/gtest.h>
 
-#include "tests/util/temp_dir.h"
+#include "broker/test_util.h"
 
 namespace halfmq::broker {
-
-// A connection that records the frames sent on it.
-class RecordingConnection : public Connection {
- public:
-  explicit RecordingConnection(uint64_t id) : id_(id) {}
-  void SendFrame(v1::Frame frame, bool) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    frames_[frame.request_id()] = std::move(frame);
-    cv_.notify_all();
-  }
-  void SendRequest(v1::Frame, std::function<void(Result<v1::Frame>)> done) override {
-    done(Status::Unavailable("not connected"));
-  }
-  uint64_t id() const override { return id_; }
-  const std::string& peer() const override { return peer_; }
-  void SetClientId(const std::string&) override {}
-  std::string client_id() const override { return ""; }
-
-  // The response to `request_id`; fails the test after 10 s.
-  v1::Frame Await(uint64_t request_id) {
-    std::unique_lock<std::mutex> lock(mu_);
-    bool got = cv_.wait_for(lock, std::chrono::seconds(10),
-                            [&] { return frames_.count(request_id) > 0; });
-    EXPECT_TRUE(got) << "no response to request " << request_id;
-    return got ? frames_[request_id] : v1::Frame();
-  }
-
- private:
-  uint64_t id_;
-  std::string peer_ = "test";
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint64_t, v1::Frame> frames_;
-};
 
 class ProduceServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::StoreOptions options;
-    options.path = dir_.Sub("db");
-    store_ = std::move(storage::Store::Open(options)).value();
-    topics_ = std::make_unique<TopicManager>(store_.get(), &clock_);
-    std::promise<void> created;
-    topics_->Create("orders", 1, /*fifo=*/false, [&](Result<std::shared_ptr<Topic>> t) {
-      EXPECT_TRUE(t.ok());
-      created.set_value();
-    });
-    created.get_future().wait();
-    log_ = std::make_unique<MessageLog>(store_.get(), topics_.get(), &clock_, &metrics_,
-                                        MessageLimits{1024, 1000000});
-    delays_ = std::make_unique<DelayService>(store_.get(), topics_.get(), log_.get(), &clock_,
-                                             &metrics_, std::chrono::milliseconds(1000));
-    produce_ = std::make_unique<ProduceService>(store_.get(), log_.get(), delays_.get(), &tracer_,
-                                                &clock_, &metrics_, /*dedup_window_ms=*/600000,
-                                                pool_);
+    env_.Open();
+    env_.CreateTopic("orders", 1);
+    delays_ = std::make_unique<DelayService>(env_.store.get(), env_.topics.get(),
+                                             env_.log.get(), &env_.clock, &env_.metrics,
+                                             std::chrono::milliseconds(1000));
+    produce_ = std::make_unique<ProduceService>(env_.store.get(), env_.log.get(), delays_.get(),
+                                                &tracer_, &env_.clock, &env_.metrics,
+                                                /*dedup_window_ms=*/600000, pool_);
   }
   void TearDown() override {
     pool_.join();
     // The committer may still hold callbacks (with their dedup leases) of
     // answered sends: stop it before the service that owns the gate goes.
-    store_.reset();
+    env_.store.reset();
   }
 
   static v1::SendRequest Request(const std::string& id, bool fresh) {
@@ -82,7 +34,7 @@ class ProduceServiceTest : public ::testing::Test {
     r.set_fresh_ids(fresh);
     return r;
   }
-  void Send(const std::shared_ptr<RecordingConnection>& conn, uint64_t request_id,
+  void Send(const std::shared_ptr<test_util::RecordingConnection>& conn, uint64_t request_id,
             v1::SendRequest request) {
     produce_->Send(std::move(request), Responder(conn, request_id, BudgetLease()), conn);
   }
@@ -92,14 +44,9 @@ class ProduceServiceTest : public ::testing::Test {
     return produce_->gate_.TryAcquire({std::string("orders") + '\0' + id});
   }
 
-  testing::TempDir dir_;
-  ManualClock clock_{1000};
-  Metrics metrics_;
+  test_util::LogTestEnv env_;
   Tracer tracer_{true};
   asio::thread_pool pool_{2};
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<TopicManager> topics_;
-  std::unique_ptr<MessageLog> log_;
   std::unique_ptr<DelayService> delays_;
   std::unique_ptr<ProduceService> produce_;
 };
@@ -113,7 +60,7 @@ uint64_t OffsetOf(const v1::Frame& f) {
 }
 
 TEST_F(ProduceServiceTest, ASendHeldUpByAnotherConnectionsRetryIsNotOvertaken) {
-  auto conn = std::make_shared<RecordingConnection>(1);
+  auto conn = std::make_shared<test_util::RecordingConnection>(1);
   auto held = Hold("x");
   ASSERT_NE(held, nullptr);
   Send(conn, 1, Request("x", /*fresh=*/false));  // waits for "x"
@@ -126,8 +73,8 @@ TEST_F(ProduceServiceTest, ASendHeldUpByAnotherConnectionsRetryIsNotOvertaken) {
 }
 
 TEST_F(ProduceServiceTest, OtherConnectionsAreNotHeldUpAndIdleLanesTakeTheFastPath) {
-  auto a = std::make_shared<RecordingConnection>(1);
-  auto b = std::make_shared<RecordingConnection>(2);
+  auto a = std::make_shared<test_util::RecordingConnection>(1);
+  auto b = std::make_shared<test_util::RecordingConnection>(2);
   auto held = Hold("x");
   Send(a, 1, Request("x", /*fresh=*/false));  // waits for "x"
   Send(b, 1, Request("y", /*fresh=*/true));   // another connection: not behind it

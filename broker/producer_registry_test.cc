@@ -2,26 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "broker/test_util.h"
+
 namespace halfmq::broker {
 namespace {
 
-// A connection that only has an identity; the registry never sends on it.
-class IdOnlyConnection : public Connection {
- public:
-  explicit IdOnlyConnection(uint64_t id) : id_(id) {}
-  void SendFrame(v1::Frame, bool) override {}
-  void SendRequest(v1::Frame, std::function<void(Result<v1::Frame>)> done) override {
-    done(Status::Unavailable("not connected"));
-  }
-  uint64_t id() const override { return id_; }
-  const std::string& peer() const override { return peer_; }
-  void SetClientId(const std::string&) override {}
-  std::string client_id() const override { return ""; }
-
- private:
-  uint64_t id_;
-  std::string peer_ = "test";
-};
+// The registry never sends on its connections; they only need an identity.
+using IdOnlyConnection = test_util::RecordingConnection;
 
 TEST(ProducerRegistryTest, NoProducerUntilRegistered) {
   ProducerRegistry r({});

@@ -173,20 +173,31 @@ Result<std::vector<SendReceipt>> ReceiptsFromResponse(const v1::Frame& response,
   return receipts;
 }
 
+namespace {
+
+// The fields ReceivedMessage and StoredMessage share, from a stored message
+// and where it is (v1::ReceivedMessage or v1::FoundMessage).
+template <typename Out, typename In>
+void FillStoredFields(const In& in, Out* out) {
+  const v1::Message& m = in.message();
+  out->message_id = m.message_id();
+  out->topic = m.topic();
+  out->queue_id = in.queue_id();
+  out->offset = in.offset();
+  out->keys.assign(m.keys().begin(), m.keys().end());
+  out->tag = m.tag();
+  out->properties.insert(m.properties().begin(), m.properties().end());
+  out->body = m.body();
+  out->message_group = m.message_group();
+  out->born_time_ms = m.born_time_ms();
+  out->store_time_ms = in.store_time_ms();
+}
+
+}  // namespace
+
 ReceivedMessage FromProto(const v1::ReceivedMessage& in) {
   ReceivedMessage out;
-  const v1::Message& m = in.message();
-  out.message_id = m.message_id();
-  out.topic = m.topic();
-  out.queue_id = in.queue_id();
-  out.offset = in.offset();
-  out.keys.assign(m.keys().begin(), m.keys().end());
-  out.tag = m.tag();
-  out.properties.insert(m.properties().begin(), m.properties().end());
-  out.body = m.body();
-  out.message_group = m.message_group();
-  out.born_time_ms = m.born_time_ms();
-  out.store_time_ms = in.store_time_ms();
+  FillStoredFields(in, &out);
   if (in.has_dead_letter()) out.dead_letter = FromProto(in.dead_letter());
   out.attempt = in.attempt();
   out.receipt_handle = in.receipt_handle();
@@ -540,18 +551,7 @@ RedriveResult FromProto(const v1::RedriveResult& in) {
 
 StoredMessage FromProto(const v1::FoundMessage& in) {
   StoredMessage out;
-  const v1::Message& m = in.message();
-  out.message_id = m.message_id();
-  out.topic = m.topic();
-  out.queue_id = in.queue_id();
-  out.offset = in.offset();
-  out.keys.assign(m.keys().begin(), m.keys().end());
-  out.tag = m.tag();
-  out.properties.insert(m.properties().begin(), m.properties().end());
-  out.body = m.body();
-  out.message_group = m.message_group();
-  out.born_time_ms = m.born_time_ms();
-  out.store_time_ms = in.store_time_ms();
+  FillStoredFields(in, &out);
   return out;
 }
 

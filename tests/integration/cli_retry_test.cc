@@ -2,8 +2,7 @@
 // as scripts use them: real processes against a real broker.
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/cli_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
@@ -20,19 +19,7 @@ std::vector<std::string> Lines(const std::string& s) {
   return out;
 }
 
-class CliRetryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"));
-    ASSERT_NE(broker_, nullptr);
-  }
-  CommandResult Cli(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"halfmq", "--broker", broker_->address()});
-    return RunCommand(args, input);
-  }
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
-};
+using CliRetryTest = CliBrokerTest;
 
 TEST_F(CliRetryTest, NackUntilDeadLetteredThenListAndRedrive) {
   ASSERT_EQ(Cli({"topic", "create", "jobs", "--queues", "1"}).exit_code, 0);

@@ -2,22 +2,13 @@
 // checking output shapes and exit codes.
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/cli_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
 
-class CliTest : public ::testing::Test {
+class CliTest : public CliBrokerTest {
  protected:
-  void SetUp() override {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"));
-    ASSERT_NE(broker_, nullptr);
-  }
-  CommandResult Cli(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"halfmq", "--broker", broker_->address()});
-    return RunCommand(args, input);
-  }
   static std::vector<std::string> Lines(const std::string& s) {
     std::vector<std::string> out;
     size_t start = 0;
@@ -29,9 +20,6 @@ class CliTest : public ::testing::Test {
     }
     return out;
   }
-
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
 };
 
 TEST_F(CliTest, SendConsumeLagRoundTrip) {

@@ -4,21 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
-#include "tests/util/raw_client.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/raw_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
 
-class DedupTest : public ::testing::Test {
+class DedupTest : public RawBrokerTest {
  protected:
-  void Start(std::vector<std::string> flags = {}) {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"), flags);
-    ASSERT_NE(broker_, nullptr);
-    c_ = std::make_unique<RawClient>(broker_->address());
-    ASSERT_TRUE(c_->connected());
-  }
   void CreateTopics() {
     for (const char* name : {"orders", "audit"}) {
       v1::Frame f;
@@ -26,11 +18,6 @@ class DedupTest : public ::testing::Test {
       f.mutable_create_topic()->set_queues(4);
       ASSERT_EQ(Call(f).status().code(), v1::Status::OK);
     }
-  }
-  v1::Frame Call(v1::Frame f) {
-    auto r = c_->Call(std::move(f));
-    EXPECT_TRUE(r.has_value());
-    return r.value_or(v1::Frame());
   }
   static v1::Message Msg(const std::string& topic, const std::string& id,
                          const std::string& key = "", uint32_t delay = 0) {
@@ -61,13 +48,10 @@ class DedupTest : public ::testing::Test {
     return static_cast<size_t>(Call(f).receive_response().messages_size());
   }
 
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<RawClient> c_;
 };
 
 TEST_F(DedupTest, RetryWithTheSameIdIsStoredOnce) {
-  Start();
+  StartBroker();
   CreateTopics();
   v1::Frame first = Send({Msg("orders", "order-42")});
   ASSERT_EQ(first.status().code(), v1::Status::OK);
@@ -94,7 +78,7 @@ TEST_F(DedupTest, RetryWithTheSameIdIsStoredOnce) {
 }
 
 TEST_F(DedupTest, ConcurrentDuplicatesArePipelinedAndStoredOnce) {
-  Start();
+  StartBroker();
   CreateTopics();
   // A retry racing its original on the wire.
   std::vector<uint64_t> ids;
@@ -116,7 +100,7 @@ TEST_F(DedupTest, ConcurrentDuplicatesArePipelinedAndStoredOnce) {
 }
 
 TEST_F(DedupTest, RetryOfAFreshIdSendIsDeduplicatedEvenWhenItRacesTheOriginal) {
-  Start();
+  StartBroker();
   CreateTopics();
   // The first attempt says its ids are fresh (no lookup); the retry does
   // not, and arrives while the first may still be in flight.
@@ -139,12 +123,12 @@ TEST_F(DedupTest, RetryOfAFreshIdSendIsDeduplicatedEvenWhenItRacesTheOriginal) {
 }
 
 TEST_F(DedupTest, DedupHoldsAcrossKill9AndCoversDelayedMessages) {
-  Start();
+  StartBroker();
   CreateTopics();
   ASSERT_EQ(Send({Msg("orders", "kept")}).status().code(), v1::Status::OK);
   ASSERT_EQ(Send({Msg("orders", "later", "", 3600000)}).status().code(), v1::Status::OK);
   broker_->Kill9();
-  Start();
+  StartBroker();
   EXPECT_TRUE(Send({Msg("orders", "kept")}).send_response().results(0).deduplicated());
   v1::Frame delayed = Send({Msg("orders", "later", "", 3600000)});
   EXPECT_TRUE(delayed.send_response().results(0).deduplicated());
@@ -153,7 +137,7 @@ TEST_F(DedupTest, DedupHoldsAcrossKill9AndCoversDelayedMessages) {
 }
 
 TEST_F(DedupTest, AnIdIsStoredAgainAfterTheWindow) {
-  Start({"--dedup_window_ms=50"});
+  StartBroker({"--dedup_window_ms=50"});
   CreateTopics();
   int64_t first = Send({Msg("orders", "w")}).send_response().results(0).store_time_ms();
   // Wait on the broker's clock: other sends until one is stored later than
@@ -169,7 +153,7 @@ TEST_F(DedupTest, AnIdIsStoredAgainAfterTheWindow) {
 }
 
 TEST_F(DedupTest, WindowZeroTurnsDedupOff) {
-  Start({"--dedup_window_ms=0"});
+  StartBroker({"--dedup_window_ms=0"});
   CreateTopics();
   Send({Msg("orders", "same")});
   EXPECT_FALSE(Send({Msg("orders", "same")}).send_response().results(0).deduplicated());
@@ -177,7 +161,7 @@ TEST_F(DedupTest, WindowZeroTurnsDedupOff) {
 }
 
 TEST_F(DedupTest, LookupByIdAndByKey) {
-  Start();
+  StartBroker();
   CreateTopics();
   Send({Msg("orders", "o-1", "customer-7"), Msg("orders", "o-2", "customer-7"),
         Msg("orders", "o-3", "customer-9")});

@@ -3,24 +3,17 @@
 // visible before it is due.
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
-#include "tests/util/raw_client.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/raw_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
 
 constexpr uint32_t kInvisible = 60000;
 
-class DelayTest : public ::testing::Test {
+class DelayTest : public RawBrokerTest {
  protected:
   void Start() {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"),
-                                   {"--max_delay_ms=600000", "--txn_check_delay_ms=500",
-                                    "--txn_scan_interval_ms=20"});
-    ASSERT_NE(broker_, nullptr);
-    c_ = std::make_unique<RawClient>(broker_->address());
-    ASSERT_TRUE(c_->connected());
+    StartBroker({"--max_delay_ms=600000", "--txn_check_delay_ms=500", "--txn_scan_interval_ms=20"});
   }
   void SetUp() override {
     Start();
@@ -29,12 +22,6 @@ class DelayTest : public ::testing::Test {
     f.mutable_create_topic()->set_queues(2);
     ASSERT_EQ(Call(f).status().code(), v1::Status::OK);
     EXPECT_TRUE(Receive(0).empty());  // subscribe the group first
-  }
-
-  v1::Frame Call(v1::Frame f) {
-    auto r = c_->Call(std::move(f));
-    EXPECT_TRUE(r.has_value());
-    return r.value_or(v1::Frame());
   }
 
   static v1::Message Msg(const std::string& id, uint32_t delay_ms, int64_t deliver_at = 0) {
@@ -70,9 +57,6 @@ class DelayTest : public ::testing::Test {
     return m.invisible_until_ms() - kInvisible;
   }
 
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<RawClient> c_;
 };
 
 TEST_F(DelayTest, DelayedMessageIsInvisibleUntilDue) {

@@ -6,21 +6,14 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
-#include "tests/util/raw_client.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/raw_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
 
-class FifoTest : public ::testing::Test {
+class FifoTest : public RawBrokerTest {
  protected:
-  void Start() {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"), {"--dead_letter_interval_ms=20"});
-    ASSERT_NE(broker_, nullptr);
-    c_ = std::make_unique<RawClient>(broker_->address());
-    ASSERT_TRUE(c_->connected());
-  }
+  void Start() { StartBroker({"--dead_letter_interval_ms=20"}); }
   void SetUp() override {
     Start();
     v1::Frame f;
@@ -35,11 +28,6 @@ class FifoTest : public ::testing::Test {
     policy.mutable_set_group_config()->mutable_retry_policy()->mutable_fixed()->add_delays_ms(10);
     policy.mutable_set_group_config()->mutable_retry_policy()->set_max_attempts(3);
     ASSERT_EQ(Call(policy).status().code(), v1::Status::OK);
-  }
-  v1::Frame Call(v1::Frame f) {
-    auto r = c_->Call(std::move(f));
-    EXPECT_TRUE(r.has_value());
-    return r.value_or(v1::Frame());
   }
   void Send(const std::vector<std::pair<std::string, std::string>>& group_and_id) {
     v1::Frame f;
@@ -83,9 +71,6 @@ class FifoTest : public ::testing::Test {
     ASSERT_EQ(Call(f).nack_response().results(0).code(), v1::Status::OK);
   }
 
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<RawClient> c_;
 };
 
 TEST_F(FifoTest, NextOfAGroupWaitsForAckWhileOtherGroupsFlow) {

@@ -7,34 +7,21 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
 #include "tests/util/eventually.h"
-#include "tests/util/raw_client.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/raw_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
 
-class RetryTest : public ::testing::Test {
+class RetryTest : public RawBrokerTest {
  protected:
-  void Start() {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"), {"--dead_letter_interval_ms=20"});
-    ASSERT_NE(broker_, nullptr);
-    c_ = std::make_unique<RawClient>(broker_->address());
-    ASSERT_TRUE(c_->connected());
-  }
+  void Start() { StartBroker({"--dead_letter_interval_ms=20"}); }
   void SetUp() override {
     Start();
     v1::Frame f;
     f.mutable_create_topic()->set_name("jobs");
     f.mutable_create_topic()->set_queues(1);
     ASSERT_EQ(Call(f).status().code(), v1::Status::OK);
-  }
-
-  v1::Frame Call(v1::Frame f) {
-    auto r = c_->Call(std::move(f));
-    EXPECT_TRUE(r.has_value()) << broker_->LogTail();
-    return r.value_or(v1::Frame());
   }
 
   void SetPolicy(const std::string& group, std::vector<uint32_t> delays, uint32_t max_attempts) {
@@ -113,9 +100,6 @@ class RetryTest : public ::testing::Test {
     return r.redrive_response();
   }
 
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<RawClient> c_;
 };
 
 // Broker time of a delivery.

@@ -3,23 +3,15 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/util/broker_process.h"
-#include "tests/util/raw_client.h"
-#include "tests/util/temp_dir.h"
+#include "tests/util/raw_broker_test.h"
 
 namespace halfmq::testing {
 namespace {
 
-class TraceFilterTest : public ::testing::Test {
+class TraceFilterTest : public RawBrokerTest {
  protected:
-  void Start() {
-    broker_ = BrokerProcess::Start(dir_.Sub("data"));
-    ASSERT_NE(broker_, nullptr);
-    c_ = std::make_unique<RawClient>(broker_->address());
-    ASSERT_TRUE(c_->connected());
-  }
   void SetUp() override {
-    Start();
+    StartBroker();
     v1::Frame hello;
     hello.mutable_hello()->set_client_id("worker-1");
     ASSERT_EQ(Call(hello).status().code(), v1::Status::OK);
@@ -27,11 +19,6 @@ class TraceFilterTest : public ::testing::Test {
     f.mutable_create_topic()->set_name("events");
     f.mutable_create_topic()->set_queues(1);
     ASSERT_EQ(Call(f).status().code(), v1::Status::OK);
-  }
-  v1::Frame Call(v1::Frame f) {
-    auto r = c_->Call(std::move(f));
-    EXPECT_TRUE(r.has_value());
-    return r.value_or(v1::Frame());
   }
   std::vector<v1::ReceivedMessage> Receive(const std::string& group, const std::string& filter,
                                            uint32_t wait_ms = 0) {
@@ -67,9 +54,6 @@ class TraceFilterTest : public ::testing::Test {
     return kinds;
   }
 
-  TempDir dir_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<RawClient> c_;
 };
 
 TEST_F(TraceFilterTest, TraceShowsEachStep) {
@@ -173,7 +157,7 @@ TEST_F(TraceFilterTest, TagFilterSkipsOtherTagsAndIsKeptAcrossRestart) {
   EXPECT_EQ(Receive("audit", "").size(), 3u);
 
   broker_->Kill9();
-  Start();
+  StartBroker();
   Send("m-paid-2", "paid");
   Send("m-created-2", "created");
   // No filter given: the group's stored filter applies.
