@@ -175,6 +175,38 @@ TEST_P(StoreTest, RetentionReclaimsMessageBlobFiles) {
       << blob_bytes() << " bytes of blob files left";
 }
 
+// The global memtable bound flushes keyspaces whose own (larger) bounds
+// would have kept everything in memory.
+TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  options.memtable_budget_bytes = 1 << 20;  // the messages keyspace alone allows 4 x 64 MiB
+  options.message_blob_min_bytes = 0;        // keep bodies in the memtable
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::string body(4096, 'm');
+  for (int batch = 0; batch < 16; ++batch) {  // 8 MiB in all
+    Batch b = (*store)->NewBatch();
+    for (int i = 0; i < 128; ++i) {
+      int n = batch * 128 + i;
+      v1::StoredMessage m;
+      m.set_message_id("m" + std::to_string(n));
+      m.set_body(body + std::to_string(n));
+      b.PutMessage(TopicId(1), QueueId(0), Offset(n), m.SerializeAsString());
+    }
+    (*store)->CommitAndWait(std::move(b));
+  }
+  // Flushes run in the background; what is left in memory ends up within
+  // about the budget (plus the memtable being written).
+  EXPECT_TRUE(halfmq::testing::Eventually(
+      [&] { return (*store)->stats().memtable_bytes <= uint64_t{3} << 20; }))
+      << (*store)->stats().memtable_bytes << " bytes in memtables";
+  auto read = (*store)->ReadMessage(TopicId(1), QueueId(0), Offset(5));
+  ASSERT_TRUE(read.ok());
+  ASSERT_TRUE(read->has_value());
+}
+
 TEST_P(StoreTest, InflightAndCursorsLoadPerSubscription) {
   auto store = OpenStore();
   Batch b = store->NewBatch();
