@@ -16,7 +16,8 @@ namespace halfmq::broker {
   X(frames_malformed) X(frames_oversize) X(requests) X(requests_unsupported)            \
   X(messages_sent) X(send_bytes) X(messages_received) X(messages_redelivered)     \
   X(messages_acked) X(messages_nacked) X(receipt_handles_expired)                 \
-  X(long_polls_waiting) X(memory_budget_waits) X(retention_deleted)               \
+  X(long_polls_waiting) X(memory_budget_waits) X(socket_writes_queued)           \
+  X(retention_deleted)                                                           \
   X(retention_runs) X(txn_half_sent) X(txn_committed) X(txn_rolled_back)          \
   X(txn_end_repeats) X(txn_end_conflicts) X(txn_checks_sent) X(txn_checks_no_producer) \
   X(txn_checks_throttled) X(txn_unresolved) X(txn_pending) X(txn_settled)            \

@@ -1,7 +1,12 @@
 #include "broker/session.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <glog/logging.h>
 
+#include "common/deferred.h"
 #include "proto/framing.h"
 
 namespace halfmq::broker {
@@ -105,7 +110,7 @@ asio::awaitable<void> Session::ReadLoop() {
     uint64_t request_id = frame.request_id();
     dispatcher_->Dispatch(std::move(frame), Responder(self, request_id, std::move(lease)), self);
   }
-  reader_done_ = true;
+  reader_done_.store(true);
   write_wakeup_.cancel();
 }
 
@@ -114,29 +119,45 @@ asio::awaitable<void> Session::WriteLoop() {
   std::string writing;
   boost::system::error_code ec;
   for (;;) {
-    if (outgoing_.empty()) {
-      if (closed_ || (reader_done_ && inflight_ == 0)) break;
+    size_t answers = 0;
+    bool have_work = false;
+    {
+      MutexLock lock(&out_mu_);
+      if (send_closed_) break;
+      if (outgoing_.empty()) {
+        writer_busy_ = false;  // answering threads write for themselves again
+      } else {
+        writing.clear();
+        writing.swap(outgoing_);
+        answers = outgoing_answers_;
+        outgoing_answers_ = 0;
+        writer_busy_ = true;
+        have_work = true;
+      }
+    }
+    if (!have_work) {
+      if (closed_ || (reader_done_.load() && inflight_.load() == 0)) break;
+      // Woken by a partial send from another thread, by the last answer
+      // after the reader stopped, or by close.
       write_wakeup_.expires_at(asio::steady_timer::time_point::max());
       co_await write_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (closed_) break;
-    writing.clear();
-    writing.swap(outgoing_);
-    size_t answers = outgoing_answers_;
-    outgoing_answers_ = 0;
     co_await asio::async_write(socket_, asio::buffer(writing),
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
-    inflight_ -= answers;
-    if (answers > 0) read_wakeup_.cancel();
+    if (answers > 0) {
+      inflight_.fetch_sub(answers);
+      read_wakeup_.cancel();
+    }
     if (writing.capacity() > kKeepBufferBytes) std::string().swap(writing);
   }
   CloseOnStrand();
 }
 
-void Session::Enqueue(const v1::Frame& frame) {
-  if (!proto::AppendFrame(frame, kMaxOutgoingFrameBytes, &outgoing_)) {
+void Session::Enqueue(const v1::Frame& frame, bool answers_request) {
+  std::string bytes;
+  if (!proto::AppendFrame(frame, kMaxOutgoingFrameBytes, &bytes)) {
     LOG(ERROR) << "connection " << id_ << ": cannot serialize frame of "
                << frame.ByteSizeLong() << " bytes";
     v1::Frame error;
@@ -144,19 +165,78 @@ void Session::Enqueue(const v1::Frame& frame) {
     error.set_type(frame.type());
     error.mutable_status()->set_code(v1::Status::INTERNAL);
     error.mutable_status()->set_message("response too large to send");
-    CHECK(proto::AppendFrame(error, kMaxOutgoingFrameBytes, &outgoing_));
+    bytes.clear();
+    CHECK(proto::AppendFrame(error, kMaxOutgoingFrameBytes, &bytes));
   }
+  {
+    MutexLock lock(&out_mu_);
+    if (send_closed_) return;
+    if (outgoing_.empty()) {
+      outgoing_.swap(bytes);
+    } else {
+      outgoing_.append(bytes);
+    }
+    if (answers_request) ++outgoing_answers_;
+    if (writer_busy_) return;  // the WriteLoop takes it after its write
+  }
+  if (!DeferScope::Active()) return Flush();
+  DeferScope::Defer(this, [self = shared_from_this()] {
+    if (!DeferScope::Busy()) return self->Flush();
+    // The answering thread has more work waiting (the committer with the
+    // next group queued): the connection's io thread writes instead.
+    asio::post(self->socket_.get_executor(), [self] { self->Flush(); });
+  });
+}
+
+void Session::Flush() {
+  size_t answers = 0;
+  bool wake_writer = false;
+  {
+    MutexLock lock(&out_mu_);
+    if (send_closed_ || writer_busy_ || outgoing_.empty()) return;
+    ssize_t n;
+    do {
+      n = ::send(socket_.native_handle(), outgoing_.data(), outgoing_.size(),
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(outgoing_.size())) {
+      outgoing_.clear();
+      if (outgoing_.capacity() > kKeepBufferBytes) std::string().swap(outgoing_);
+      answers = outgoing_answers_;
+      outgoing_answers_ = 0;
+    } else {
+      // The socket buffer is full (or the send failed): the WriteLoop
+      // writes the rest, or meets the error and closes the connection.
+      if (n > 0) outgoing_.erase(0, static_cast<size_t>(n));
+      writer_busy_ = true;
+      wake_writer = true;
+    }
+  }
+  if (wake_writer) Inc(metrics_->socket_writes_queued);
+  if (answers > 0) AnswersWrittenOffStrand(answers);
+  if (wake_writer) {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->write_wakeup_.cancel();
+    });
+  }
+}
+
+void Session::AnswersWrittenOffStrand(size_t answers) {
+  size_t before = inflight_.fetch_sub(answers);
+  // The reader waits when the cap was reached; a graceful close waits for
+  // the last answer after the reader stopped.
+  bool reader_may_wait = before >= options_.max_inflight_requests;
+  bool closer_may_wait = before == answers && reader_done_.load();
+  if (!reader_may_wait && !closer_may_wait) return;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->read_wakeup_.cancel();
+    self->write_wakeup_.cancel();
+  });
 }
 
 void Session::SendFrame(v1::Frame frame, bool answers_request) {
   if (closed_flag_.load(std::memory_order_acquire)) return;
-  asio::post(socket_.get_executor(),
-             [self = shared_from_this(), frame = std::move(frame), answers_request] {
-               if (self->closed_) return;
-               if (answers_request) ++self->outgoing_answers_;
-               self->Enqueue(frame);
-               self->write_wakeup_.cancel();
-             });
+  Enqueue(frame, answers_request);
 }
 
 void Session::SendRequest(v1::Frame request, std::function<void(Result<v1::Frame>)> done) {
@@ -170,8 +250,7 @@ void Session::SendRequest(v1::Frame request, std::function<void(Result<v1::Frame
     request.set_request_id(id);
     request.set_type(v1::REQUEST);
     self->outbound_.emplace(id, std::move(done));
-    self->Enqueue(request);
-    self->write_wakeup_.cancel();
+    self->Enqueue(request, /*answers_request=*/false);
   });
 }
 
@@ -195,12 +274,17 @@ void Session::CloseOnStrand() {
   if (closed_) return;
   closed_ = true;
   closed_flag_.store(true, std::memory_order_release);
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  {
+    MutexLock lock(&out_mu_);
+    send_closed_ = true;
+    outgoing_.clear();
+    outgoing_answers_ = 0;
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
   read_wakeup_.cancel();
   write_wakeup_.cancel();
-  outgoing_.clear();
   auto outbound = std::move(outbound_);
   outbound_.clear();
   for (auto& [id, done] : outbound) done(Status::Unavailable("connection closed"));

@@ -2,8 +2,11 @@
 //
 // Two coroutines on the connection's strand: the reader decodes
 // length-prefixed frames and hands requests to the Dispatcher; the writer
-// drains the outgoing buffer. Responses come back from any thread through
-// SendFrame, which posts to the strand.
+// drains what the answering threads could not write themselves. Responses
+// come back from any thread through SendFrame, which appends them to the
+// outgoing buffer and, when no write is in progress, sends them from the
+// calling thread with a non-blocking send (coalesced per DeferScope, so a
+// group commit's answers to one connection go out in one system call).
 //
 // Bounds: a frame longer than max_frame_bytes, or one that does not parse,
 // closes this connection only. The reader reserves each frame's length from
@@ -14,7 +17,8 @@
 // Lifecycle: created by Server on accept, kept alive by its coroutines and by
 // unanswered Responders. StopReading() (graceful shutdown) stops taking
 // requests, answers the in-flight ones, then closes; Close() drops the
-// connection at once. All members are touched only on the strand.
+// connection at once. Members are touched only on the strand unless marked
+// otherwise.
 #ifndef HALFMQ_BROKER_SESSION_H_
 #define HALFMQ_BROKER_SESSION_H_
 
@@ -63,7 +67,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   void CloseOnStrand();
-  void Enqueue(const v1::Frame& frame);
+  // Appends `frame` to the outgoing buffer and arranges for it to be written:
+  // at once, or when the thread's DeferScope closes.
+  void Enqueue(const v1::Frame& frame, bool answers_request);
+  // Writes outgoing_ from the calling thread if the WriteLoop is idle.
+  void Flush() EXCLUDES(out_mu_);
+  // Accounts for `answers` responses fully written by a thread other than
+  // the strand, waking the reader or the closing writer if they wait on it.
+  void AnswersWrittenOffStrand(size_t answers);
 
   asio::ip::tcp::socket socket_;
   const uint64_t id_;
@@ -77,20 +88,34 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   // Strand-only state.
   asio::steady_timer read_wakeup_;
   asio::steady_timer write_wakeup_;
-  std::string outgoing_;
-  // Answers queued in outgoing_ but not yet written; their requests still
-  // count as in flight, so the outgoing buffer is bounded by the cap too.
-  size_t outgoing_answers_ = 0;
-  size_t inflight_ = 0;
   bool stop_reading_ = false;
   // Broker-initiated requests awaiting the client's response.
   uint64_t next_outbound_id_ = 1;
   std::map<uint64_t, std::function<void(Result<v1::Frame>)>> outbound_;
-  bool reader_done_ = false;
   bool closed_ = false;
   // Mirrors closed_ for other threads, so answers for a closed connection
   // are dropped without touching the io_context (which may be stopping).
   std::atomic<bool> closed_flag_{false};
+
+  // Requests dispatched and not yet answered on the wire (answers still in
+  // outgoing_ count too, so the outgoing buffer is bounded by the cap).
+  // Incremented by the reader, decremented by whichever thread wrote the
+  // answers.
+  std::atomic<size_t> inflight_{0};
+  std::atomic<bool> reader_done_{false};
+
+  // The outgoing side, shared by every thread that answers. Frames are
+  // appended to outgoing_; when the WriteLoop is idle the answering thread
+  // writes them itself with a non-blocking send (no hand-off to the io
+  // thread on the latency path); whatever the socket does not take at once
+  // is left to the WriteLoop, which then owns the write side until the buffer
+  // is empty again. The socket is closed under out_mu_, so a send never
+  // touches a descriptor after close.
+  Mutex out_mu_;
+  std::string outgoing_ GUARDED_BY(out_mu_);
+  size_t outgoing_answers_ GUARDED_BY(out_mu_) = 0;  // answers in outgoing_
+  bool writer_busy_ GUARDED_BY(out_mu_) = false;
+  bool send_closed_ GUARDED_BY(out_mu_) = false;
 
   mutable Mutex client_id_mu_;
   std::string client_id_ GUARDED_BY(client_id_mu_);

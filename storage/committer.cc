@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 #include <rocksdb/db.h>
 
+#include "common/deferred.h"
 #include "common/thread_name.h"
 
 namespace halfmq::storage {
@@ -160,6 +161,16 @@ void Committer::WriteGroup(std::vector<Pending>* group) {
   while (group->size() > prev &&
          !stat_max_group_.compare_exchange_weak(prev, group->size(), std::memory_order_relaxed)) {
   }
+  // One scope for the whole group: work the callbacks defer per object (a
+  // connection's socket write) runs once, after all of them. When the next
+  // group is already waiting, that work is better done by other threads:
+  // this one is the serial bottleneck.
+  bool more_queued;
+  {
+    MutexLock lock(&mu_);
+    more_queued = !queue_.empty();
+  }
+  DeferScope scope(/*busy=*/more_queued);
   for (Pending& p : *group) {
     if (p.done) p.done();
   }

@@ -10,8 +10,9 @@
 // every flush_interval.
 //
 // Batches are applied in submission order, and callbacks run in that order on
-// the writer thread. Callbacks must be short and must not block (post work
-// elsewhere). A failed RocksDB write is fatal: in-memory state may already
+// the writer thread, inside one DeferScope per group (common/deferred.h),
+// opened busy when the next group is already queued.
+// Callbacks must be short and must not block (post work elsewhere). A failed RocksDB write is fatal: in-memory state may already
 // reflect the batch, so the process exits and restart recovers from the last
 // durable state (design invariant 7).
 //

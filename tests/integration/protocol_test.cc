@@ -1,11 +1,13 @@
 // Wire-level tests against a real broker: every request type's happy path
 // and its typed errors, and that bad frames close only their own connection.
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include "proto/framing.h"
 #include "tests/util/broker_process.h"
+#include "tests/util/eventually.h"
 #include "tests/util/raw_client.h"
 #include "tests/util/temp_dir.h"
 
@@ -211,6 +213,82 @@ TEST_F(ProtocolTest, PipelinedSendsOfOneConnectionKeepTheirOrderInAQueue) {
     EXPECT_LT(offset_of["seq-" + std::to_string(i - 1)], offset_of["seq-" + std::to_string(i)])
         << "send " << i << " was stored before send " << i - 1;
   }
+}
+
+// Pipelined answers far larger than the socket buffers: the answering
+// threads write what the socket takes and hand the rest to the connection's
+// writer, which hands the socket back once it caught up. Every answer must
+// arrive whole, once.
+TEST_F(ProtocolTest, AnswersThatOverflowTheSocketArriveWholeAndOnce) {
+  ASSERT_EQ(CreateTopic("big", 1), v1::Status::OK);
+  const std::string body(60000, 'b');
+  ASSERT_EQ(Send("big", "big-1", body).status().code(), v1::Status::OK);
+  constexpr int kLookups = 400;  // 24 MB of answers
+  std::set<uint64_t> expected;
+  for (int i = 0; i < kLookups; ++i) {
+    v1::Frame f;
+    f.mutable_get_message()->set_message_id("big-1");
+    expected.insert(client_->Post(std::move(f)));
+  }
+  // Not reading until the broker reports that this connection's socket
+  // was full and its answers were queued for the writer.
+  RawClient observer(broker_->address());
+  ASSERT_TRUE(observer.connected());
+  ASSERT_TRUE(Eventually([&] {
+    v1::Frame stats;
+    stats.mutable_get_broker_stats();
+    auto r = observer.Call(stats);
+    return r.has_value() &&
+           r->get_broker_stats_response().counters().at("socket_writes_queued") > 0;
+  })) << broker_->LogTail();
+  // Requests answered while the writer still holds queued answers.
+  for (int i = 0; i < 50; ++i) {
+    v1::Frame f;
+    f.mutable_list_topics();
+    expected.insert(client_->Post(std::move(f)));
+  }
+  std::set<uint64_t> seen;
+  while (seen.size() < expected.size()) {
+    auto f = client_->ReadFrame();
+    ASSERT_TRUE(f.has_value()) << broker_->LogTail();
+    ASSERT_EQ(f->status().code(), v1::Status::OK);
+    ASSERT_TRUE(seen.insert(f->request_id()).second) << "answered twice: " << f->request_id();
+    if (f->has_get_message_response()) {
+      ASSERT_EQ(f->get_message_response().messages_size(), 1);
+      EXPECT_EQ(f->get_message_response().messages(0).message().body(), body);
+    }
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(CreateTopic("still-open", 1), v1::Status::OK);
+}
+
+// With a cap of two unanswered requests per connection the reader stops
+// after two; answers written by other threads must wake it again.
+TEST_F(ProtocolTest, ReaderResumesWhenAnswersFreeTheInflightCap) {
+  TempDir dir;
+  auto capped = BrokerProcess::Start(dir.Sub("data"), {"--max_inflight_requests=2"});
+  ASSERT_NE(capped, nullptr);
+  RawClient c(capped->address());
+  ASSERT_TRUE(c.connected());
+  v1::Frame create;
+  create.mutable_create_topic()->set_name("capped");
+  create.mutable_create_topic()->set_queues(1);
+  ASSERT_EQ(c.Call(create)->status().code(), v1::Status::OK);
+  constexpr int kSends = 300;
+  for (int i = 0; i < kSends; ++i) {
+    v1::Frame f;
+    auto* m = f.mutable_send()->add_messages();
+    m->set_topic("capped");
+    m->set_message_id("capped-" + std::to_string(i));
+    m->set_body("x");
+    c.Post(std::move(f));
+  }
+  for (int i = 0; i < kSends; ++i) {
+    auto f = c.ReadFrame();
+    ASSERT_TRUE(f.has_value()) << "answer " << i << " missing\n" << capped->LogTail();
+    ASSERT_EQ(f->status().code(), v1::Status::OK) << f->status().message();
+  }
+  EXPECT_EQ(capped->Terminate(), 0) << capped->LogTail();
 }
 
 TEST_F(ProtocolTest, UnknownRequestTypeIsAnsweredNotDisconnected) {
