@@ -9,6 +9,9 @@ DEFINE_string(flush, "sync",
               "async: acknowledge after the write reaches the OS, fsync every "
               "--flush_interval_ms");
 DEFINE_int32(flush_interval_ms, 100, "WAL fsync interval with --flush=async");
+DEFINE_int32(commit_spin_us, 100,
+             "How long the commit writer spins for the next write before sleeping; adaptive, "
+             "backs off when spins find nothing (0: never spin)");
 DEFINE_int32(io_threads, 2, "Network threads");
 DEFINE_int32(read_threads, 2, "Threads that read messages from RocksDB for receives");
 DEFINE_uint64(max_frame_bytes, 8 << 20, "Largest frame accepted; larger ones close the connection");
@@ -91,6 +94,10 @@ Result<BrokerOptions> OptionsFromFlags() {
   }
   if (FLAGS_flush_interval_ms < 1) return Status::InvalidArgument("--flush_interval_ms < 1");
   o.store.flush_interval = std::chrono::milliseconds(FLAGS_flush_interval_ms);
+  if (FLAGS_commit_spin_us < 0 || FLAGS_commit_spin_us > 10000) {
+    return Status::InvalidArgument("--commit_spin_us must be 0..10000");
+  }
+  o.store.commit_spin = std::chrono::microseconds(FLAGS_commit_spin_us);
   o.store.block_cache_bytes = FLAGS_block_cache_mb << 20;
   o.store.message_write_buffer_bytes = FLAGS_write_buffer_mb << 20;
   o.store.memtable_budget_bytes = FLAGS_memtable_budget_mb << 20;

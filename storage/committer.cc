@@ -52,8 +52,13 @@ class MergeHandler : public rocksdb::WriteBatch::Handler {
 }  // namespace
 
 Committer::Committer(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                     FlushMode mode, std::chrono::milliseconds flush_interval)
-    : db_(db), handles_(std::move(handles)), mode_(mode), flush_interval_(flush_interval) {
+                     FlushMode mode, std::chrono::milliseconds flush_interval,
+                     std::chrono::microseconds spin)
+    : db_(db),
+      handles_(std::move(handles)),
+      mode_(mode),
+      flush_interval_(flush_interval),
+      spin_(spin) {
   writer_ = std::thread([this] {
     SetCurrentThreadName("halfmq-commit");
     WriterLoop();
@@ -72,6 +77,7 @@ void Committer::Submit(rocksdb::WriteBatch batch, Callback done) {
   MutexLock lock(&mu_);
   CHECK(!stopping_) << "Committer::Submit after Stop";
   queue_.push_back(Pending{std::move(batch), std::move(done)});
+  queued_.store(queue_.size(), std::memory_order_release);
   if (queue_.size() == 1) work_cv_.Signal();
 }
 
@@ -80,6 +86,7 @@ void Committer::Stop() {
     MutexLock lock(&mu_);
     if (stopped_) return;
     stopping_ = true;
+    stop_requested_.store(true);
     work_cv_.SignalAll();
     sync_cv_.SignalAll();
   }
@@ -100,17 +107,40 @@ CommitterStats Committer::stats() const {
   s.syncs = stat_syncs_.load(std::memory_order_relaxed);
   s.bytes = stat_bytes_.load(std::memory_order_relaxed);
   s.max_group = stat_max_group_.load(std::memory_order_relaxed);
+  s.spins_hit = stat_spins_hit_.load(std::memory_order_relaxed);
+  s.spins_missed = stat_spins_missed_.load(std::memory_order_relaxed);
   return s;
+}
+
+bool Committer::SpinForWork() {
+  if (spin_.count() <= 0 || !spin_backoff_.ShouldSpin()) return false;
+  auto until = std::chrono::steady_clock::now() + spin_;
+  while (queued_.load(std::memory_order_acquire) == 0 &&
+         !stop_requested_.load(std::memory_order_relaxed)) {
+    if (std::chrono::steady_clock::now() >= until) {
+      stat_spins_missed_.fetch_add(1, std::memory_order_relaxed);
+      spin_backoff_.Missed();
+      return false;
+    }
+    // Yield rather than pause: on a small machine the thread that will
+    // submit the next batch may need this core.
+    std::this_thread::yield();
+  }
+  stat_spins_hit_.fetch_add(1, std::memory_order_relaxed);
+  spin_backoff_.Hit();
+  return true;
 }
 
 void Committer::WriterLoop() {
   std::vector<Pending> work;
   while (true) {
+    if (queued_.load(std::memory_order_acquire) == 0) SpinForWork();
     {
       MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
       if (queue_.empty() && stopping_) return;
       work.swap(queue_);
+      queued_.store(0, std::memory_order_relaxed);
     }
     // Split very large backlogs into bounded groups, keeping order.
     size_t start = 0;

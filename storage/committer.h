@@ -16,6 +16,16 @@
 // reflect the batch, so the process exits and restart recovers from the last
 // durable state (design invariant 7).
 //
+// Waiting for work: before sleeping on its condition variable the writer
+// spins for up to `spin` (yielding the CPU each round) in case the next batch
+// is about to arrive. A client that waits for each answer sends its next
+// request one round trip after the previous group; waking a sleeping thread
+// costs 20-40 us on a VM, a sixth of a durable round trip. The spin adapts:
+// each spin that ends without work doubles the number of idle periods that
+// sleep at once (SpinBackoff), and one that finds work resets it, so
+// an idle or sporadically used broker does not burn CPU. Under load the
+// queue is rarely empty and nobody spins.
+//
 // Owned by Store. Submit() is thread-safe.
 #ifndef HALFMQ_STORAGE_COMMITTER_H_
 #define HALFMQ_STORAGE_COMMITTER_H_
@@ -41,12 +51,37 @@ namespace halfmq::storage {
 
 enum class FlushMode { kSync, kAsync };
 
+// The committer's spin back-off (see Committer): after a spin that found
+// nothing, the next 1, 2, 4, ... up to kMaxSkips idle periods sleep without
+// spinning; a spin that found work resets it. Not thread-safe.
+class SpinBackoff {
+ public:
+  static constexpr uint32_t kMaxSkips = 256;
+  // Whether this idle period should spin (consumes one skip if not).
+  bool ShouldSpin() {
+    if (skips_left_ == 0) return true;
+    --skips_left_;
+    return false;
+  }
+  void Hit() { skips_next_ = 1; }
+  void Missed() {
+    skips_left_ = skips_next_;
+    skips_next_ = skips_next_ >= kMaxSkips / 2 ? kMaxSkips : skips_next_ * 2;
+  }
+
+ private:
+  uint32_t skips_left_ = 0;
+  uint32_t skips_next_ = 1;
+};
+
 struct CommitterStats {
   uint64_t batches = 0;   // batches submitted and written
   uint64_t groups = 0;    // RocksDB writes (each one WAL append)
   uint64_t syncs = 0;     // WAL fsyncs
   uint64_t bytes = 0;     // WriteBatch bytes written
   uint64_t max_group = 0; // largest number of batches in one write
+  uint64_t spins_hit = 0;  // idle waits whose spin found the next batch
+  uint64_t spins_missed = 0;  // ... that spun in vain, then slept
 };
 
 class Committer {
@@ -56,7 +91,8 @@ class Committer {
   // `handles` maps column family ids to handles (for merging batches); both
   // `db` and the handles must outlive the Committer.
   Committer(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles, FlushMode mode,
-            std::chrono::milliseconds flush_interval);
+            std::chrono::milliseconds flush_interval,
+            std::chrono::microseconds spin = std::chrono::microseconds(0));
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -77,6 +113,9 @@ class Committer {
   };
 
   void WriterLoop();
+  // Spins (see the class comment) until a batch is queued; false if none
+  // came within the spin or spinning is off for this wait.
+  bool SpinForWork();
   void SyncLoop();
   void WriteGroup(std::vector<Pending>* group);
 
@@ -84,6 +123,7 @@ class Committer {
   const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   const FlushMode mode_;
   const std::chrono::milliseconds flush_interval_;
+  const std::chrono::microseconds spin_;
 
   mutable Mutex mu_;
   CondVar work_cv_;
@@ -92,6 +132,13 @@ class Committer {
   bool stopping_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
 
+  // Mirrors queue_.size() for the spinning writer, which reads it without mu_.
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> stop_requested_{false};  // ends a spin early
+  SpinBackoff spin_backoff_;  // writer thread only
+
+  std::atomic<uint64_t> stat_spins_hit_{0};
+  std::atomic<uint64_t> stat_spins_missed_{0};
   std::atomic<uint64_t> stat_batches_{0};
   std::atomic<uint64_t> stat_groups_{0};
   std::atomic<uint64_t> stat_syncs_{0};

@@ -40,6 +40,9 @@ struct StoreOptions {
   std::string path;
   FlushMode flush = FlushMode::kSync;
   std::chrono::milliseconds flush_interval{100};
+  // How long the commit writer spins for the next batch before sleeping
+  // (adaptive; see Committer). 0: never spin.
+  std::chrono::microseconds commit_spin{0};
   size_t block_cache_bytes = 64 << 20;
   size_t message_write_buffer_bytes = 64 << 20;
   // All memtables of all keyspaces together: beyond it RocksDB flushes one

@@ -289,6 +289,63 @@ TEST_P(StoreTest, ConcurrentCommitsAreGroupedAndAllCompleted) {
   auto stats = store->stats();
   EXPECT_EQ(stats.committer.batches, static_cast<uint64_t>(kThreads * kPerThread));
   EXPECT_LE(stats.committer.groups, stats.committer.batches);
+  // Spinning is off unless asked for.
+  EXPECT_EQ(stats.committer.spins_hit + stats.committer.spins_missed, 0u);
+}
+
+TEST_P(StoreTest, CommitterSpinsForABatchThatFollowsClosely) {
+  StoreOptions options;
+  options.path = dir_.Sub("db");
+  options.flush = GetParam();
+  // Long enough that the second commit, submitted as soon as the first is
+  // done, always arrives within the spin.
+  options.commit_spin = std::chrono::seconds(2);
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int i = 0; i < 2; ++i) {
+    std::promise<void> done;
+    Batch b = (*store)->NewBatch();
+    b.PutMessage(TopicId(1), QueueId(0), Offset(i), Msg("m", i));
+    (*store)->Commit(std::move(b), [&] { done.set_value(); });
+    done.get_future().wait();
+  }
+  EXPECT_GE((*store)->stats().committer.spins_hit, 1u);
+  // Stop does not wait for a spin to run out.
+}
+
+TEST_P(StoreTest, CommitterSpinThatFindsNothingIsCountedAndSleeps) {
+  StoreOptions options;
+  options.path = dir_.Sub("db");
+  options.flush = GetParam();
+  options.commit_spin = std::chrono::milliseconds(1);
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::promise<void> done;
+  Batch b = (*store)->NewBatch();
+  b.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 0));
+  (*store)->Commit(std::move(b), [&] { done.set_value(); });
+  done.get_future().wait();
+  EXPECT_TRUE(testing::Eventually([&] { return (*store)->stats().committer.spins_missed >= 1; }));
+}
+
+TEST(SpinBackoffTest, VainSpinsDoubleTheIdlePeriodsSkippedUpToTheCap) {
+  SpinBackoff b;
+  EXPECT_TRUE(b.ShouldSpin());
+  auto skipped_before_next_spin = [&] {
+    int skipped = 0;
+    while (!b.ShouldSpin()) ++skipped;
+    return skipped;
+  };
+  std::vector<int> skips;
+  for (int i = 0; i < 11; ++i) {
+    b.Missed();
+    skips.push_back(skipped_before_next_spin());
+  }
+  EXPECT_EQ(skips, (std::vector<int>{1, 2, 4, 8, 16, 32, 64, 128, 256, 256, 256}));
+  // A spin that finds work resets the back-off.
+  b.Hit();
+  b.Missed();
+  EXPECT_EQ(skipped_before_next_spin(), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(FlushModes, StoreTest,
