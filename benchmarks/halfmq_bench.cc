@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,7 +147,31 @@ struct Result {
   uint64_t duplicates = 0;
   double seconds = 0;
   Histogram latency;
+  // CPU spent during this phase (filled by Measured): by this process (the
+  // clients) and by the broker (-1 when it is not ours to observe).
+  double client_cpu_s = 0;
+  double broker_cpu_s = -1;
 };
+
+double SelfCpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Runs one phase and records the CPU that the clients and the broker spent
+// in it, so a report can say which side bounds the throughput (both share
+// the machine's cores).
+template <typename Run>
+Result Measured(const BenchBroker* own, Run run) {
+  double client_before = SelfCpuSeconds();
+  double broker_before = own ? own->Usage().cpu_seconds : 0;
+  Result r = run();
+  r.client_cpu_s = SelfCpuSeconds() - client_before;
+  if (own) r.broker_cpu_s = own->Usage().cpu_seconds - broker_before;
+  return r;
+}
 
 // Runs producers: each connection keeps up to `inflight` sends outstanding.
 // Records every successful message id in `sent_ids` when given.
@@ -644,7 +669,8 @@ void Report(const Config& c, const Result& r, const BenchBroker* own, const std:
         "{\"mode\":\"%s\",\"throughput_per_s\":%.0f,\"count\":%llu,\"duration_s\":%.3f,"
         "\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"mean_us\":%.1f,"
         "\"errors\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"broker_peak_rss_bytes\":%lld,"
-        "\"broker_cpu_s\":%.2f,\"size\":%zu,\"connections\":%d,\"inflight\":%d,\"batch\":%d,"
+        "\"broker_cpu_s\":%.2f,\"phase_broker_cpu_s\":%.2f,\"phase_client_cpu_s\":%.2f,"
+        "\"size\":%zu,\"connections\":%d,\"inflight\":%d,\"batch\":%d,"
         "\"flush\":\"%s\"}\n",
         label.c_str(), tput, static_cast<unsigned long long>(r.ok), r.seconds,
         static_cast<unsigned long long>(r.latency.Percentile(0.5)),
@@ -653,7 +679,8 @@ void Report(const Config& c, const Result& r, const BenchBroker* own, const std:
         static_cast<unsigned long long>(r.latency.max()), r.latency.mean(),
         static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.lost),
         static_cast<unsigned long long>(r.duplicates),
-        static_cast<long long>(own ? usage.peak_rss_bytes : -1), usage.cpu_seconds, c.size,
+        static_cast<long long>(own ? usage.peak_rss_bytes : -1), usage.cpu_seconds,
+        r.broker_cpu_s, r.client_cpu_s, c.size,
         c.connections, c.inflight, c.batch, c.flush.c_str());
   } else {
     std::printf("%-8s %10.0f msg/s  n=%llu in %.2fs  p50=%lluus p99=%lluus p99.9=%lluus max=%lluus"
@@ -668,6 +695,10 @@ void Report(const Config& c, const Result& r, const BenchBroker* own, const std:
     if (own) {
       std::printf("  broker: cpu=%.2fs peak_rss=%.1fMiB", usage.cpu_seconds,
                   static_cast<double>(usage.peak_rss_bytes) / (1 << 20));
+    }
+    if (r.ok > 0 && r.broker_cpu_s >= 0) {
+      std::printf("  cpu/op: broker=%.1fus client=%.1fus", r.broker_cpu_s * 1e6 / r.ok,
+                  r.client_cpu_s * 1e6 / r.ok);
     }
     std::printf("\n");
   }
@@ -714,31 +745,31 @@ int Main(int argc, char** argv) {
   }
   int failures = 0;
   if (c.mode == "send") {
-    Result r = RunSend(c, address, c.count, c.duration_s, nullptr);
+    Result r = Measured(own.get(), [&] { return RunSend(c, address, c.count, c.duration_s, nullptr); });
     Report(c, r, own.get(), "send");
     failures = r.errors > 0;
   } else if (c.mode == "txn") {
     std::set<std::string> expected, forbidden;
-    Result r = RunTxn(c, address, &expected, &forbidden);
+    Result r = Measured(own.get(), [&] { return RunTxn(c, address, &expected, &forbidden); });
     Report(c, r, own.get(), "txn");
     // Verify: every committed message consumed, none rolled back consumed.
-    Result got = RunConsume(c, address, expected.size(), &expected, &forbidden);
+    Result got = Measured(own.get(), [&] { return RunConsume(c, address, expected.size(), &expected, &forbidden); });
     Report(c, got, own.get(), "txn-recv");
     failures = r.errors > 0 || got.lost > 0 || got.errors > 0;
   } else if (c.mode == "retry") {
-    Result fill = RunSend(c, address, c.count, 0, nullptr);
-    Result r = RunRetry(c, address, fill.ok);
+    Result fill = Measured(own.get(), [&] { return RunSend(c, address, c.count, 0, nullptr); });
+    Result r = Measured(own.get(), [&] { return RunRetry(c, address, fill.ok); });
     Report(c, r, own.get(), "retry");
     failures = r.errors > 0 || r.lost > 0;
   } else if (c.mode == "delay") {
     double idle_cpu = 0;
-    Result r = RunDelay(c, address, own.get(), &idle_cpu);
+    Result r = Measured(own.get(), [&] { return RunDelay(c, address, own.get(), &idle_cpu); });
     Report(c, r, own.get(), "delay");
     if (own) std::fprintf(stderr, "broker CPU while they were pending: %.3f s/s\n", idle_cpu);
     failures = r.errors > 0 || r.lost > 0;
   } else if (c.mode == "idle") {
     // Send load alone, then with --idle-connections idle clients open.
-    Result before = RunSend(c, address, c.count, 0, nullptr);
+    Result before = Measured(own.get(), [&] { return RunSend(c, address, c.count, 0, nullptr); });
     Report(c, before, own.get(), "send-alone");
     int64_t rss_before = own ? own->Usage().rss_bytes : -1;
     std::vector<int> fds = OpenIdleConnections(address, c.idle_connections);
@@ -749,7 +780,7 @@ int Main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     int64_t rss_idle = own ? own->Usage().rss_bytes : -1;
-    Result with = RunSend(c, address, c.count, 0, nullptr);
+    Result with = Measured(own.get(), [&] { return RunSend(c, address, c.count, 0, nullptr); });
     Report(c, with, own.get(), "send-with-idle");
     std::fprintf(stderr,
                  "%zu idle connections: broker RSS %.1f MiB -> %.1f MiB (+%.1f MiB, %.1f KiB "
@@ -764,7 +795,7 @@ int Main(int argc, char** argv) {
     // Transaction throughput with an empty broker, then with --pending
     // half messages left open (their checks far in the future).
     std::set<std::string> expected, forbidden;
-    Result empty = RunTxn(c, address, &expected, &forbidden);
+    Result empty = Measured(own.get(), [&] { return RunTxn(c, address, &expected, &forbidden); });
     Report(c, empty, own.get(), "txn-empty");
     Config fill = c;
     fill.unknown_pct = 100;  // leave them all open
@@ -775,7 +806,7 @@ int Main(int argc, char** argv) {
     fill.immunity_ms = 3600 * 1000;  // not checked during the run
     std::set<std::string> unused1, unused2;
     auto fill_start = Clock::now();
-    Result filled = RunTxn(fill, address, &unused1, &unused2);
+    Result filled = Measured(own.get(), [&] { return RunTxn(fill, address, &unused1, &unused2); });
     std::fprintf(stderr, "left %llu transactions pending in %.1fs\n",
                  static_cast<unsigned long long>(filled.ok),
                  std::chrono::duration<double>(Clock::now() - fill_start).count());
@@ -796,7 +827,7 @@ int Main(int argc, char** argv) {
     std::set<std::string> expected2, forbidden2;
     Config again = c;
     again.wait_for_open = false;
-    Result loaded = RunTxn(again, address, &expected2, &forbidden2);
+    Result loaded = Measured(own.get(), [&] { return RunTxn(again, address, &expected2, &forbidden2); });
     Report(c, loaded, own.get(), "txn-pending");
     std::fprintf(stderr,
                  "with %llu pending: %.0f%% of the empty throughput; broker CPU while idle with "
@@ -808,20 +839,20 @@ int Main(int argc, char** argv) {
                  idle_cpu, static_cast<long long>(BrokerStat(address, "txn_pending")));
     failures = empty.errors > 0 || loaded.errors > 0;
   } else if (c.mode == "consume") {
-    Result fill = RunSend(c, address, c.count, 0, nullptr);
+    Result fill = Measured(own.get(), [&] { return RunSend(c, address, c.count, 0, nullptr); });
     if (fill.errors > 0) {
       std::cerr << "halfmq-bench: " << fill.errors << " sends failed while filling\n";
       return 1;
     }
-    Result r = RunConsume(c, address, fill.ok, nullptr);
+    Result r = Measured(own.get(), [&] { return RunConsume(c, address, fill.ok, nullptr); });
     Report(c, r, own.get(), "consume");
     failures = r.errors > 0 || r.ok < fill.ok;
   } else {  // e2e: send, then drain and check every acknowledged send arrived
     std::vector<std::string> ids;
-    Result sent = RunSend(c, address, c.count, c.duration_s, &ids);
+    Result sent = Measured(own.get(), [&] { return RunSend(c, address, c.count, c.duration_s, &ids); });
     Report(c, sent, own.get(), "e2e-send");
     std::set<std::string> must(ids.begin(), ids.end());
-    Result got = RunConsume(c, address, must.size(), &must);
+    Result got = Measured(own.get(), [&] { return RunConsume(c, address, must.size(), &must); });
     Report(c, got, own.get(), "e2e-recv");
     failures = sent.errors > 0 || got.lost > 0;
   }

@@ -64,6 +64,9 @@ DEFINE_uint64(txn_cache_mb, 64,
               "Memory for the state of recently written pending transactions, so that their "
               "EndTransaction settles without reading RocksDB (0: off)");
 DEFINE_int32(txn_scan_interval_ms, 100, "How often the check-back scanner looks for due work");
+DEFINE_uint64(txn_max_check_bytes_per_round, 64 << 20,
+              "Bytes of half messages one check-back round may load and send at most (checks "
+              "carry their transaction's messages); the rest wait for the next round");
 DEFINE_int64(max_delay_ms, 30ll * 24 * 3600 * 1000,
              "Longest delay (or furthest deliver-at) a delayed message may ask for");
 DEFINE_int32(delay_max_sleep_ms, 1000,
@@ -135,6 +138,10 @@ Result<BrokerOptions> OptionsFromFlags() {
   if (!action.ok()) return action.status();
   o.txn.unresolved_action = *action;
   o.txn.scan_interval = std::chrono::milliseconds(FLAGS_txn_scan_interval_ms);
+  if (FLAGS_txn_max_check_bytes_per_round < 1) {
+    return Status::InvalidArgument("--txn_max_check_bytes_per_round must be >= 1");
+  }
+  o.txn.max_check_bytes_per_round = FLAGS_txn_max_check_bytes_per_round;
   if (FLAGS_dead_letter_interval_ms < 1) {
     return Status::InvalidArgument("--dead_letter_interval_ms must be >= 1");
   }

@@ -158,9 +158,16 @@ size_t TxnService::ScanChecks(int64_t now) {
 
   // The earliest due check of each group is kept in memory (NextDue), so a
   // round touches RocksDB only for groups with checks due now: its cost
-  // follows the checks that are due, not the pending transactions (or the
-  // tombstones settled ones leave in the index).
-  std::vector<std::pair<std::string, uint64_t>> visited;  // group, note generation
+  // follows the checks that are due, not the pending transactions. It is
+  // also a floor (no live key of the group is earlier), so the seeks start
+  // there rather than at the group's first key: the tombstones that settled
+  // transactions leave below it are never walked again.
+  struct Visited {
+    std::string group;
+    uint64_t generation;
+    int64_t floor;
+  };
+  std::vector<Visited> visited;
   for (const auto& [group, first_due, generation] : DueGroups(now)) {
     if (round_bytes >= options_.max_check_bytes_per_round) break;
     std::string prefix = keys::TxnCheckDuePrefix(group);
@@ -175,9 +182,10 @@ size_t TxnService::ScanChecks(int64_t now) {
       Inc(metrics_->txn_checks_throttled);
       continue;
     }
-    visited.emplace_back(group, generation);
+    visited.push_back(Visited{group, generation, first_due});
     std::vector<keys::TxnDueKeyParts> due;
-    Status s = store_->Scan(Keyspace::kTxnDue, prefix, keys::TxnCheckDueKey(group, now + 1, ""),
+    Status s = store_->Scan(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, first_due, ""),
+                            keys::TxnCheckDueKey(group, now + 1, ""),
                      [&](std::string_view key, std::string_view) {
                        auto parts = keys::ParseTxnCheckDueKey(key);
                        if (parts) due.push_back(std::move(*parts));
@@ -187,11 +195,20 @@ size_t TxnService::ScanChecks(int64_t now) {
       LOG(ERROR) << "scanning due checks of group " << group << ": " << s;
       continue;
     }
+    // The earliest key this round leaves in place: the next round's floor
+    // cannot be above it.
+    int64_t left_min = INT64_MAX;
     for (const auto& d : due) {
       auto lease = gate_.TryAcquire(d.txn_id);
-      if (!lease) continue;  // being settled right now
+      if (!lease) {  // being settled right now
+        left_min = std::min(left_min, d.due_ms);
+        continue;
+      }
       auto loaded = Load(d.txn_id);
-      if (!loaded.ok()) continue;
+      if (!loaded.ok()) {
+        left_min = std::min(left_min, d.due_ms);
+        continue;
+      }
       if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
           loaded->meta->next_check_ms() != d.due_ms) {
         batch.Delete(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, d.due_ms, d.txn_id));
@@ -200,9 +217,13 @@ size_t TxnService::ScanChecks(int64_t now) {
       v1::TxnRecord meta = std::move(*loaded->meta);
       if (meta.checks() >= options_.max_checks) {
         give_up.push_back(d.txn_id);
+        left_min = std::min(left_min, d.due_ms);  // GiveUp removes it later
         continue;
       }
-      if (round_bytes >= options_.max_check_bytes_per_round) break;
+      if (round_bytes >= options_.max_check_bytes_per_round) {
+        left_min = std::min(left_min, d.due_ms);  // and everything after it
+        break;
+      }
       std::shared_ptr<Connection> connection;
       ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
       if (pick != ProducerRegistry::Pick::kPicked) {
@@ -211,11 +232,13 @@ size_t TxnService::ScanChecks(int64_t now) {
         } else {
           Inc(metrics_->txn_checks_throttled);
         }
+        left_min = std::min(left_min, d.due_ms);
         break;
       }
       auto messages = LoadHalfMessages(meta);
       if (!messages.ok()) {
         registry_->Release(connection->id(), false, now);
+        left_min = std::min(left_min, d.due_ms);
         continue;
       }
       int64_t next = now + Backoff(meta.checks() + 1);
@@ -253,13 +276,17 @@ size_t TxnService::ScanChecks(int64_t now) {
       sends.push_back(std::move(send));
       leases.push_back(std::move(lease));
     }
+    // A complete scan saw every key up to now: the first due key is at or
+    // after now + 1 or the earliest one left, so the recount need not walk
+    // again what this scan walked (tombstones of settled transactions).
+    if (due.size() < capacity) visited.back().floor = std::min(left_min, now + 1);
   }
   // The counts and next due times are durable before any check goes out, so
   // a crash cannot lose the record of a delivered check.
   if (!batch.empty()) store_->CommitAndWait(std::move(batch));
   leases.clear();
   // Where the visited groups' due checks now begin.
-  for (const auto& [group, generation] : visited) RecomputeNextDue(group, generation);
+  for (const auto& v : visited) RecomputeNextDue(v.group, v.generation, v.floor);
   for (auto& send : sends) {
     uint64_t check_id;
     {
@@ -278,10 +305,11 @@ size_t TxnService::ScanChecks(int64_t now) {
   return sends.size();
 }
 
-std::optional<int64_t> TxnService::FirstDue(const std::string& group) const {
+std::optional<int64_t> TxnService::FirstDue(const std::string& group, int64_t floor) const {
   std::string prefix = keys::TxnCheckDuePrefix(group);
   std::optional<int64_t> first;
-  store_->Scan(Keyspace::kTxnDue, prefix, keys::PrefixSuccessor(prefix),
+  store_->Scan(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, floor, ""),
+               keys::PrefixSuccessor(prefix),
                [&](std::string_view key, std::string_view) {
                  if (auto parts = keys::ParseTxnCheckDueKey(key)) first = parts->due_ms;
                  return false;
@@ -328,8 +356,9 @@ std::vector<std::tuple<std::string, int64_t, uint64_t>> TxnService::DueGroups(in
   return out;
 }
 
-void TxnService::RecomputeNextDue(const std::string& group, uint64_t generation) {
-  std::optional<int64_t> first = FirstDue(group);
+void TxnService::RecomputeNextDue(const std::string& group, uint64_t generation,
+                                  int64_t floor) {
+  std::optional<int64_t> first = FirstDue(group, floor);
   int64_t due = first.value_or(INT64_MAX);
   MutexLock lock(&due_mu_);
   NextDue& n = next_due_[group];

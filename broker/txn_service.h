@@ -165,7 +165,8 @@ class TxnService {
 
   // In-memory earliest due check per producer group, never later than the
   // truth (see RecomputeNextDue). Every new or earlier 'C' key is noted once
-  // it is durable.
+  // it is durable. So it is also a floor: a durable key below it is only
+  // ever one whose NoteDue is still to come, which lowers it.
   struct NextDue {
     int64_t due = INT64_MAX;
     uint64_t generation = 0;  // bumped by every NoteDue
@@ -174,8 +175,11 @@ class TxnService {
   void NoteDue(const std::string& group, int64_t due_ms) EXCLUDES(due_mu_);
   std::vector<std::tuple<std::string, int64_t, uint64_t>> DueGroups(int64_t now)
       EXCLUDES(due_mu_);
-  void RecomputeNextDue(const std::string& group, uint64_t generation) EXCLUDES(due_mu_);
-  std::optional<int64_t> FirstDue(const std::string& group) const;
+  // Sets the group's next due time from its first key at or after `floor`
+  // (a due time it had when `generation` was current).
+  void RecomputeNextDue(const std::string& group, uint64_t generation, int64_t floor)
+      EXCLUDES(due_mu_);
+  std::optional<int64_t> FirstDue(const std::string& group, int64_t floor) const;
   void OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response)
       EXCLUDES(outstanding_mu_);
 

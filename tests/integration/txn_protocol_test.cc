@@ -577,6 +577,35 @@ TEST_F(TxnProtocolTest, TimedOutChecksKeepTheirSlotsUntilAnsweredOrClosed) {
   }
 }
 
+// A round that stops early (here: one check's worth of bytes per round)
+// leaves due checks behind; the next round must still find them, and open
+// transactions among many settled ones (whose index entries are tombstones
+// the scanner no longer walks) must all be checked.
+TEST_F(TxnProtocolTest, ChecksLeftByAShortRoundAndAmongSettledOnesAllGoOut) {
+  StartBroker({"--txn_max_check_bytes_per_round=1"});
+  CreateTopic("orders");
+  auto producer = Hello(Connect(), "pg", /*max_checks=*/100);
+  std::set<std::string> open;
+  for (int i = 0; i < 60; ++i) {
+    std::string txn = "t" + std::to_string(i);
+    ASSERT_EQ(Call(producer.get(), HalfFrame(txn, "pg", {{"orders", txn}})).status().code(),
+              v1::Status::OK);
+    if (i % 10 == 5) {
+      open.insert(txn);
+      continue;
+    }
+    ASSERT_EQ(Call(producer.get(), EndFrame(txn, v1::COMMIT)).status().code(), v1::Status::OK);
+  }
+  ASSERT_EQ(open.size(), 6u);
+  while (!open.empty()) {
+    auto check = NextCheck(producer.get());
+    ASSERT_TRUE(check.has_value()) << "no check for " << *open.begin();
+    const std::string& txn = check->check_transaction().txn_id();
+    ASSERT_EQ(open.erase(txn), 1u) << "unexpected check for " << txn;
+    Answer(producer.get(), *check, v1::ROLLBACK);
+  }
+}
+
 TEST_F(TxnProtocolTest, TransactionSizeIsBounded) {
   StartBroker({"--max_frame_bytes=1048576", "--max_message_bytes=262144"});
   CreateTopic("orders");
