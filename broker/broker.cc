@@ -136,7 +136,14 @@ Status Broker::Recover() {
   admin_->AddStatsSource([txn = txn_.get()](std::map<std::string, int64_t>* stats) {
     txn->AddStats(stats);
   });
-  query_ = std::make_unique<QueryService>(store_.get(), topics_.get(), pool_);
+  QueryService::OpenDeliveries open_deliveries;
+  if (options_.trace) {
+    open_deliveries = [consume = consume_.get()](TopicId topic, QueueId queue, uint64_t offset) {
+      return consume->OpenDeliveries(topic, queue, offset);
+    };
+  }
+  query_ = std::make_unique<QueryService>(store_.get(), topics_.get(), pool_,
+                                          std::move(open_deliveries));
   dispatcher_ = std::make_unique<Dispatcher>(
       produce_.get(), consume_.get(), admin_.get(), txn_.get(), query_.get(), &metrics_,
       HelloLimits{options_.max_frame_bytes, options_.max_message_bytes});

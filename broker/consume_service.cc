@@ -70,6 +70,8 @@ v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& 
   r.set_blocked(e.blocked);
   r.set_message_id(e.message_id);
   r.set_nacked(e.nacked);
+  r.set_delivered_ms(e.delivered_ms);
+  r.set_client(e.client);
   return r;
 }
 
@@ -221,7 +223,8 @@ Status ConsumeService::Recover() {
                            Subscription::Inflight{rec.attempt(), rec.visible_at_ms(),
                                                   rec.first_received_ms(), until,
                                                   rec.message_group(), rec.blocked(),
-                                                  rec.message_id(), rec.nacked()});
+                                                  rec.message_id(), rec.nacked(),
+                                                  rec.delivered_ms(), rec.client()});
             ++inflight;
           }));
       if (topic->fifo()) sub->FifoRebuild();
@@ -299,6 +302,37 @@ std::shared_ptr<Subscription> ConsumeService::FindById(SubscriptionId id) const 
   MutexLock lock(&mu_);
   auto it = by_id_.find(id.value());
   return it == by_id_.end() ? nullptr : it->second;
+}
+
+std::vector<v1::TraceEvent> ConsumeService::OpenDeliveries(TopicId topic, QueueId queue,
+                                                           uint64_t offset) const {
+  std::vector<std::shared_ptr<Subscription>> subs;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, sub] : by_id_) {
+      if (sub->topic()->id() == topic) subs.push_back(sub);
+    }
+  }
+  std::vector<v1::TraceEvent> out;
+  for (const auto& sub : subs) {
+    MutexLock lock(&sub->mu());
+    if (queue.value() >= sub->topic()->queue_count()) continue;
+    const auto& inflight = sub->cursor(queue).inflight;
+    auto it = inflight.find(offset);
+    if (it == inflight.end()) continue;
+    const Subscription::Inflight& e = it->second;
+    // Nacked: the NACKED event carries it. Recovered from an older record
+    // (no delivery time): its DELIVERED event was stored at delivery.
+    if (e.attempt == 0 || e.blocked || e.nacked || e.delivered_ms == 0) continue;
+    v1::TraceEvent d;
+    d.set_time_ms(e.delivered_ms);
+    d.set_kind(v1::TRACE_DELIVERED);
+    d.set_group(sub->group());
+    d.set_client(e.client);
+    d.set_attempt(e.attempt);
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 std::vector<std::shared_ptr<Subscription>> ConsumeService::GroupSubscriptions(
@@ -496,19 +530,22 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         }
         Subscription::Inflight e = it->second;
         if (!e.nacked && e.attempt > 0) {
-          // The previous delivery was neither acked nor nacked in time.
+          // The previous delivery was neither acked nor nacked in time: its
+          // one trace event, which also tells when it began.
           tracer_->Add(&batch, p.message->message_id(), e.invisible_until_ms,
-                       v1::TRACE_EXPIRED, sub.group(), "", e.attempt);
+                       v1::TRACE_EXPIRED, sub.group(), e.client, e.attempt, "", e.delivered_ms);
         }
         e.attempt++;
         e.nacked = false;
         e.invisible_until_ms = invisible_until;
         if (e.message_id.empty()) e.message_id = p.message->message_id();
         e.visible_at_ms = visible_after(e.attempt);
+        // Traced when it ends (ack, nack, expiry, dead letter); until then
+        // TraceMessage shows it from this entry.
+        e.delivered_ms = now;
+        e.client = job->client;
         sub.SetInflight(p.queue, p.offset, e);
         batch.PutInflight(sub.id(), p.queue, Offset(p.offset), ToRecord(e));
-        tracer_->Add(&batch, p.message->message_id(), now, v1::TRACE_DELIVERED, sub.group(),
-                     job->client, e.attempt);
         FillReceived(topic, p.queue, p.offset, std::move(*p.message), e.attempt, invisible_until,
                      sub.id(), out->add_messages());
         Inc(metrics_->messages_redelivered);
@@ -544,8 +581,8 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           }
           Subscription::Inflight e{1,     visible_after(1), now, invisible_until,
                                    group, false,            m.message.message_id()};
-          tracer_->Add(&batch, m.message.message_id(), now, v1::TRACE_DELIVERED, sub.group(),
-                       job->client, 1);
+          e.delivered_ms = now;  // traced when the delivery ends (see above)
+          e.client = job->client;
           sub.SetInflight(r.queue, offset, e);
           batch.PutInflight(sub.id(), r.queue, m.offset, ToRecord(e));
           FillReceived(topic, r.queue, offset, std::move(m.message), 1, invisible_until, sub.id(),
@@ -666,8 +703,10 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
       }
       if (sub.inflight_count() >= options_.max_inflight_per_subscription) wake = true;
       std::string group = it->second.message_group;
-      tracer_->Add(&batch, it->second.message_id, clock_->NowMs(), v1::TRACE_ACKED, sub.group(),
-                   "", it->second.attempt);
+      // After a nack the delivery's event is the NACKED one already.
+      const Subscription::Inflight& e = it->second;
+      tracer_->Add(&batch, e.message_id, clock_->NowMs(), v1::TRACE_ACKED, sub.group(),
+                   e.nacked ? "" : e.client, e.attempt, "", e.nacked ? 0 : e.delivered_ms);
       sub.EraseInflight(h.queue, h.offset.value());
       batch.DeleteInflight(sub.id(), h.queue, h.offset);
       Inc(metrics_->messages_acked);
@@ -751,8 +790,8 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     e.nacked = true;
     e.visible_at_ms =
         now + (change.delay_ms.has_value() ? *change.delay_ms : RetryDelay(policy, e.attempt));
-    tracer_->Add(batch, e.message_id, now, v1::TRACE_NACKED, group, "", e.attempt,
-                 change.reason);
+    tracer_->Add(batch, e.message_id, now, v1::TRACE_NACKED, group, e.client, e.attempt,
+                 change.reason, e.delivered_ms);
   } else {
     e.invisible_until_ms = now + change.delay_ms.value_or(0);
     e.visible_at_ms = final_attempt ? e.invisible_until_ms
@@ -1025,6 +1064,8 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   }
   std::string message_group = it->second.message_group;
   int64_t expired_at = it->second.invisible_until_ms;
+  int64_t delivered_ms = it->second.delivered_ms;
+  std::string client = it->second.client;
   sub.EraseInflight(move.queue, move.offset);
   storage::Batch batch = store_->NewBatch();
   batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
@@ -1045,12 +1086,16 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   info.set_reason(reason);
   info.set_dead_lettered_ms(now);
   info.set_group(sub.group());
+  // The final delivery ends here: in its expiry, or (nacked) in the dead
+  // letter itself.
   if (move.reason.empty()) {
-    tracer_->Add(&batch, stored.message_id(), expired_at, v1::TRACE_EXPIRED, sub.group(), "",
-                 move.attempt);
+    tracer_->Add(&batch, stored.message_id(), expired_at, v1::TRACE_EXPIRED, sub.group(), client,
+                 move.attempt, "", delivered_ms);
+    delivered_ms = 0;
+    client.clear();
   }
-  tracer_->Add(&batch, stored.message_id(), now, v1::TRACE_DEAD_LETTERED, sub.group(), "",
-               move.attempt, reason);
+  tracer_->Add(&batch, stored.message_id(), now, v1::TRACE_DEAD_LETTERED, sub.group(), client,
+               move.attempt, reason, delivered_ms);
   AppendEntry entry;
   entry.topic = dlq;
   entry.queue = dlq->NextRoundRobinQueue();

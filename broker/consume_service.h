@@ -97,6 +97,12 @@ class ConsumeService {
   // once. Part of graceful shutdown.
   void Shutdown();
 
+  // For TraceMessage: a DELIVERED event for each subscription of `topic`
+  // whose current delivery of the message at (queue, offset) has not ended
+  // in an ack or a nack yet (its event is written when it ends).
+  std::vector<v1::TraceEvent> OpenDeliveries(TopicId topic, QueueId queue, uint64_t offset) const
+      EXCLUDES(mu_);
+
  private:
   struct ReceiveJob;
   using SubscriptionCallback = std::function<void(Result<std::shared_ptr<Subscription>>)>;

@@ -141,6 +141,11 @@ void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder respo
                          ", offset " + std::to_string(r.offset()));
           }
           events.push_back(std::move(e));
+          if (topic && open_deliveries_) {
+            for (auto& open : open_deliveries_(topic->id(), QueueId(r.queue_id()), r.offset())) {
+              events.push_back(std::move(open));
+            }
+          }
           return events.size() < 1000;
         });
     if (!scan.ok()) return resp->Error(scan);
@@ -148,9 +153,20 @@ void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder respo
     scan = store_->Scan(storage::Keyspace::kIndex, trace, keys::PrefixSuccessor(trace),
                         [&](std::string_view, std::string_view value) {
                           v1::TraceEvent e;
-                          if (e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                            events.push_back(std::move(e));
+                          if (!e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                            return true;
                           }
+                          if (e.delivered_ms() > 0) {
+                            // The delivery this event ends: stored with it.
+                            v1::TraceEvent d;
+                            d.set_time_ms(e.delivered_ms());
+                            d.set_kind(v1::TRACE_DELIVERED);
+                            d.set_group(e.group());
+                            d.set_client(e.client());
+                            d.set_attempt(e.attempt());
+                            events.push_back(std::move(d));
+                          }
+                          events.push_back(std::move(e));
                           return events.size() < 10000;
                         });
     if (!scan.ok()) return resp->Error(scan);

@@ -4,6 +4,9 @@
 #ifndef HALFMQ_BROKER_QUERY_SERVICE_H_
 #define HALFMQ_BROKER_QUERY_SERVICE_H_
 
+#include <functional>
+#include <vector>
+
 #include "broker/responder.h"
 #include "broker/topic_manager.h"
 #include "common/asio.h"
@@ -13,8 +16,17 @@ namespace halfmq::broker {
 
 class QueryService {
  public:
-  QueryService(storage::Store* store, TopicManager* topics, asio::thread_pool& pool)
-      : store_(store), topics_(topics), pool_(pool) {}
+  // DELIVERED events of the deliveries of the message at (topic, queue,
+  // offset) that are still open (ConsumeService::OpenDeliveries).
+  using OpenDeliveries =
+      std::function<std::vector<v1::TraceEvent>(TopicId, QueueId, uint64_t offset)>;
+
+  QueryService(storage::Store* store, TopicManager* topics, asio::thread_pool& pool,
+               OpenDeliveries open_deliveries = nullptr)
+      : store_(store),
+        topics_(topics),
+        pool_(pool),
+        open_deliveries_(std::move(open_deliveries)) {}
 
   // NOT_FOUND if no stored message has the id (never sent, still delayed,
   // or removed by retention).
@@ -22,7 +34,9 @@ class QueryService {
   // Messages of a topic with a key, oldest first (empty when none).
   void FindMessages(v1::FindMessagesRequest request, Responder responder);
   // A message's history, oldest first: where it was stored (from the id
-  // index) and every traced event. NOT_FOUND if nothing is known.
+  // index), every traced event, a DELIVERED event before each event that
+  // ends a delivery (they carry when it began) and one for each delivery
+  // still open. NOT_FOUND if nothing is known.
   void TraceMessage(v1::TraceMessageRequest request, Responder responder);
 
  private:
@@ -32,6 +46,7 @@ class QueryService {
   storage::Store* const store_;
   TopicManager* const topics_;
   asio::thread_pool& pool_;
+  const OpenDeliveries open_deliveries_;
 };
 
 }  // namespace halfmq::broker

@@ -72,6 +72,10 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     bool blocked = false;  // waits for the group's previous message
     std::string message_id;  // for traces
     bool nacked = false;     // the current delivery ended in a nack, not an expiry
+    // The current delivery (for the trace event written when it ends); 0 if
+    // unknown (recovered from an older record).
+    int64_t delivered_ms = 0;
+    std::string client;
   };
   struct Cursor {
     uint64_t delivered = 0;

@@ -6,7 +6,7 @@ namespace halfmq::broker {
 
 void Tracer::Add(storage::Batch* batch, std::string_view message_id, int64_t time_ms,
                  v1::TraceKind kind, std::string_view group, std::string_view client,
-                 uint32_t attempt, std::string_view detail) {
+                 uint32_t attempt, std::string_view detail, int64_t delivered_ms) {
   if (!enabled_ || message_id.empty()) return;
   v1::TraceEvent e;
   e.set_time_ms(time_ms);
@@ -15,6 +15,7 @@ void Tracer::Add(storage::Batch* batch, std::string_view message_id, int64_t tim
   e.set_client(std::string(client));
   e.set_attempt(attempt);
   e.set_detail(std::string(detail));
+  if (delivered_ms > 0) e.set_delivered_ms(delivered_ms);
   batch->Put(storage::Keyspace::kIndex,
              storage::keys::TraceKey(message_id, time_ms, seq_.fetch_add(1)),
              e.SerializeAsString());

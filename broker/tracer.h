@@ -1,7 +1,8 @@
 // Tracer: records a message's history (half stored, committed or rolled
 // back, checks, deliveries and to whom, nacks with reasons, acks, dead
 // letters, redrives, dedup hits) as events in the `index` keyspace, each
-// written in the batch of the state change it describes. Events older than
+// written in the batch of the state change it describes (a delivery: in the
+// batch of the change that ends it). Events older than
 // the retention are dropped in compaction, like the indexes. "Stored" and
 // "delayed" need no events: the id index already holds them.
 //
@@ -25,9 +26,14 @@ class Tracer {
 
   bool enabled() const { return enabled_; }
 
+  // `delivered_ms`: for an event that ends a delivery (ack, nack, expiry,
+  // dead letter), when that delivery began; `client` is then its client.
+  // Deliveries have no event of their own: one event per delivery, at its
+  // end, is half the writes on the consume path (TraceMessage shows the
+  // DELIVERED event from it, or from the in-flight entry while open).
   void Add(storage::Batch* batch, std::string_view message_id, int64_t time_ms,
            v1::TraceKind kind, std::string_view group = "", std::string_view client = "",
-           uint32_t attempt = 0, std::string_view detail = "");
+           uint32_t attempt = 0, std::string_view detail = "", int64_t delivered_ms = 0);
 
  private:
   const bool enabled_;

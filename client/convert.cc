@@ -611,6 +611,7 @@ TraceEvent FromProto(const v1::TraceEvent& in) {
   out.client = in.client();
   out.attempt = in.attempt();
   out.detail = in.detail();
+  out.delivered_ms = in.delivered_ms();
   return out;
 }
 

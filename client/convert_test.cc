@@ -372,6 +372,7 @@ TEST(ConvertTest, FoundMessagesAndTraceEvents) {
   e.set_client("c");
   e.set_attempt(16);
   e.set_detail("db down");
+  e.set_delivered_ms(3);
   TraceEvent t = FromProto(e);
   EXPECT_EQ(t.kind, TraceKind::kDeadLettered);
   EXPECT_EQ(t.kind_name, "dead_lettered");
@@ -380,6 +381,7 @@ TEST(ConvertTest, FoundMessagesAndTraceEvents) {
   EXPECT_EQ(t.client, "c");
   EXPECT_EQ(t.attempt, 16u);
   EXPECT_EQ(t.detail, "db down");
+  EXPECT_EQ(t.delivered_ms, 3);
 }
 
 TEST(ConvertTest, TraceKindNames) {

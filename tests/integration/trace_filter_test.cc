@@ -1,8 +1,10 @@
 // Message traces and tag filters against a real broker (wire level).
+#include <algorithm>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "tests/util/eventually.h"
 #include "tests/util/raw_broker_test.h"
 
 namespace halfmq::testing {
@@ -133,6 +135,91 @@ TEST_F(TraceFilterTest, AnExpiredDeliveryIsTraced) {
   std::vector<v1::TraceKind> expected = {v1::TRACE_STORED, v1::TRACE_DELIVERED,
                                          v1::TRACE_EXPIRED, v1::TRACE_DELIVERED};
   EXPECT_EQ(kinds, expected);
+}
+
+// A delivery is stored as one event when it ends; while it is open (also
+// after a crash) the trace shows it from the in-flight entry. Either way the
+// trace has exactly one DELIVERED per delivery, with its client.
+TEST_F(TraceFilterTest, AnOpenDeliveryIsTracedBeforeAndAfterItEnds) {
+  Send("open", "");
+  auto got = Receive("g", "");
+  ASSERT_EQ(got.size(), 1u);
+  auto count = [](const std::vector<v1::TraceEvent>& events, v1::TraceKind kind) {
+    return std::count_if(events.begin(), events.end(),
+                         [kind](const v1::TraceEvent& e) { return e.kind() == kind; });
+  };
+  auto events = Trace("open");
+  ASSERT_EQ(count(events, v1::TRACE_DELIVERED), 1) << events.size();
+  EXPECT_EQ(events.back().kind(), v1::TRACE_DELIVERED);
+  EXPECT_EQ(events.back().client(), "worker-1");
+  EXPECT_EQ(events.back().attempt(), 1u);
+  int64_t delivered_at = events.back().time_ms();
+
+  broker_->Kill9();
+  StartBroker();
+  events = Trace("open");
+  ASSERT_EQ(count(events, v1::TRACE_DELIVERED), 1);
+  EXPECT_EQ(events.back().client(), "worker-1");
+  EXPECT_EQ(events.back().time_ms(), delivered_at);
+
+  v1::Frame ack;
+  ack.mutable_ack()->set_group("g");
+  ack.mutable_ack()->add_receipt_handles(got[0].receipt_handle());
+  ASSERT_EQ(Call(ack).status().code(), v1::Status::OK);
+  events = Trace("open");
+  ASSERT_EQ(Kinds(events), (std::vector<v1::TraceKind>{v1::TRACE_STORED, v1::TRACE_DELIVERED,
+                                                      v1::TRACE_ACKED}));
+  EXPECT_EQ(events[1].time_ms(), delivered_at);
+  EXPECT_EQ(events[1].client(), "worker-1");
+  EXPECT_EQ(events[2].delivered_ms(), delivered_at);
+  EXPECT_EQ(events[2].client(), "worker-1");
+}
+
+// Acked after a nack: the nack ended the delivery, the ack adds no second
+// DELIVERED. Nacked on its last attempt: the dead letter ends it.
+TEST_F(TraceFilterTest, NackedDeliveriesAreTracedOnce) {
+  Send("nacked", "");
+  auto got = Receive("g", "");
+  ASSERT_EQ(got.size(), 1u);
+  v1::Frame nack;
+  nack.mutable_nack()->set_group("g");
+  nack.mutable_nack()->add_receipt_handles(got[0].receipt_handle());
+  nack.mutable_nack()->set_delay_ms(60000);
+  ASSERT_EQ(Call(nack).status().code(), v1::Status::OK);
+  v1::Frame ack;
+  ack.mutable_ack()->set_group("g");
+  ack.mutable_ack()->add_receipt_handles(got[0].receipt_handle());
+  ASSERT_EQ(Call(ack).status().code(), v1::Status::OK);
+  EXPECT_EQ(Kinds(Trace("nacked")),
+            (std::vector<v1::TraceKind>{v1::TRACE_STORED, v1::TRACE_DELIVERED, v1::TRACE_NACKED,
+                                        v1::TRACE_ACKED}));
+
+  v1::Frame config;
+  config.mutable_set_group_config()->set_group("once");
+  config.mutable_set_group_config()->mutable_retry_policy()->set_max_attempts(1);
+  config.mutable_set_group_config()->mutable_retry_policy()->mutable_fixed()->add_delays_ms(10);
+  ASSERT_EQ(Call(config).status().code(), v1::Status::OK);
+  Send("last", "");
+  std::vector<v1::ReceivedMessage> last;
+  for (const auto& m : Receive("once", "")) {
+    if (m.message().message_id() == "last") last.push_back(m);
+  }
+  ASSERT_EQ(last.size(), 1u);
+  nack.mutable_nack()->set_group("once");
+  nack.mutable_nack()->set_receipt_handles(0, last[0].receipt_handle());
+  ASSERT_EQ(Call(nack).status().code(), v1::Status::OK);
+  std::vector<v1::TraceEvent> events;
+  ASSERT_TRUE(Eventually([&] {
+    events = Trace("last");
+    return !events.empty() && events.back().kind() == v1::TRACE_DEAD_LETTERED;
+  }));
+  std::vector<v1::TraceKind> kinds;
+  for (const auto& e : events) {
+    if (e.group() == "once") kinds.push_back(e.kind());
+  }
+  EXPECT_EQ(kinds, (std::vector<v1::TraceKind>{v1::TRACE_DELIVERED, v1::TRACE_DEAD_LETTERED}));
+  EXPECT_EQ(events.back().client(), "worker-1");
+  EXPECT_GT(events.back().delivered_ms(), 0);
 }
 
 TEST_F(TraceFilterTest, FilteredRunsDoNotHideALaterMatch) {

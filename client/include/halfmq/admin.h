@@ -153,6 +153,9 @@ struct TraceEvent {
   std::string client;  // client id of the connection, when known
   uint32_t attempt = 0;
   std::string detail;
+  // kAcked, kNacked, kExpired, kDeadLettered: when the delivery this event
+  // ends began (0 if not known; `client` is then that delivery's client).
+  int64_t delivered_ms = 0;
 };
 
 struct QueueLag {
