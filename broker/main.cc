@@ -1,4 +1,5 @@
 // halfmq-broker: runs one HalfMQ broker node until SIGINT or SIGTERM.
+#include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -18,6 +19,15 @@ DEFINE_int32(ready_fd, -1,
              "If set, write 'HOST:PORT\\n' to this file descriptor once listening, then close "
              "it (lets supervisors and tests wait for readiness without polling)");
 
+namespace {
+
+// jemalloc exports mallctl; glibc does not.
+const char* AllocatorName() {
+  return ::dlsym(RTLD_DEFAULT, "mallctl") != nullptr ? "jemalloc" : "glibc malloc";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   gflags::SetUsageMessage("halfmq-broker [--listen HOST:PORT] [--data_dir DIR] [--flagfile F]");
   gflags::SetVersionString(halfmq::kHalfmqVersion);
@@ -33,6 +43,7 @@ int main(int argc, char** argv) {
     ::setrlimit(RLIMIT_NOFILE, &files);
   }
 
+  LOG(INFO) << "halfmq-broker " << halfmq::kHalfmqVersion << ", allocator: " << AllocatorName();
   auto options = halfmq::broker::OptionsFromFlags();
   if (!options.ok()) {
     LOG(ERROR) << options.status();

@@ -9,7 +9,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libgflags-dev libgoogle-glog-dev
   libgtest-dev libbenchmark-dev
-  libsqlite3-dev
+  libsqlite3-dev libjemalloc-dev
 )
 # The sanitizer build uses clang (for -Wthread-safety as well).
 if [[ "${1:-}" == "--with-clang" ]]; then
