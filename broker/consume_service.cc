@@ -77,6 +77,10 @@ v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& 
 
 constexpr size_t kMaxReasonBytes = 1024;
 
+// Acks of at least this many offsets of one queue, with nothing else in
+// flight between them, delete their in-flight entries with one range delete.
+constexpr size_t kMinRangeDelete = 4;
+
 v1::CursorRecord ToRecord(const Subscription::Cursor& c) {
   v1::CursorRecord r;
   r.set_delivered_offset(c.delivered);
@@ -680,6 +684,7 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
     Subscription& sub = *subs[id];
     storage::Batch batch = store_->NewBatch();
     bool wake = false;
+    std::map<uint32_t, std::vector<uint64_t>> acked;  // queue -> offsets
     {
     MutexLock lock(&sub.mu());
     for (int i : indexes) {
@@ -708,7 +713,7 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
       tracer_->Add(&batch, e.message_id, clock_->NowMs(), v1::TRACE_ACKED, sub.group(),
                    e.nacked ? "" : e.client, e.attempt, "", e.nacked ? 0 : e.delivered_ms);
       sub.EraseInflight(h.queue, h.offset.value());
-      batch.DeleteInflight(sub.id(), h.queue, h.offset);
+      acked[h.queue.value()].push_back(h.offset.value());
       Inc(metrics_->messages_acked);
       if (sub.topic()->fifo() && !group.empty()) {
         // The group's next message may go now; in the same batch as the ack.
@@ -719,6 +724,7 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
         }
       }
     }
+    DeleteAcked(sub, acked, &batch);
     if (!batch.empty()) {
       join->remaining.fetch_add(1);
       store_->Commit(std::move(batch), [join] { join->Done(); });
@@ -729,6 +735,29 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
     if (wake) sub.WakeAll();
   }
   join->Done();
+}
+
+void ConsumeService::DeleteAcked(Subscription& sub,
+                                 std::map<uint32_t, std::vector<uint64_t>>& acked,
+                                 storage::Batch* batch) {
+  for (auto& [q, offsets] : acked) {
+    QueueId queue(q);
+    std::sort(offsets.begin(), offsets.end());
+    // Consumers ack what one receive gave them, mostly a run of offsets with
+    // nothing else in flight between: one range delete instead of one
+    // tombstone per message. Anything still in flight inside the run (not
+    // acked here, a FIFO entry released by this ack) keeps point deletes.
+    const auto& inflight = sub.cursor(queue).inflight;
+    auto inside = inflight.lower_bound(offsets.front());
+    bool run = offsets.size() >= kMinRangeDelete &&
+               (inside == inflight.end() || inside->first > offsets.back());
+    if (run) {
+      batch->DeleteInflightRange(sub.id(), queue, Offset(offsets.front()),
+                                 Offset(offsets.back() + 1));
+      continue;
+    }
+    for (uint64_t offset : offsets) batch->DeleteInflight(sub.id(), queue, Offset(offset));
+  }
 }
 
 v1::RetryPolicy ConsumeService::PolicyOf(const std::string& group) const {

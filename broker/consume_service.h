@@ -107,6 +107,13 @@ class ConsumeService {
   struct ReceiveJob;
   using SubscriptionCallback = std::function<void(Result<std::shared_ptr<Subscription>>)>;
 
+  // Adds the deletes of acked in-flight entries (offsets per queue, already
+  // erased from memory) to `batch`: a range delete for a run with nothing
+  // else in flight inside it, point deletes otherwise. Sorts `acked`.
+  static void DeleteAcked(Subscription& sub,
+                          std::map<uint32_t, std::vector<uint64_t>>& acked,
+                          storage::Batch* batch) REQUIRES(sub.mu());
+
   // Finds the subscription or creates it durably; `done` may run on the
   // committer thread. With `must_create`, an existing one is ALREADY_EXISTS.
   void GetOrCreate(const std::string& group, std::shared_ptr<Topic> topic, v1::StartPosition start,

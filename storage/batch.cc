@@ -53,6 +53,11 @@ void Batch::DeleteInflight(SubscriptionId sub, QueueId queue, Offset offset) {
   CheckOk(batch_.Delete(cf(Keyspace::kInflight), keys::InflightKey(sub, queue, offset)));
 }
 
+void Batch::DeleteInflightRange(SubscriptionId sub, QueueId queue, Offset from, Offset to) {
+  CheckOk(batch_.DeleteRange(cf(Keyspace::kInflight), keys::InflightKey(sub, queue, from),
+                             keys::InflightKey(sub, queue, to)));
+}
+
 void Batch::Put(Keyspace keyspace, std::string_view key, std::string_view value) {
   CheckOk(batch_.Put(cf(keyspace), rocksdb::Slice(key.data(), key.size()),
                      rocksdb::Slice(value.data(), value.size())));

@@ -41,6 +41,8 @@ class Batch {
   void PutInflight(SubscriptionId sub, QueueId queue, Offset offset,
                    const v1::InflightRecord& record);
   void DeleteInflight(SubscriptionId sub, QueueId queue, Offset offset);
+  // Deletes the entries of offsets [from, to) of one queue.
+  void DeleteInflightRange(SubscriptionId sub, QueueId queue, Offset from, Offset to);
 
   // Raw access for keyspaces whose encodings live in their own files
   // (transactions). Keys must follow docs/storage_format.md.
