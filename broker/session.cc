@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include <glog/logging.h>
 
@@ -15,9 +17,12 @@ namespace {
 // Outgoing frames may be larger than the incoming limit only by the
 // response overhead; receive responses are capped well below it.
 constexpr size_t kMaxOutgoingFrameBytes = 72 << 20;
-// Read buffers larger than this are released after use so that idle
+// Write buffers larger than this are released after use so that idle
 // connections stay small.
 constexpr size_t kKeepBufferBytes = 64 << 10;
+// Most one read takes from the socket; frames up to this size are parsed in
+// place from the read buffer.
+constexpr size_t kReadChunkBytes = 16 << 10;
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, uint64_t id, SessionOptions options,
@@ -56,21 +61,50 @@ std::string Session::client_id() const {
   return client_id_;
 }
 
+asio::awaitable<bool> Session::ReadMore(ReadBuffer* in) {
+  boost::system::error_code ec;
+  if (in->size() == 0) {
+    // Nothing pending: wait without holding a buffer, so idle connections
+    // cost no read memory.
+    in->Release();
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+  }
+  for (;;) {
+    in->Reserve(kReadChunkBytes);
+    size_t n = socket_.read_some(asio::buffer(in->write_ptr(), in->writable()), ec);
+    if (!ec) {
+      if (n == 0) co_return false;
+      in->Commit(n);
+      co_return true;
+    }
+    if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+  }
+}
+
 asio::awaitable<void> Session::ReadLoop() {
   auto self = shared_from_this();
-  uint8_t header[proto::kFrameHeaderBytes];
-  std::string body;
   boost::system::error_code ec;
+  // Reads take whatever the socket has (up to kReadChunkBytes), so a burst
+  // of pipelined requests costs one system call, not two per frame; frames
+  // larger than that are read straight into `large`.
+  socket_.non_blocking(true, ec);
+  ReadBuffer in;
+  std::string large;
   for (;;) {
     while (inflight_ >= options_.max_inflight_requests && !closed_ && !stop_reading_) {
       read_wakeup_.expires_at(asio::steady_timer::time_point::max());
       co_await read_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (closed_ || stop_reading_) break;
-    co_await asio::async_read(socket_, asio::buffer(header),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;  // EOF, reset, or shutdown
-    uint32_t length = proto::DecodeFrameLength(header);
+    bool ok = true;
+    while (ok && in.size() < proto::kFrameHeaderBytes) ok = co_await ReadMore(&in);
+    if (!ok || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
+    uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
     if (length > options_.max_frame_bytes) {
       Inc(metrics_->frames_oversize);
       LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": frame of " << length
@@ -79,22 +113,35 @@ asio::awaitable<void> Session::ReadLoop() {
       CloseOnStrand();
       co_return;
     }
+    in.Consume(proto::kFrameHeaderBytes);
     bool waited = false;
     BudgetLease lease = co_await budget_->Acquire(length, &waited);
     if (waited) Inc(metrics_->memory_budget_waits);
-    body.resize(length);
-    co_await asio::async_read(socket_, asio::buffer(body),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
+    std::string_view bytes;
+    if (length <= kReadChunkBytes) {
+      while (ok && in.size() < length) ok = co_await ReadMore(&in);
+      if (!ok) break;
+      bytes = std::string_view(in.data(), length);
+      in.Consume(length);
+    } else {
+      size_t have = in.size();
+      large.assign(in.data(), have);
+      in.Consume(have);
+      large.resize(length);
+      co_await asio::async_read(socket_, asio::buffer(large.data() + have, length - have),
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      bytes = large;
+    }
     v1::Frame frame;
-    if (!proto::ParseFrame(body, &frame)) {
+    if (!proto::ParseFrame(bytes, &frame)) {
       Inc(metrics_->frames_malformed);
       LOG(WARNING) << "connection " << id_ << " from " << peer_
                    << ": malformed frame; closing it";
       CloseOnStrand();
       co_return;
     }
-    if (body.capacity() > kKeepBufferBytes) std::string().swap(body);
+    if (large.capacity() > 0) std::string().swap(large);
     if (closed_) break;
     if (frame.type() == v1::RESPONSE) {
       // The answer to a broker-initiated request (a transaction check).
