@@ -8,8 +8,10 @@
 
 #include <glog/logging.h>
 
+#include "common/asio_read.h"
 #include "common/deferred.h"
 #include "proto/framing.h"
+#include "proto/read_buffer.h"
 
 namespace halfmq::broker {
 
@@ -61,31 +63,6 @@ std::string Session::client_id() const {
   return client_id_;
 }
 
-asio::awaitable<bool> Session::ReadMore(ReadBuffer* in) {
-  boost::system::error_code ec;
-  if (in->size() == 0) {
-    // Nothing pending: wait without holding a buffer, so idle connections
-    // cost no read memory.
-    in->Release();
-    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return false;
-  }
-  for (;;) {
-    in->Reserve(kReadChunkBytes);
-    size_t n = socket_.read_some(asio::buffer(in->write_ptr(), in->writable()), ec);
-    if (!ec) {
-      if (n == 0) co_return false;
-      in->Commit(n);
-      co_return true;
-    }
-    if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
-    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return false;
-  }
-}
-
 asio::awaitable<void> Session::ReadLoop() {
   auto self = shared_from_this();
   boost::system::error_code ec;
@@ -93,7 +70,7 @@ asio::awaitable<void> Session::ReadLoop() {
   // of pipelined requests costs one system call, not two per frame; frames
   // larger than that are read straight into `large`.
   socket_.non_blocking(true, ec);
-  ReadBuffer in;
+  proto::ReadBuffer in;
   std::string large;
   for (;;) {
     while (inflight_ >= options_.max_inflight_requests && !closed_ && !stop_reading_) {
@@ -102,7 +79,9 @@ asio::awaitable<void> Session::ReadLoop() {
     }
     if (closed_ || stop_reading_) break;
     bool ok = true;
-    while (ok && in.size() < proto::kFrameHeaderBytes) ok = co_await ReadMore(&in);
+    while (ok && in.size() < proto::kFrameHeaderBytes) {
+      ok = co_await ReadAvailable(socket_, &in, kReadChunkBytes, /*release_when_empty=*/true);
+    }
     if (!ok || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
     uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
     if (length > options_.max_frame_bytes) {
@@ -119,7 +98,9 @@ asio::awaitable<void> Session::ReadLoop() {
     if (waited) Inc(metrics_->memory_budget_waits);
     std::string_view bytes;
     if (length <= kReadChunkBytes) {
-      while (ok && in.size() < length) ok = co_await ReadMore(&in);
+      while (ok && in.size() < length) {
+        ok = co_await ReadAvailable(socket_, &in, kReadChunkBytes, /*release_when_empty=*/true);
+      }
       if (!ok) break;
       bytes = std::string_view(in.data(), length);
       in.Consume(length);

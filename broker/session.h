@@ -31,7 +31,6 @@
 #include "broker/dispatcher.h"
 #include "broker/memory_budget.h"
 #include "broker/metrics.h"
-#include "broker/read_buffer.h"
 #include "broker/responder.h"
 #include "common/asio.h"
 #include "common/mutex.h"
@@ -66,9 +65,6 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
 
  private:
   asio::awaitable<void> ReadLoop();
-  // Appends what the socket has to `in` (waiting for some, without holding a
-  // buffer while `in` is empty). False on EOF or error.
-  asio::awaitable<bool> ReadMore(ReadBuffer* in);
   asio::awaitable<void> WriteLoop();
   void CloseOnStrand();
   // Appends `frame` to the outgoing buffer and arranges for it to be written:

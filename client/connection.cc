@@ -32,9 +32,11 @@
 #include "client/backoff.h"
 #include "client/options_util.h"
 #include "common/asio.h"
+#include "common/asio_read.h"
 #include "common/mutex.h"
 #include "common/thread_name.h"
 #include "proto/framing.h"
+#include "proto/read_buffer.h"
 
 namespace halfmq::client {
 
@@ -47,6 +49,10 @@ constexpr uint32_t kProtocolVersion = 1;
 // The writer sends up to this many queued frames in one gathered write.
 constexpr size_t kMaxWriteBatchFrames = 64;
 constexpr size_t kMaxWriteBatchBytes = 1 << 20;
+// Most one read takes from the socket; frames up to this size (a receive of
+// 64 messages of 1 KiB) are parsed in place from the read buffer, which a
+// connection keeps.
+constexpr size_t kReadChunkBytes = 128 << 10;
 
 v1::Frame::BodyCase ExpectedResponseCase(v1::Frame::BodyCase request) {
   // api.proto numbers every response body 100 + its request's field number.
@@ -558,39 +564,56 @@ void ConnectionCore::OnConnectFailed(Status status) {
 // io thread: session I/O
 
 asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
-  uint8_t header[proto::kFrameHeaderBytes];
-  std::string body;
+  // Like the broker: read what the socket holds (up to kReadChunkBytes) and
+  // parse every complete frame in place; frames larger than that are read
+  // straight into `large`.
+  boost::system::error_code ec;
+  session->socket.non_blocking(true, ec);
+  proto::ReadBuffer in;
+  std::string large;
+  auto lost = [&](const std::string& why) {
+    if (!session->closed) CloseSession(session, Status::Unavailable("connection lost: " + why));
+  };
   for (;;) {
-    boost::system::error_code ec;
-    co_await asio::async_read(session->socket, asio::buffer(header),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (session->closed) co_return;
-    if (ec) {
-      CloseSession(session, Status::Unavailable("connection lost: " + ec.message()));
-      co_return;
+    bool ok = true;
+    while (ok && in.size() < proto::kFrameHeaderBytes) {
+      ok = co_await ReadAvailable(session->socket, &in, kReadChunkBytes,
+                                   /*release_when_empty=*/false);
     }
-    uint32_t length = proto::DecodeFrameLength(header);
+    if (session->closed) co_return;
+    if (!ok) co_return lost("closed by the broker or the network");
+    uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
     if (length > options_.max_frame_bytes) {
-      CloseSession(session,
-                   Status::Unavailable("connection lost: broker sent a frame of " +
-                                       std::to_string(length) + " bytes, over max_frame_bytes " +
-                                       std::to_string(options_.max_frame_bytes)));
-      co_return;
+      co_return lost("broker sent a frame of " + std::to_string(length) +
+                     " bytes, over max_frame_bytes " + std::to_string(options_.max_frame_bytes));
     }
-    body.resize(length);
-    co_await asio::async_read(session->socket, asio::buffer(body),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (session->closed) co_return;
-    if (ec) {
-      CloseSession(session, Status::Unavailable("connection lost: " + ec.message()));
-      co_return;
+    in.Consume(proto::kFrameHeaderBytes);
+    std::string_view bytes;
+    if (length <= kReadChunkBytes) {
+      while (ok && in.size() < length) {
+        ok = co_await ReadAvailable(session->socket, &in, kReadChunkBytes,
+                                   /*release_when_empty=*/false);
+      }
+      if (session->closed) co_return;
+      if (!ok) co_return lost("closed by the broker or the network");
+      bytes = std::string_view(in.data(), length);
+      in.Consume(length);
+    } else {
+      size_t have = in.size();
+      large.assign(in.data(), have);
+      in.Consume(have);
+      large.resize(length);
+      co_await asio::async_read(session->socket,
+                                asio::buffer(large.data() + have, length - have),
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (session->closed) co_return;
+      if (ec) co_return lost(ec.message());
+      bytes = large;
     }
     session->last_read = Clock::now();
     v1::Frame frame;
-    if (!proto::ParseFrame(body, &frame)) {
-      CloseSession(session, Status::Unavailable("connection lost: malformed frame from broker"));
-      co_return;
-    }
+    if (!proto::ParseFrame(bytes, &frame)) co_return lost("malformed frame from broker");
+    if (large.capacity() > (1 << 20)) std::string().swap(large);
     OnFrame(session, std::move(frame));
     if (session->closed) co_return;
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "client/convert.h"
 #include "client/fake_broker.h"
 #include "common/asio.h"
+#include "proto/framing.h"
 #include "halfmq/consumer.h"
 #include "halfmq/producer.h"
 #include "halfmq/transaction.h"
@@ -273,6 +275,39 @@ TEST(ConnectionTest, UnansweredRequestTimesOut) {
   EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(result.status().message().find("timed out after 50 ms"), std::string::npos)
       << result.status();
+}
+
+// The connection reads whatever the socket holds and parses frames out of
+// it: answers split anywhere, several in one read, and one larger than a
+// read all arrive whole.
+TEST(ConnectionTest, ResponsesSplitAnywhereAreReassembled) {
+  FakeBroker broker;
+  auto conn = Open(TestOptions(broker));
+  constexpr int kCalls = 3;
+  PendingResult pending[kCalls];
+  std::optional<FakeBroker::Received> requests[kCalls];
+  for (int i = 0; i < kCalls; ++i) {
+    conn->Call(ListTopics(), {}, pending[i].Callback());
+    requests[i] = broker.Next();
+    ASSERT_TRUE(requests[i]);
+  }
+  std::vector<std::string> names = {"first", std::string(300000, 'x'), "third"};
+  std::string wire;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::Frame f = ListTopicsResponse(names[i]);
+    f.set_request_id(requests[i]->frame.request_id());
+    f.set_type(v1::RESPONSE);
+    ASSERT_TRUE(proto::AppendFrame(f, 1 << 20, &wire));
+  }
+  // Pieces of 5 bytes, then the rest of the large one at once.
+  size_t at = 0;
+  for (; at < 2000; at += 5) broker.SendRaw(requests[0]->conn, wire.substr(at, 5));
+  broker.SendRaw(requests[0]->conn, wire.substr(at));
+  for (int i = 0; i < kCalls; ++i) {
+    auto r = pending[i].Get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->list_topics_response().topics(0).name(), names[i]);
+  }
 }
 
 TEST(ConnectionTest, OversizedFrameFromBrokerClosesTheConnection) {

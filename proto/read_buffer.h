@@ -2,14 +2,15 @@
 // Reads append at write_ptr(); parsing consumes from the front. Reserve()
 // makes room for a read by moving the pending bytes to the front when that
 // frees enough space, else by growing; Release() frees the memory (an idle
-// connection holds none). Not thread-safe.
-#ifndef HALFMQ_BROKER_READ_BUFFER_H_
-#define HALFMQ_BROKER_READ_BUFFER_H_
+// connection holds none). Used by the broker's sessions and the client's
+// connections to parse frames in place. Not thread-safe.
+#ifndef HALFMQ_PROTO_READ_BUFFER_H_
+#define HALFMQ_PROTO_READ_BUFFER_H_
 
 #include <cstddef>
 #include <memory>
 
-namespace halfmq::broker {
+namespace halfmq::proto {
 
 class ReadBuffer {
  public:
@@ -34,6 +35,6 @@ class ReadBuffer {
   size_t end_ = 0;
 };
 
-}  // namespace halfmq::broker
+}  // namespace halfmq::proto
 
-#endif  // HALFMQ_BROKER_READ_BUFFER_H_
+#endif  // HALFMQ_PROTO_READ_BUFFER_H_

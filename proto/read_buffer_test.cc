@@ -1,11 +1,11 @@
-#include "broker/read_buffer.h"
+#include "proto/read_buffer.h"
 
 #include <cstring>
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace halfmq::broker {
+namespace halfmq::proto {
 namespace {
 
 void Write(ReadBuffer* b, const std::string& s) {
@@ -52,4 +52,4 @@ TEST(ReadBufferTest, EmptiedBufferStartsOverAndReleaseFreesIt) {
 }
 
 }  // namespace
-}  // namespace halfmq::broker
+}  // namespace halfmq::proto

@@ -1,9 +1,9 @@
-#include "broker/read_buffer.h"
+#include "proto/read_buffer.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace halfmq::broker {
+namespace halfmq::proto {
 
 void ReadBuffer::Reserve(size_t space) {
   if (begin_ == end_) begin_ = end_ = 0;
@@ -27,4 +27,4 @@ void ReadBuffer::Release() {
   capacity_ = begin_ = end_ = 0;
 }
 
-}  // namespace halfmq::broker
+}  // namespace halfmq::proto
