@@ -583,10 +583,10 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
             }
             sub.FifoSetBusy(r.queue, group);
           }
-          Subscription::Inflight e{1,     visible_after(1), now, invisible_until,
-                                   group, false,            m.message.message_id()};
-          e.delivered_ms = now;  // traced when the delivery ends (see above)
-          e.client = job->client;
+          // Traced when the delivery ends (see above): delivered_ms, client.
+          Subscription::Inflight e{1,     visible_after(1),       now,   invisible_until,
+                                   group, false,                  m.message.message_id(),
+                                   false, /*delivered_ms=*/now,   job->client};
           sub.SetInflight(r.queue, offset, e);
           batch.PutInflight(sub.id(), r.queue, m.offset, ToRecord(e));
           FillReceived(topic, r.queue, offset, std::move(m.message), 1, invisible_until, sub.id(),

@@ -198,10 +198,11 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
     (*store)->CommitAndWait(std::move(b));
   }
   // Flushes run in the background; what is left in memory ends up near the
-  // budget (plus memtable overhead, larger in debug builds), far below the
-  // 16 MiB that stay without it.
+  // budget plus memtable overhead (3.2 MiB in a debug build, 6.3 MiB seen
+  // under ASan with other tests running), far below the 16+ MiB that stay
+  // without it.
   EXPECT_TRUE(halfmq::testing::Eventually(
-      [&] { return (*store)->stats().memtable_bytes <= uint64_t{6} << 20; }))
+      [&] { return (*store)->stats().memtable_bytes <= uint64_t{8} << 20; }))
       << (*store)->stats().memtable_bytes << " bytes in memtables";
   auto read = (*store)->ReadMessage(TopicId(1), QueueId(0), Offset(5));
   ASSERT_TRUE(read.ok());

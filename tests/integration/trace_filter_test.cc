@@ -208,18 +208,21 @@ TEST_F(TraceFilterTest, NackedDeliveriesAreTracedOnce) {
   nack.mutable_nack()->set_group("once");
   nack.mutable_nack()->set_receipt_handles(0, last[0].receipt_handle());
   ASSERT_EQ(Call(nack).status().code(), v1::Status::OK);
-  std::vector<v1::TraceEvent> events;
+  // The dead letter's own copy adds a STORED event at about the same time,
+  // so look for the group's events rather than at the last one.
+  std::vector<v1::TraceEvent> once;
   ASSERT_TRUE(Eventually([&] {
-    events = Trace("last");
-    return !events.empty() && events.back().kind() == v1::TRACE_DEAD_LETTERED;
+    once.clear();
+    for (const auto& e : Trace("last")) {
+      if (e.group() == "once") once.push_back(e);
+    }
+    return !once.empty() && once.back().kind() == v1::TRACE_DEAD_LETTERED;
   }));
-  std::vector<v1::TraceKind> kinds;
-  for (const auto& e : events) {
-    if (e.group() == "once") kinds.push_back(e.kind());
-  }
-  EXPECT_EQ(kinds, (std::vector<v1::TraceKind>{v1::TRACE_DELIVERED, v1::TRACE_DEAD_LETTERED}));
-  EXPECT_EQ(events.back().client(), "worker-1");
-  EXPECT_GT(events.back().delivered_ms(), 0);
+  ASSERT_EQ(Kinds(once), (std::vector<v1::TraceKind>{v1::TRACE_DELIVERED,
+                                                    v1::TRACE_DEAD_LETTERED}));
+  EXPECT_EQ(once[0].client(), "worker-1");
+  EXPECT_EQ(once[1].client(), "worker-1");
+  EXPECT_EQ(once[1].delivered_ms(), once[0].time_ms());
 }
 
 TEST_F(TraceFilterTest, FilteredRunsDoNotHideALaterMatch) {
