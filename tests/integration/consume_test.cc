@@ -130,7 +130,7 @@ TEST_F(ConsumeTest, BatchAcksAroundUnackedMessagesSurviveKill9) {
   auto consumer = NewConsumer("g");
   std::vector<ReceivedMessage> got;
   while (got.size() < 20) {
-    auto r = consumer->Receive("runs", Opts(20, milliseconds(1500), milliseconds(5000)));
+    auto r = consumer->Receive("runs", Opts(20, milliseconds(3000), milliseconds(5000)));
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_FALSE(r->empty());
     got.insert(got.end(), r->begin(), r->end());
@@ -158,7 +158,7 @@ TEST_F(ConsumeTest, BatchAcksAroundUnackedMessagesSurviveKill9) {
   consumer = NewConsumer("g");
   std::set<std::string> again;
   while (again.size() < 2) {
-    // Woken when the 1.5 s invisibility of the unacked two ends.
+    // Woken when the 3 s invisibility of the unacked two ends.
     auto r = consumer->Receive("runs", Opts(20, milliseconds(60000), milliseconds(30000)));
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_FALSE(r->empty()) << "unacked messages not redelivered";
