@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -56,6 +57,7 @@ struct Config {
   double rate = 0;
   std::string flush = "sync";
   bool json = false;
+  bool ack_async = false;  // consume: ack a batch while receiving the next
   std::string topic = "bench";
   uint32_t queues = 8;
   std::string group = "bench-group";
@@ -80,6 +82,7 @@ struct Config {
                "         [--rollback-pct P] [--unknown-pct P] [--check-answer commit|rollback]\n"
                "         [--delay-ms MS (delay mode)] [--broker-flag --NAME=VALUE]...\n"
                "         [--idle-connections N (idle mode)] [--pending N (pending mode)]\n"
+               "         [--ack-async (consume/e2e: ack a batch while receiving the next)]\n"
                "         [--topic T] [--queues N] [--json]\n";
   std::exit(2);
 }
@@ -117,6 +120,7 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--topic") c.topic = value();
     else if (a == "--queues") c.queues = static_cast<uint32_t>(number());
     else if (a == "--json") c.json = true;
+    else if (a == "--ack-async") c.ack_async = true;
     else if (a == "--rollback-pct") c.rollback_pct = number();
     else if (a == "--unknown-pct") c.unknown_pct = number();
     else if (a == "--check-answer") c.check_answer = value();
@@ -298,6 +302,7 @@ Result RunConsume(const Config& c, const std::string& address, uint64_t expected
   std::mutex mu;
   std::unordered_map<std::string, int> seen;
   std::atomic<uint64_t> distinct{0};
+  std::atomic<uint64_t> distinct_acked{0};  // of `distinct`, acked durably
   std::atomic<bool> done{false};
   std::atomic<int64_t> finished_ns{0};
   auto start = Clock::now();
@@ -318,6 +323,16 @@ Result RunConsume(const Config& c, const std::string& address, uint64_t expected
       ro.invisible_for = std::chrono::milliseconds(60000);
       Histogram latency;
       uint64_t errors = 0;
+      // --ack-async: at most one ack in flight, overlapping the next receive;
+      // its messages count once the ack is durable.
+      std::future<void> ack_done;
+      std::atomic<uint64_t> async_errors{0};
+      std::mutex latency_mu;
+      auto finish_if_all = [&] {
+        if (distinct_acked.load() >= expected && !done.exchange(true)) {
+          finished_ns.store((Clock::now() - start).count());
+        }
+      };
       while (!done.load()) {
         auto t0 = Clock::now();
         auto got = (*consumer)->Receive(c.topic, ro);
@@ -327,25 +342,47 @@ Result RunConsume(const Config& c, const std::string& address, uint64_t expected
         }
         if (got->empty()) break;  // idle for 2 s: nothing left
         std::vector<std::string> handles;
+        uint64_t fresh = 0;
         {
           std::lock_guard<std::mutex> l(mu);
           for (const auto& m : *got) {
             if (++seen[m.message_id] == 1) {
               distinct.fetch_add(1);
+              ++fresh;
             }
             handles.push_back(m.receipt_handle);
           }
+        }
+        if (c.ack_async) {
+          if (ack_done.valid()) ack_done.get();
+          auto promise = std::make_shared<std::promise<void>>();
+          ack_done = promise->get_future();
+          (*consumer)->AckBatchAsync(handles, [&, promise, t0, fresh](
+                                                  halfmq::Result<std::vector<Status>> acked) {
+            if (!acked.ok()) async_errors.fetch_add(1);
+            {
+              std::lock_guard<std::mutex> l(latency_mu);
+              latency.Record(static_cast<uint64_t>(
+                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0)
+                      .count()));
+            }
+            distinct_acked.fetch_add(fresh);
+            finish_if_all();
+            promise->set_value();
+          });
+          continue;
         }
         auto acked = (*consumer)->AckBatch(handles);
         if (!acked.ok()) ++errors;
         latency.Record(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
-        if (distinct.load() >= expected && !done.exchange(true)) {
-          finished_ns.store((Clock::now() - start).count());
-        }
+        distinct_acked.fetch_add(fresh);
+        finish_if_all();
       }
+      if (ack_done.valid()) ack_done.get();
       std::lock_guard<std::mutex> l(mu);
-      total.errors += errors;
+      total.errors += errors + async_errors.load();
+      std::lock_guard<std::mutex> ll(latency_mu);
       total.latency.Merge(latency);
     });
   }

@@ -1,7 +1,8 @@
-// Consumer: synchronous receive / ack / nack over one Connection.
+// Consumer: receive / ack (also asynchronously) / nack over one Connection.
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -45,6 +46,8 @@ class Consumer::Impl {
   Result<std::vector<ReceivedMessage>> Receive(const std::string& topic,
                                                const ReceiveOptions& options);
   Result<std::vector<Status>> AckBatch(const std::vector<std::string>& receipt_handles);
+  void AckBatchAsync(const std::vector<std::string>& receipt_handles,
+                     std::function<void(Result<std::vector<Status>>)> done);
   // Without `delay`, the group's retry policy decides.
   Status Nack(const std::string& receipt_handle, std::optional<std::chrono::milliseconds> delay,
               const std::string& reason);
@@ -105,6 +108,70 @@ Result<std::vector<Status>> Consumer::Impl::AckBatch(
     for (Status& s : *statuses) results.push_back(std::move(s));
   }
   return results;
+}
+
+void Consumer::Impl::AckBatchAsync(const std::vector<std::string>& receipt_handles,
+                                   std::function<void(Result<std::vector<Status>>)> done) {
+  for (const std::string& handle : receipt_handles) {
+    Status s = CheckHandle(handle);
+    if (!s.ok()) {
+      // Delivered on the client thread like every other outcome.
+      connection_->Post([done = std::move(done), s] { done(s); });
+      return;
+    }
+  }
+  // One request per kMaxHandlesPerRequest handles; the last to answer
+  // reports for all (the first error, or every status in order).
+  struct Join {
+    std::mutex mu;
+    std::vector<Status> results;
+    Status error;
+    size_t remaining = 0;
+    std::function<void(Result<std::vector<Status>>)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->results.resize(receipt_handles.size());
+  join->done = std::move(done);
+  join->remaining = (receipt_handles.size() + kMaxHandlesPerRequest - 1) / kMaxHandlesPerRequest;
+  if (join->remaining == 0) {
+    connection_->Post([join] { join->done(std::vector<Status>()); });
+    return;
+  }
+  for (size_t start = 0; start < receipt_handles.size(); start += kMaxHandlesPerRequest) {
+    size_t end = std::min(receipt_handles.size(), start + kMaxHandlesPerRequest);
+    v1::Frame request;
+    v1::AckRequest* ack = request.mutable_ack();
+    ack->set_group(group_);
+    for (size_t i = start; i < end; ++i) ack->add_receipt_handles(receipt_handles[i]);
+    connection_->Call(std::move(request), client::CallOptions{},
+                      [join, start, end](Result<v1::Frame> response) {
+                        Status error;
+                        std::vector<Status> part;
+                        if (!response.ok()) {
+                          error = response.status();
+                        } else {
+                          auto statuses = client::PerHandleStatuses(
+                              response->ack_response().results(), end - start);
+                          if (statuses.ok()) {
+                            part = std::move(statuses).value();
+                          } else {
+                            error = statuses.status();
+                          }
+                        }
+                        bool last;
+                        {
+                          std::lock_guard<std::mutex> lock(join->mu);
+                          if (!error.ok() && join->error.ok()) join->error = error;
+                          for (size_t i = 0; i < part.size(); ++i) {
+                            join->results[start + i] = std::move(part[i]);
+                          }
+                          last = --join->remaining == 0;
+                        }
+                        if (!last) return;
+                        if (!join->error.ok()) return join->done(join->error);
+                        join->done(std::move(join->results));
+                      });
+  }
 }
 
 Status Consumer::Impl::Nack(const std::string& receipt_handle,
@@ -170,6 +237,11 @@ Status Consumer::Ack(const std::string& receipt_handle) {
 
 Result<std::vector<Status>> Consumer::AckBatch(const std::vector<std::string>& receipt_handles) {
   return impl_->AckBatch(receipt_handles);
+}
+
+void Consumer::AckBatchAsync(const std::vector<std::string>& receipt_handles,
+                             std::function<void(Result<std::vector<Status>>)> done) {
+  impl_->AckBatchAsync(receipt_handles, std::move(done));
 }
 
 Status Consumer::Nack(const ReceivedMessage& message, const std::string& reason) {

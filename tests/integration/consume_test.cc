@@ -174,6 +174,47 @@ TEST_F(ConsumeTest, BatchAcksAroundUnackedMessagesSurviveKill9) {
   EXPECT_TRUE(none->empty());
 }
 
+// AckBatchAsync: more handles than one request carries are split and joined;
+// the callback sees every status in order once all are durable; an empty
+// handle fails the whole call through the callback.
+TEST_F(ConsumeTest, AckBatchAsyncAcksEverythingDurablyInOneCallback) {
+  ASSERT_TRUE(admin_->CreateTopic("async", 1).ok());
+  std::vector<Message> batch;
+  for (int i = 0; i < 1030; ++i) batch.push_back(Message("async").Body("m" + std::to_string(i)));
+  for (size_t at = 0; at < batch.size(); at += 500) {
+    std::vector<Message> part(batch.begin() + at,
+                              batch.begin() + std::min(batch.size(), at + 500));
+    ASSERT_TRUE(producer_->SendBatch(part).ok());
+  }
+  auto consumer = NewConsumer("g");
+  std::vector<std::string> handles;
+  while (handles.size() < 1030) {
+    auto r = consumer->Receive("async", Opts(1024, milliseconds(60000), milliseconds(5000)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_FALSE(r->empty());
+    for (const auto& m : *r) handles.push_back(m.receipt_handle);
+  }
+  std::promise<Result<std::vector<Status>>> acked;
+  consumer->AckBatchAsync(handles, [&](Result<std::vector<Status>> r) { acked.set_value(r); });
+  auto result = acked.get_future().get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->size(), 1030u);
+  for (const Status& s : *result) EXPECT_TRUE(s.ok()) << s;
+  // Durable: nothing comes back, also not after a restart.
+  broker_->Kill9();
+  broker_ = BrokerProcess::Start(dir_.Sub("data"));
+  ASSERT_NE(broker_, nullptr);
+  options_.broker = broker_->address();
+  consumer = NewConsumer("g");
+  auto none = consumer->Receive("async", Opts(1024, milliseconds(60000), milliseconds(0)));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  std::promise<Result<std::vector<Status>>> bad;
+  consumer->AckBatchAsync({""}, [&](Result<std::vector<Status>> r) { bad.set_value(r); });
+  EXPECT_EQ(bad.get_future().get().status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(ConsumeTest, NackWithDelayHidesUntilDueThenRedelivers) {
   ASSERT_TRUE(admin_->CreateTopic("t", 1).ok());
   SendN("t", 2);

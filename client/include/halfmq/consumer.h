@@ -62,6 +62,12 @@ class Consumer {
   Status Ack(const std::string& receipt_handle);
   // Acks many at once; one status per handle, in order.
   Result<std::vector<Status>> AckBatch(const std::vector<std::string>& receipt_handles);
+  // AckBatch without waiting: `done` runs once, on the client's thread, with
+  // the same result (so it must not block; see the Producer's SendAsync).
+  // Lets a consumer receive its next batch while the previous one's ack is
+  // being made durable.
+  void AckBatchAsync(const std::vector<std::string>& receipt_handles,
+                     std::function<void(Result<std::vector<Status>>)> done);
 
   // Gives the message back as failed, for redelivery after the delay the
   // group's RetryPolicy sets for this attempt. When it was the last attempt
