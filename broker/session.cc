@@ -76,10 +76,9 @@ asio::awaitable<void> Session::ReadLoop() {
       co_await read_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (closed_ || stop_reading_) break;
-    bool ok = true;
-    while (ok && in.size() < proto::kFrameHeaderBytes) {
-      ok = co_await ReadAvailable(socket_, &in, kReadChunkBytes, /*release_when_empty=*/true);
-    }
+    constexpr bool kRelease = true;  // idle connections hold no read buffer
+    bool ok = co_await ReadAtLeast(socket_, &in, proto::kFrameHeaderBytes, kReadChunkBytes,
+                                   kRelease);
     if (!ok || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
     uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
     if (length > options_.max_frame_bytes) {
@@ -95,23 +94,8 @@ asio::awaitable<void> Session::ReadLoop() {
     BudgetLease lease = co_await budget_->Acquire(length, &waited);
     if (waited) Inc(metrics_->memory_budget_waits);
     std::string_view bytes;
-    if (length <= kReadChunkBytes) {
-      while (ok && in.size() < length) {
-        ok = co_await ReadAvailable(socket_, &in, kReadChunkBytes, /*release_when_empty=*/true);
-      }
-      if (!ok) break;
-      bytes = std::string_view(in.data(), length);
-      in.Consume(length);
-    } else {
-      size_t have = in.size();
-      large.assign(in.data(), have);
-      in.Consume(have);
-      large.resize(length);
-      co_await asio::async_read(socket_, asio::buffer(large.data() + have, length - have),
-                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-      bytes = large;
-    }
+    ok = co_await ReadFrameBody(socket_, &in, &large, length, kReadChunkBytes, kRelease, &bytes);
+    if (!ok) break;
     v1::Frame frame;
     if (!proto::ParseFrame(bytes, &frame)) {
       Inc(metrics_->frames_malformed);

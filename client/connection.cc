@@ -575,11 +575,9 @@ asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
     if (!session->closed) CloseSession(session, Status::Unavailable("connection lost: " + why));
   };
   for (;;) {
-    bool ok = true;
-    while (ok && in.size() < proto::kFrameHeaderBytes) {
-      ok = co_await ReadAvailable(session->socket, &in, kReadChunkBytes,
-                                   /*release_when_empty=*/false);
-    }
+    constexpr bool kRelease = false;  // a client has few connections: keep the buffer
+    bool ok = co_await ReadAtLeast(session->socket, &in, proto::kFrameHeaderBytes,
+                                   kReadChunkBytes, kRelease);
     if (session->closed) co_return;
     if (!ok) co_return lost("closed by the broker or the network");
     uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
@@ -589,27 +587,10 @@ asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
     }
     in.Consume(proto::kFrameHeaderBytes);
     std::string_view bytes;
-    if (length <= kReadChunkBytes) {
-      while (ok && in.size() < length) {
-        ok = co_await ReadAvailable(session->socket, &in, kReadChunkBytes,
-                                   /*release_when_empty=*/false);
-      }
-      if (session->closed) co_return;
-      if (!ok) co_return lost("closed by the broker or the network");
-      bytes = std::string_view(in.data(), length);
-      in.Consume(length);
-    } else {
-      size_t have = in.size();
-      large.assign(in.data(), have);
-      in.Consume(have);
-      large.resize(length);
-      co_await asio::async_read(session->socket,
-                                asio::buffer(large.data() + have, length - have),
-                                asio::redirect_error(asio::use_awaitable, ec));
-      if (session->closed) co_return;
-      if (ec) co_return lost(ec.message());
-      bytes = large;
-    }
+    ok = co_await ReadFrameBody(session->socket, &in, &large, length, kReadChunkBytes, kRelease,
+                                &bytes);
+    if (session->closed) co_return;
+    if (!ok) co_return lost("closed by the broker or the network");
     session->last_read = Clock::now();
     v1::Frame frame;
     if (!proto::ParseFrame(bytes, &frame)) co_return lost("malformed frame from broker");

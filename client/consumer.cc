@@ -35,6 +35,22 @@ Status CheckHandle(const std::string& handle) {
   return Status::Ok();
 }
 
+// The Ack request for handles [start, end) of `handles`.
+v1::Frame AckRequest(const std::string& group, const std::vector<std::string>& handles,
+                     size_t start, size_t end) {
+  v1::Frame request;
+  v1::AckRequest* ack = request.mutable_ack();
+  ack->set_group(group);
+  for (size_t i = start; i < end; ++i) ack->add_receipt_handles(handles[i]);
+  return request;
+}
+
+// The per-handle statuses of an Ack response for `n` handles.
+Result<std::vector<Status>> AckStatuses(const Result<v1::Frame>& response, size_t n) {
+  if (!response.ok()) return response.status();
+  return client::PerHandleStatuses(response->ack_response().results(), n);
+}
+
 }  // namespace
 
 class Consumer::Impl {
@@ -97,13 +113,8 @@ Result<std::vector<Status>> Consumer::Impl::AckBatch(
   results.reserve(receipt_handles.size());
   for (size_t start = 0; start < receipt_handles.size(); start += kMaxHandlesPerRequest) {
     size_t end = std::min(receipt_handles.size(), start + kMaxHandlesPerRequest);
-    v1::Frame request;
-    v1::AckRequest* ack = request.mutable_ack();
-    ack->set_group(group_);
-    for (size_t i = start; i < end; ++i) ack->add_receipt_handles(receipt_handles[i]);
-    auto response = connection_->CallSync(std::move(request));
-    if (!response.ok()) return response.status();
-    auto statuses = client::PerHandleStatuses(response->ack_response().results(), end - start);
+    auto statuses = AckStatuses(
+        connection_->CallSync(AckRequest(group_, receipt_handles, start, end)), end - start);
     if (!statuses.ok()) return statuses.status();
     for (Status& s : *statuses) results.push_back(std::move(s));
   }
@@ -139,31 +150,18 @@ void Consumer::Impl::AckBatchAsync(const std::vector<std::string>& receipt_handl
   }
   for (size_t start = 0; start < receipt_handles.size(); start += kMaxHandlesPerRequest) {
     size_t end = std::min(receipt_handles.size(), start + kMaxHandlesPerRequest);
-    v1::Frame request;
-    v1::AckRequest* ack = request.mutable_ack();
-    ack->set_group(group_);
-    for (size_t i = start; i < end; ++i) ack->add_receipt_handles(receipt_handles[i]);
-    connection_->Call(std::move(request), client::CallOptions{},
+    connection_->Call(AckRequest(group_, receipt_handles, start, end), client::CallOptions{},
                       [join, start, end](Result<v1::Frame> response) {
-                        Status error;
-                        std::vector<Status> part;
-                        if (!response.ok()) {
-                          error = response.status();
-                        } else {
-                          auto statuses = client::PerHandleStatuses(
-                              response->ack_response().results(), end - start);
-                          if (statuses.ok()) {
-                            part = std::move(statuses).value();
-                          } else {
-                            error = statuses.status();
-                          }
-                        }
+                        auto statuses = AckStatuses(response, end - start);
                         bool last;
                         {
                           std::lock_guard<std::mutex> lock(join->mu);
-                          if (!error.ok() && join->error.ok()) join->error = error;
-                          for (size_t i = 0; i < part.size(); ++i) {
-                            join->results[start + i] = std::move(part[i]);
+                          if (!statuses.ok()) {
+                            if (join->error.ok()) join->error = statuses.status();
+                          } else {
+                            for (size_t i = 0; i < statuses->size(); ++i) {
+                              join->results[start + i] = std::move((*statuses)[i]);
+                            }
                           }
                           last = --join->remaining == 0;
                         }

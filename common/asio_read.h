@@ -1,5 +1,5 @@
-// ReadAvailable: the read step of a buffered frame reader, shared by the
-// broker's sessions and the client's connections.
+// The read steps of a buffered frame reader, shared by the broker's sessions
+// and the client's connections.
 //
 // Appends what a (non-blocking) socket holds, up to `chunk` bytes, to `in`.
 // When `in` is empty it first waits for the socket to become readable; with
@@ -8,12 +8,15 @@
 // client keeps its few buffers). Returns false on EOF or error (including
 // cancellation by close).
 //
-// `Buffer` is proto::ReadBuffer or anything with its interface: size(),
-// Release(), Reserve(n), write_ptr(), writable(), Commit(n).
+// `Buffer` is proto::ReadBuffer or anything with its interface: data(),
+// size(), Consume(n), Release(), Reserve(n), write_ptr(), writable(),
+// Commit(n).
 #ifndef HALFMQ_COMMON_ASIO_READ_H_
 #define HALFMQ_COMMON_ASIO_READ_H_
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include "common/asio.h"
 
@@ -40,6 +43,47 @@ asio::awaitable<bool> ReadAvailable(Socket& socket, Buffer* in, size_t chunk,
     co_await socket.async_wait(Socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
   }
+}
+
+// Reads until `in` holds at least `n` bytes. False on EOF or error.
+template <typename Socket, typename Buffer>
+asio::awaitable<bool> ReadAtLeast(Socket& socket, Buffer* in, size_t n, size_t chunk,
+                                  bool release_when_empty) {
+  // (Results of co_await are stored before they are tested: g++ 12
+  // miscompiles co_await inside conditions.)
+  while (in->size() < n) {
+    bool ok = co_await ReadAvailable(socket, in, chunk, release_when_empty);
+    if (!ok) co_return false;
+  }
+  co_return true;
+}
+
+// Reads a frame body of `length` bytes (its header already consumed from
+// `in`) and points `*bytes` at it: in place in `in` when it fits in one read
+// (valid until `in` is read into again), else in `*large`, which takes what
+// `in` holds and then the rest straight from the socket. False on EOF or
+// error.
+template <typename Socket, typename Buffer>
+asio::awaitable<bool> ReadFrameBody(Socket& socket, Buffer* in, std::string* large, size_t length,
+                                    size_t chunk, bool release_when_empty,
+                                    std::string_view* bytes) {
+  if (length <= chunk) {
+    bool ok = co_await ReadAtLeast(socket, in, length, chunk, release_when_empty);
+    if (!ok) co_return false;
+    *bytes = std::string_view(in->data(), length);
+    in->Consume(length);
+    co_return true;
+  }
+  size_t have = in->size();
+  large->assign(in->data(), have);
+  in->Consume(have);
+  large->resize(length);
+  boost::system::error_code ec;
+  co_await asio::async_read(socket, asio::buffer(large->data() + have, length - have),
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  *bytes = *large;
+  co_return true;
 }
 
 }  // namespace halfmq

@@ -195,12 +195,7 @@ void Committer::WriteGroup(std::vector<Pending>* group) {
   // connection's socket write) runs once, after all of them. When the next
   // group is already waiting, that work is better done by other threads:
   // this one is the serial bottleneck.
-  bool more_queued;
-  {
-    MutexLock lock(&mu_);
-    more_queued = !queue_.empty();
-  }
-  DeferScope scope(/*busy=*/more_queued);
+  DeferScope scope(/*busy=*/queued_.load(std::memory_order_acquire) > 0);
   for (Pending& p : *group) {
     if (p.done) p.done();
   }

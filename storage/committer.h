@@ -132,7 +132,8 @@ class Committer {
   bool stopping_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
 
-  // Mirrors queue_.size() for the spinning writer, which reads it without mu_.
+  // Mirrors queue_.size() for the writer, which reads it without mu_ (to spin,
+  // and to tell callbacks whether the next group is waiting).
   std::atomic<size_t> queued_{0};
   std::atomic<bool> stop_requested_{false};  // ends a spin early
   SpinBackoff spin_backoff_;  // writer thread only
