@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <future>
@@ -15,11 +16,12 @@ namespace {
 
 class StoreTest : public ::testing::TestWithParam<FlushMode> {
  protected:
-  std::unique_ptr<Store> OpenStore() {
+  std::unique_ptr<Store> OpenStore(std::chrono::microseconds commit_spin = {}) {
     StoreOptions options;
     options.path = dir_.Sub("db");
     options.flush = GetParam();
     options.flush_interval = std::chrono::milliseconds(5);
+    options.commit_spin = commit_spin;
     auto store = Store::Open(options);
     EXPECT_TRUE(store.ok()) << store.status();
     return std::move(store).value();
@@ -295,38 +297,41 @@ TEST_P(StoreTest, ConcurrentCommitsAreGroupedAndAllCompleted) {
 }
 
 TEST_P(StoreTest, CommitterSpinsForABatchThatFollowsClosely) {
-  StoreOptions options;
-  options.path = dir_.Sub("db");
-  options.flush = GetParam();
   // Long enough that the second commit, submitted as soon as the first is
   // done, always arrives within the spin.
-  options.commit_spin = std::chrono::seconds(2);
-  auto store = Store::Open(options);
-  ASSERT_TRUE(store.ok()) << store.status();
+  auto store = OpenStore(std::chrono::seconds(2));
   for (int i = 0; i < 2; ++i) {
-    std::promise<void> done;
-    Batch b = (*store)->NewBatch();
+    Batch b = store->NewBatch();
     b.PutMessage(TopicId(1), QueueId(0), Offset(i), Msg("m", i));
-    (*store)->Commit(std::move(b), [&] { done.set_value(); });
-    done.get_future().wait();
+    store->CommitAndWait(std::move(b));
   }
-  EXPECT_GE((*store)->stats().committer.spins_hit, 1u);
+  EXPECT_GE(store->stats().committer.spins_hit, 1u);
   // Stop does not wait for a spin to run out.
 }
 
 TEST_P(StoreTest, CommitterSpinThatFindsNothingIsCountedAndSleeps) {
-  StoreOptions options;
-  options.path = dir_.Sub("db");
-  options.flush = GetParam();
-  options.commit_spin = std::chrono::milliseconds(1);
-  auto store = Store::Open(options);
-  ASSERT_TRUE(store.ok()) << store.status();
-  std::promise<void> done;
-  Batch b = (*store)->NewBatch();
+  auto store = OpenStore(std::chrono::milliseconds(1));
+  Batch b = store->NewBatch();
   b.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 0));
-  (*store)->Commit(std::move(b), [&] { done.set_value(); });
-  done.get_future().wait();
-  EXPECT_TRUE(testing::Eventually([&] { return (*store)->stats().committer.spins_missed >= 1; }));
+  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(testing::Eventually([&] { return store->stats().committer.spins_missed >= 1; }));
+}
+
+// The open WAL is preallocated by extending the file (not with
+// FALLOC_FL_KEEP_SIZE), so a small append does not change its size: after
+// a 1 KiB write the file is already far larger than what was written.
+TEST_P(StoreTest, OpenWalFileIsExtendedAhead) {
+  auto store = OpenStore();
+  Batch b = store->NewBatch();
+  b.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 0));
+  store->CommitAndWait(std::move(b));
+  uintmax_t largest_wal = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.Sub("db"))) {
+    if (entry.path().extension() == ".log") {
+      largest_wal = std::max(largest_wal, entry.file_size());
+    }
+  }
+  EXPECT_GE(largest_wal, uintmax_t{1} << 20) << "WAL not extended ahead of its writes";
 }
 
 TEST(SpinBackoffTest, VainSpinsDoubleTheIdlePeriodsSkippedUpToTheCap) {

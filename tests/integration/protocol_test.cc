@@ -73,6 +73,19 @@ TEST_F(ProtocolTest, HelloReportsLimits) {
   EXPECT_EQ(r.hello_response().max_message_bytes(), 65536u);
 }
 
+// The broker names its allocator at start-up; a release build must really
+// run on jemalloc (nothing calls it by name, so a linker dropping the
+// library would silently fall back to glibc's malloc).
+TEST_F(ProtocolTest, BrokerRunsOnTheAllocatorItWasBuiltWith) {
+#ifdef HALFMQ_BROKER_WITH_JEMALLOC
+  const std::string expected = "allocator: jemalloc";
+#else
+  const std::string expected = "allocator: glibc malloc";
+#endif
+  EXPECT_NE(broker_->LogTail(1 << 20).find(expected), std::string::npos)
+      << broker_->LogTail();
+}
+
 TEST_F(ProtocolTest, SendReceiveAck) {
   ASSERT_EQ(CreateTopic("orders", 1), v1::Status::OK);
   EXPECT_EQ(CreateTopic("orders", 1), v1::Status::ALREADY_EXISTS);
