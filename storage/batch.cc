@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include "storage/insert_hint.h"
+
 namespace halfmq::storage {
 namespace {
 
@@ -68,6 +70,8 @@ void Batch::Delete(Keyspace keyspace, std::string_view key) {
 }
 
 void Batch::DeleteRange(Keyspace keyspace, std::string_view begin, std::string_view end) {
+  CHECK(!HasInsertHints(keyspace)) << "range delete in keyspace " << KeyspaceName(keyspace)
+                                   << ", whose memtables insert with hints";
   CheckOk(batch_.DeleteRange(cf(keyspace), rocksdb::Slice(begin.data(), begin.size()),
                              rocksdb::Slice(end.data(), end.size())));
 }

@@ -48,7 +48,8 @@ class Batch {
   // (transactions). Keys must follow docs/storage_format.md.
   void Put(Keyspace keyspace, std::string_view key, std::string_view value);
   void Delete(Keyspace keyspace, std::string_view key);
-  // Deletes keys in [begin, end).
+  // Deletes keys in [begin, end). Only in keyspaces without memtable insert
+  // hints (storage/insert_hint.h); fatal in the others.
   void DeleteRange(Keyspace keyspace, std::string_view begin, std::string_view end);
 
   bool empty() const { return batch_.Count() == 0; }

@@ -12,6 +12,7 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 
 #include "storage/index_filter.h"
+#include "storage/insert_hint.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
 
@@ -216,6 +217,9 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.compression = rocksdb::kLZ4Compression;
       break;
   }
+  // Our single commit writer inserts without RocksDB's concurrent memtable
+  // writes, which is what the hints need (see storage/insert_hint.h).
+  cf.memtable_insert_with_hint_prefix_extractor = InsertHintPrefix(k);
   if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
     // Small keys (and outcome records): smaller memtables.
     cf.write_buffer_size = 8 << 20;
