@@ -88,10 +88,8 @@ class Committer {
  public:
   using Callback = std::function<void()>;
 
-  // `handles` maps column family ids to handles (for merging batches); both
-  // `db` and the handles must outlive the Committer.
-  Committer(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles, FlushMode mode,
-            std::chrono::milliseconds flush_interval,
+  // `db` must outlive the Committer.
+  Committer(rocksdb::DB* db, FlushMode mode, std::chrono::milliseconds flush_interval,
             std::chrono::microseconds spin = std::chrono::microseconds(0));
   ~Committer();
   Committer(const Committer&) = delete;
@@ -118,9 +116,10 @@ class Committer {
   bool SpinForWork();
   void SyncLoop();
   void WriteGroup(std::vector<Pending>* group);
+  // One batch holding the records of all of `group`'s (`bytes` in all).
+  static rocksdb::WriteBatch MergeBatches(const std::vector<Pending>& group, size_t bytes);
 
   rocksdb::DB* const db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   const FlushMode mode_;
   const std::chrono::milliseconds flush_interval_;
   const std::chrono::microseconds spin_;

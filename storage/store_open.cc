@@ -305,8 +305,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 Store::Store(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,
              std::vector<rocksdb::ColumnFamilyHandle*> handles)
     : options_(options), db_(std::move(db)), handles_(std::move(handles)) {
-  committer_ = std::make_unique<Committer>(db_.get(), handles_, options_.flush,
-                                           options_.flush_interval, options_.commit_spin);
+  committer_ = std::make_unique<Committer>(db_.get(), options_.flush, options_.flush_interval,
+                                           options_.commit_spin);
 }
 
 Store::~Store() {

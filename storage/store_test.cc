@@ -296,6 +296,65 @@ TEST_P(StoreTest, ConcurrentCommitsAreGroupedAndAllCompleted) {
   EXPECT_EQ(stats.committer.spins_hit + stats.committer.spins_missed, 0u);
 }
 
+TEST_P(StoreTest, BatchesQueuedTogetherAreWrittenAsOneGroupInOrder) {
+  auto store = OpenStore();
+  // The first batch's callback holds the writer, so the next three queue up
+  // and are merged into one write.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> holding;
+  Batch first = store->NewBatch();
+  first.Put(Keyspace::kTxn, "Ma", "1");
+  store->Commit(std::move(first), [&] {
+    holding.set_value();
+    released.wait();
+  });
+  holding.get_future().wait();
+  std::vector<std::future<void>> waits;
+  auto commit = [&](Batch b) {
+    auto p = std::make_shared<std::promise<void>>();
+    waits.push_back(p->get_future());
+    store->Commit(std::move(b), [p] { p->set_value(); });
+  };
+  Batch b1 = store->NewBatch();
+  b1.Put(Keyspace::kTxn, "Mb", "2");
+  const std::string due("Cg\0k", 4);
+  b1.Put(Keyspace::kTxnDue, due, "");
+  for (int i = 0; i < 6; ++i) {
+    b1.PutInflight(SubscriptionId(1), QueueId(0), Offset(i), v1::InflightRecord());
+  }
+  commit(std::move(b1));
+  Batch b2 = store->NewBatch();
+  b2.Delete(Keyspace::kTxn, "Ma");
+  b2.Put(Keyspace::kTxn, "Mb", "3");  // overwrites b1's, in the same group
+  b2.DeleteInflightRange(SubscriptionId(1), QueueId(0), Offset(1), Offset(4));
+  commit(std::move(b2));
+  Batch b3 = store->NewBatch();
+  b3.Delete(Keyspace::kTxnDue, due);
+  b3.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 1));
+  commit(std::move(b3));
+  release.set_value();
+  for (auto& w : waits) w.wait();
+
+  EXPECT_GE(store->stats().committer.max_group, 3u);
+  EXPECT_FALSE(store->Get(Keyspace::kTxn, "Ma")->has_value());
+  EXPECT_EQ(store->Get(Keyspace::kTxn, "Mb")->value_or(""), "3");
+  EXPECT_FALSE(store->Get(Keyspace::kTxnDue, due)->has_value());
+  std::vector<uint64_t> inflight;
+  ASSERT_TRUE(store
+                  ->Scan(Keyspace::kInflight, keys::InflightPrefix(SubscriptionId(1)),
+                         keys::PrefixSuccessor(keys::InflightPrefix(SubscriptionId(1))),
+                         [&](std::string_view key, std::string_view) {
+                           inflight.push_back(keys::ParseInflightKey(key)->offset.value());
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(inflight, (std::vector<uint64_t>{0, 4, 5}));
+  auto last = store->LastMessageOffset(TopicId(1), QueueId(0));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(**last, Offset(0));
+}
+
 TEST_P(StoreTest, CommitterSpinsForABatchThatFollowsClosely) {
   // Long enough that the second commit, submitted as soon as the first is
   // done, always arrives within the spin.
