@@ -48,6 +48,8 @@ TEST(InsertHintTest, KeyspacesWithRangeDeletesHaveNoHints) {
 }
 
 TEST(InsertHintDeathTest, RangeDeleteInAHintedKeyspaceIsFatal) {
+  // The store's threads are running: re-execute rather than fork from here.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.Sub("db");
