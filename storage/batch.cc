@@ -29,7 +29,8 @@ void Batch::PutMessage(TopicId topic, QueueId queue, Offset offset, std::string_
 }
 
 void Batch::DeleteMessages(TopicId topic, QueueId queue, Offset from, Offset to) {
-  CheckOk(batch_.DeleteRange(cf(Keyspace::kMessages), keys::MessageKey(topic, queue, from),
+  CheckOk(batch_.DeleteRange(cf(Keyspace::kMessages),
+                             keys::OffsetRangeBegin(keys::MessageKey(topic, queue, from)),
                              keys::MessageKey(topic, queue, to)));
 }
 
@@ -56,7 +57,8 @@ void Batch::DeleteInflight(SubscriptionId sub, QueueId queue, Offset offset) {
 }
 
 void Batch::DeleteInflightRange(SubscriptionId sub, QueueId queue, Offset from, Offset to) {
-  CheckOk(batch_.DeleteRange(cf(Keyspace::kInflight), keys::InflightKey(sub, queue, from),
+  CheckOk(batch_.DeleteRange(cf(Keyspace::kInflight),
+                             keys::OffsetRangeBegin(keys::InflightKey(sub, queue, from)),
                              keys::InflightKey(sub, queue, to)));
 }
 

@@ -5,30 +5,69 @@
 namespace halfmq::storage {
 namespace {
 
-// The first `n` bytes (the whole key if shorter).
-class LeadingBytes : public rocksdb::SliceTransform {
+// Base of our extractors: no key is in the domain until the store enables
+// hints.
+class HintPrefix : public rocksdb::SliceTransform {
  public:
-  explicit LeadingBytes(size_t n) : n_(n) {}
+  explicit HintPrefix(std::shared_ptr<const std::atomic<bool>> enabled)
+      : enabled_(std::move(enabled)) {}
+  bool InDomain(const rocksdb::Slice& key) const final {
+    return enabled_->load(std::memory_order_acquire) && Streams(key);
+  }
+
+ protected:
+  // Whether `key` belongs to a stream (otherwise it inserts without a hint).
+  virtual bool Streams(const rocksdb::Slice& key) const = 0;
+
+ private:
+  const std::shared_ptr<const std::atomic<bool>> enabled_;
+};
+
+// The first `n` bytes (the whole key if shorter).
+class LeadingBytes : public HintPrefix {
+ public:
+  LeadingBytes(std::shared_ptr<const std::atomic<bool>> enabled, size_t n)
+      : HintPrefix(std::move(enabled)), n_(n) {}
   const char* Name() const override { return "halfmq.LeadingBytes"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     return rocksdb::Slice(key.data(), key.size() < n_ ? key.size() : n_);
   }
-  bool InDomain(const rocksdb::Slice&) const override { return true; }
+
+ protected:
+  bool Streams(const rocksdb::Slice&) const override { return true; }
 
  private:
   const size_t n_;
 };
 
+// The (id, queue) prefix of 16-byte (id, queue, offset) point keys. Range
+// deletes begin at keys of other lengths (keys::OffsetRangeBegin), which
+// insert without a hint (see the header).
+class QueuePointKeys : public HintPrefix {
+ public:
+  using HintPrefix::HintPrefix;
+  const char* Name() const override { return "halfmq.QueuePointKeys"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 8);
+  }
+
+ protected:
+  bool Streams(const rocksdb::Slice& key) const override { return key.size() == 16; }
+};
+
 // The type byte of keys of one type; keys of other types insert without a
 // hint.
-class OneType : public rocksdb::SliceTransform {
+class OneType : public HintPrefix {
  public:
-  explicit OneType(char type) : type_(type) {}
+  OneType(std::shared_ptr<const std::atomic<bool>> enabled, char type)
+      : HintPrefix(std::move(enabled)), type_(type) {}
   const char* Name() const override { return "halfmq.OneType"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     return rocksdb::Slice(key.data(), 1);
   }
-  bool InDomain(const rocksdb::Slice& key) const override {
+
+ protected:
+  bool Streams(const rocksdb::Slice& key) const override {
     return !key.empty() && key[0] == type_;
   }
 
@@ -39,8 +78,9 @@ class OneType : public rocksdb::SliceTransform {
 // The type byte and the name after it up to and including its '\0'
 // terminator ('C' + group + '\0' of the due index); the whole key if it has
 // no terminator.
-class TypeAndName : public rocksdb::SliceTransform {
+class TypeAndName : public HintPrefix {
  public:
+  using HintPrefix::HintPrefix;
   const char* Name() const override { return "halfmq.TypeAndName"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     if (key.size() <= 1) return key;
@@ -48,42 +88,38 @@ class TypeAndName : public rocksdb::SliceTransform {
     if (nul == nullptr) return key;
     return rocksdb::Slice(key.data(), static_cast<const char*>(nul) - key.data() + 1);
   }
-  bool InDomain(const rocksdb::Slice&) const override { return true; }
+
+ protected:
+  bool Streams(const rocksdb::Slice&) const override { return true; }
 };
 
 }  // namespace
 
 bool HasInsertHints(Keyspace k) {
-  return k != Keyspace::kMessages && k != Keyspace::kInflight && k != Keyspace::kDefault &&
-         k != Keyspace::kMeta && k != Keyspace::kDelayed;
+  return k != Keyspace::kDefault && k != Keyspace::kMeta && k != Keyspace::kDelayed;
 }
 
-std::shared_ptr<const rocksdb::SliceTransform> InsertHintPrefix(Keyspace k) {
-  if (!HasInsertHints(k)) return nullptr;
+std::shared_ptr<const rocksdb::SliceTransform> InsertHints::For(Keyspace k) const {
   switch (k) {
     case Keyspace::kCursors:  // subscription id + queue id
-      return std::make_shared<LeadingBytes>(8);
+      return std::make_shared<LeadingBytes>(enabled_, 8);
+    case Keyspace::kMessages:  // a queue's offsets, appended in order
+    case Keyspace::kInflight:  // a subscription queue's deliveries
+      return std::make_shared<QueuePointKeys>(enabled_);
     case Keyspace::kTxnDue:  // per producer group, by due time
-      return std::make_shared<TypeAndName>();
+      return std::make_shared<TypeAndName>(enabled_);
     case Keyspace::kTxn:         // 'M' and 'U' + time-ordered transaction id
     case Keyspace::kTxnHalf:     // 'H' + transaction id
     case Keyspace::kTxnOutcome:  // 'O' + transaction id
     case Keyspace::kTxnAge:      // 'A' + deadline
     case Keyspace::kTxnSettled:  // 'X' + expiry time
-      return std::make_shared<LeadingBytes>(1);
+      return std::make_shared<LeadingBytes>(enabled_, 1);
     case Keyspace::kIndex:
       // 'I' + message id: written as messages are stored. Not the trace
       // events: those of deliveries, acks and commits go next to the
       // message's earlier events, all over the keyspace, and a hint that
       // jumps costs more than RocksDB's plain insert. Nor 'K' + user key.
-      return std::make_shared<OneType>(keys::kIdIndexPrefix);
-    case Keyspace::kMessages:
-    case Keyspace::kInflight:
-      // Range deletes (retention, ack runs): RocksDB 7.8 passes the point
-      // table's hints to the range-tombstone skip list as well, which
-      // corrupts it (an assertion in InlineSkipList::Insert; later releases
-      // use hints for point keys only). Appends to one queue still get
-      // RocksDB's own last-insert splice.
+      return std::make_shared<OneType>(enabled_, keys::kIdIndexPrefix);
     case Keyspace::kDefault:
     case Keyspace::kMeta:
     case Keyspace::kDelayed:

@@ -4,12 +4,19 @@
 #include <random>
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "storage/store.h"
 #include "tests/util/temp_dir.h"
 
 namespace halfmq::storage {
 namespace {
+
+std::shared_ptr<const rocksdb::SliceTransform> InsertHintPrefix(Keyspace k) {
+  InsertHints hints;
+  hints.Enable();
+  return hints.For(k);
+}
 
 std::string Prefix(Keyspace k, const std::string& key) {
   auto t = InsertHintPrefix(k);
@@ -33,18 +40,114 @@ TEST(InsertHintTest, PrefixNamesTheKeyStream) {
   EXPECT_EQ(Prefix(Keyspace::kTxn, ""), "");
 }
 
-TEST(InsertHintTest, KeyspacesWithRangeDeletesHaveNoHints) {
-  for (Keyspace k : {Keyspace::kMessages, Keyspace::kInflight, Keyspace::kDefault,
-                     Keyspace::kMeta, Keyspace::kDelayed}) {
+TEST(InsertHintTest, WhichKeyspacesHaveHints) {
+  for (Keyspace k : {Keyspace::kDefault, Keyspace::kMeta, Keyspace::kDelayed}) {
     EXPECT_FALSE(HasInsertHints(k)) << KeyspaceName(k);
     EXPECT_EQ(InsertHintPrefix(k), nullptr) << KeyspaceName(k);
   }
-  for (Keyspace k : {Keyspace::kCursors, Keyspace::kTxn, Keyspace::kTxnDue, Keyspace::kIndex,
-                     Keyspace::kTxnHalf, Keyspace::kTxnOutcome, Keyspace::kTxnAge,
-                     Keyspace::kTxnSettled}) {
+  for (Keyspace k : {Keyspace::kMessages, Keyspace::kInflight, Keyspace::kCursors,
+                     Keyspace::kTxn, Keyspace::kTxnDue, Keyspace::kIndex, Keyspace::kTxnHalf,
+                     Keyspace::kTxnOutcome, Keyspace::kTxnAge, Keyspace::kTxnSettled}) {
     EXPECT_TRUE(HasInsertHints(k)) << KeyspaceName(k);
     EXPECT_NE(InsertHintPrefix(k), nullptr) << KeyspaceName(k);
   }
+}
+
+// Recovery at open replays range deletes written by older versions, which
+// began at point keys: until the store enables them, no key gets a hint.
+TEST(InsertHintTest, NoKeyIsInTheDomainUntilEnabled) {
+  InsertHints hints;
+  std::string message = keys::MessageKey(TopicId(1), QueueId(0), Offset(5));
+  EXPECT_FALSE(hints.For(Keyspace::kMessages)->InDomain(message));
+  EXPECT_FALSE(hints.For(Keyspace::kTxn)->InDomain(keys::TxnMetaKey("t")));
+  hints.Enable();
+  EXPECT_TRUE(hints.For(Keyspace::kMessages)->InDomain(message));
+  EXPECT_TRUE(hints.For(Keyspace::kTxn)->InDomain(keys::TxnMetaKey("t")));
+}
+
+// A data directory from before range deletes began outside the hint domain:
+// its WAL holds a range delete that begins at a point key, among point
+// writes to the same queue. Opening the store replays it without hints (with
+// them, RocksDB 7.8's range-tombstone skip list is corrupted and its
+// assertions abort), and the store then works with hints on.
+TEST(InsertHintTest, WalFromBeforeIsRecoveredWithoutHints) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  ASSERT_TRUE(Store::Open(options).ok());  // creates the keyspaces
+  std::map<std::string, std::string> model;
+  {
+    rocksdb::DBOptions db_options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (int i = 0; i < kNumKeyspaces; ++i) {
+      descriptors.emplace_back(KeyspaceName(static_cast<Keyspace>(i)),
+                               rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::ColumnFamilyHandle* inflight = handles[static_cast<int>(Keyspace::kInflight)];
+    rocksdb::WriteBatch batch;
+    for (int i = 0; i < 200; ++i) {
+      std::string key = keys::InflightKey(SubscriptionId(1), QueueId(i % 2), Offset(i));
+      ASSERT_TRUE(batch.Put(inflight, key, "v").ok());
+      model[key] = "v";
+      if (i % 50 == 49) {
+        std::string from = keys::InflightKey(SubscriptionId(1), QueueId(i % 2), Offset(i - 40));
+        std::string to = keys::InflightKey(SubscriptionId(1), QueueId(i % 2), Offset(i - 10));
+        ASSERT_TRUE(batch.DeleteRange(inflight, from, to).ok());
+        model.erase(model.lower_bound(from), model.lower_bound(to));
+      }
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    ASSERT_TRUE(db->Write(wo, &batch).ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  auto opened = Store::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<Store> store = std::move(opened).value();
+  Batch b = store->NewBatch();
+  for (int i = 200; i < 300; ++i) {
+    std::string key = keys::InflightKey(SubscriptionId(1), QueueId(i % 2), Offset(i));
+    b.PutInflight(SubscriptionId(1), QueueId(i % 2), Offset(i), v1::InflightRecord());
+    model[key] = "";
+  }
+  b.DeleteInflightRange(SubscriptionId(1), QueueId(0), Offset(150), Offset(250));
+  model.erase(model.lower_bound(keys::InflightKey(SubscriptionId(1), QueueId(0), Offset(150))),
+              model.lower_bound(keys::InflightKey(SubscriptionId(1), QueueId(0), Offset(250))));
+  store->CommitAndWait(std::move(b));
+  std::map<std::string, std::string> seen;
+  ASSERT_TRUE(store
+                  ->Scan(Keyspace::kInflight, "", "\xff",
+                         [&](std::string_view key, std::string_view value) {
+                           seen.emplace(std::string(key), std::string(value));
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, model);
+}
+
+// Range deletes in the queue keyspaces begin at keys no point key equals,
+// which the hints leave alone, and delete exactly the offsets asked for.
+TEST(InsertHintTest, RangeDeletesBeginOutsideTheHintDomain) {
+  auto hint = InsertHintPrefix(Keyspace::kMessages);
+  std::string k0 = keys::MessageKey(TopicId(3), QueueId(1), Offset(0));
+  std::string k7 = keys::MessageKey(TopicId(3), QueueId(1), Offset(7));
+  EXPECT_TRUE(hint->InDomain(k7));
+  EXPECT_EQ(hint->Transform(k7).ToString(), k7.substr(0, 8));
+  for (const std::string& first : {k0, k7}) {
+    std::string begin = keys::OffsetRangeBegin(first);
+    EXPECT_FALSE(hint->InDomain(begin));
+    EXPECT_LE(begin, first);
+  }
+  EXPECT_GT(keys::OffsetRangeBegin(k7), keys::MessageKey(TopicId(3), QueueId(1), Offset(6)));
+  EXPECT_GT(keys::OffsetRangeBegin(k0),
+            keys::MessageKey(TopicId(3), QueueId(0), Offset(UINT64_MAX)));
+  EXPECT_FALSE(InsertHintPrefix(Keyspace::kInflight)
+                   ->InDomain(keys::OffsetRangeBegin(
+                       keys::InflightKey(SubscriptionId(2), QueueId(0), Offset(9)))));
 }
 
 TEST(InsertHintDeathTest, RangeDeleteInAHintedKeyspaceIsFatal) {
@@ -60,11 +163,11 @@ TEST(InsertHintDeathTest, RangeDeleteInAHintedKeyspaceIsFatal) {
 }
 
 // What the hints are for: several streams of nearly ordered keys, puts and
-// deletes interleaved, in every hinted keyspace, plus range deletes beside
-// point writes where there are no hints. The memtables (and those the WAL
+// deletes interleaved, in every hinted keyspace, with range deletes among
+// the in-flight entries and the messages. The memtables (and those the WAL
 // is recovered into) must read back exactly what a plain map holds.
 // Debian's RocksDB keeps its assertions, so a corrupted skip list also aborts
-// here (as it did with hints in the in-flight keyspace).
+// here (as it did when range deletes began at point keys).
 TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
   testing::TempDir dir;
   StoreOptions options;
@@ -80,7 +183,8 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
   const std::vector<Keyspace> spaces = {Keyspace::kTxn,      Keyspace::kTxnDue,
                                         Keyspace::kTxnHalf,  Keyspace::kTxnOutcome,
                                         Keyspace::kTxnAge,   Keyspace::kIndex,
-                                        Keyspace::kInflight, Keyspace::kCursors};
+                                        Keyspace::kInflight, Keyspace::kCursors,
+                                        Keyspace::kMessages};
   std::map<Keyspace, std::map<std::string, std::string>> model;
   std::mt19937 rng(7);
   const char* groups[] = {"a", "bb", "ccc"};
@@ -105,6 +209,9 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
         case Keyspace::kCursors:
           key = keys::CursorKey(SubscriptionId(rng() % 3), QueueId(rng() % 4));
           break;
+        case Keyspace::kMessages:
+          key = keys::MessageKey(TopicId(1), QueueId(rng() % 4), Offset(n));
+          break;
         case Keyspace::kIndex:
           key = (rng() % 2 ? keys::TraceKey(std::to_string(t), t, n)
                            : keys::IdIndexKey(std::to_string(t), TopicId(1)));
@@ -127,14 +234,19 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
       }
     }
     if (round % 10 == 9) {
-      // An ack run: a range delete where there are no hints.
-      std::string from = keys::InflightKey(SubscriptionId(1), QueueId(round % 4), Offset(0));
-      std::string to = keys::InflightKey(SubscriptionId(1), QueueId(round % 4),
-                                         Offset(1'000'000 + round * 40 - 100));
-      b.DeleteInflightRange(SubscriptionId(1), QueueId(round % 4), Offset(0),
-                            Offset(1'000'000 + round * 40 - 100));
-      auto& m = model[Keyspace::kInflight];
-      m.erase(m.lower_bound(from), m.lower_bound(to));
+      // An ack run, and retention of a queue's old messages (from offset 0
+      // and from a later offset: the two shapes of range-delete begin key).
+      QueueId q(round % 4);
+      uint64_t from = 1'000'000 + round * 40 - 300, to = 1'000'000 + round * 40 - 100;
+      b.DeleteInflightRange(SubscriptionId(1), q, Offset(from), Offset(to));
+      auto& inflight = model[Keyspace::kInflight];
+      inflight.erase(inflight.lower_bound(keys::InflightKey(SubscriptionId(1), q, Offset(from))),
+                     inflight.lower_bound(keys::InflightKey(SubscriptionId(1), q, Offset(to))));
+      uint64_t low = round % 20 == 9 ? 0 : round * 40 - 200;
+      b.DeleteMessages(TopicId(1), q, Offset(low), Offset(round * 40 - 20));
+      auto& messages = model[Keyspace::kMessages];
+      messages.erase(messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(low))),
+                     messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(round * 40 - 20))));
     }
     store->CommitAndWait(std::move(b));
     // Recovery replays the WAL into new memtables, with hints too.

@@ -1,5 +1,7 @@
 #include "storage/keys.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 
 namespace halfmq::storage {
@@ -104,6 +106,16 @@ std::optional<MessageKeyParts> ParseMessageKey(std::string_view key) {
   return MessageKeyParts{TopicId(DecodeFixed32BE(key.data())),
                          QueueId(DecodeFixed32BE(key.data() + 4)),
                          Offset(DecodeFixed64BE(key.data() + 8))};
+}
+
+std::string OffsetRangeBegin(std::string_view first_key) {
+  CHECK_EQ(first_key.size(), 16u) << "not a (id, queue, offset) key";
+  uint64_t offset = DecodeFixed64BE(first_key.data() + 8);
+  std::string k(first_key.substr(0, 8));
+  if (offset == 0) return k;
+  PutFixed64BE(&k, offset - 1);
+  k.push_back('\0');
+  return k;
 }
 
 std::string CursorKey(SubscriptionId sub, QueueId queue) {

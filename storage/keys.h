@@ -71,6 +71,14 @@ struct MessageKeyParts {
 };
 std::optional<MessageKeyParts> ParseMessageKey(std::string_view key);
 
+// The begin key of a range delete from `first_key` (a 16-byte kMessages or
+// kInflight key) on, that no point key equals: the 8-byte (id, queue) prefix
+// for offset 0, else the key of the offset before plus '\0'. Both sort after
+// every key before `first_key` and before `first_key` itself. The memtable
+// insert hints of these keyspaces tell range deletes from point writes by
+// this (storage/insert_hint.h).
+std::string OffsetRangeBegin(std::string_view first_key);
+
 // kCursors: sub_id(4) + queue(4) -> CursorRecord
 std::string CursorKey(SubscriptionId sub, QueueId queue);
 std::optional<std::pair<SubscriptionId, QueueId>> ParseCursorKey(std::string_view key);

@@ -129,7 +129,8 @@ Status MigrateFromFormat1(rocksdb::DB* db, const std::vector<rocksdb::ColumnFami
 
 rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
                                        const std::shared_ptr<rocksdb::Cache>& cache,
-                                       const rocksdb::CompactionFilter* index_filter) {
+                                       const rocksdb::CompactionFilter* index_filter,
+                                       const InsertHints& hints) {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
@@ -219,7 +220,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
   }
   // Our single commit writer inserts without RocksDB's concurrent memtable
   // writes, which is what the hints need (see storage/insert_hint.h).
-  cf.memtable_insert_with_hint_prefix_extractor = InsertHintPrefix(k);
+  cf.memtable_insert_with_hint_prefix_extractor = hints.For(k);
   if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
     // Small keys (and outcome records): smaller memtables.
     cf.write_buffer_size = 8 << 20;
@@ -251,10 +252,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
                                     /*strict_capacity_limit=*/false,
                                     /*high_pri_pool_ratio=*/0.5);
   auto index_filter = std::make_unique<IndexExpiryFilter>(options.index_ttl_ms);
+  InsertHints hints;  // off while the WAL is recovered (see insert_hint.h)
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kNumKeyspaces; ++i) {
     auto k = static_cast<Keyspace>(i);
-    descriptors.emplace_back(KeyspaceName(k), CfOptions(k, options, cache, index_filter.get()));
+    descriptors.emplace_back(KeyspaceName(k),
+                             CfOptions(k, options, cache, index_filter.get(), hints));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -266,8 +269,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     return status;
   };
-  // Merging batches (Committer) maps column family ids back to handles by
-  // index, so ids must equal our keyspace numbering. They do as long as the
+  // Write batches (and the WAL) name column families by id, and Batch maps
+  // keyspaces to handles by index, so ids must equal our keyspace numbering. They do as long as the
   // families were created in this order, which Open has always done.
   for (int i = 0; i < kNumKeyspaces; ++i) {
     if (handles[i]->GetID() != static_cast<uint32_t>(i)) {
@@ -297,6 +300,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     return fail(Status::FailedPrecondition("data directory has storage format " + version +
                                            ", this broker reads format " + kFormatVersion));
   }
+  hints.Enable();
   std::unique_ptr<Store> store(new Store(options, std::move(db), std::move(handles)));
   store->index_filter_ = std::move(index_filter);
   return store;
