@@ -246,6 +246,18 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
   db_options.env = WalExtendingEnv();
+  if (options.background_low_priority) {
+    // Flushes compete with the commit writer, the network threads and the
+    // clients for the CPU; at normal priority a 64 MiB flush of the messages
+    // keyspace (LZ4, blob files) delays group commits for tens of ms and
+    // sets the tail latency. At nice 19 they run in the idle time between;
+    // if they fall behind, RocksDB stalls writes and the CPU frees up.
+    for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW}) {
+      rocksdb::Status ps =
+          rocksdb::Env::Default()->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow);
+      LOG_IF(WARNING, !ps.ok()) << "lowering RocksDB background priority: " << ps.ToString();
+    }
+  }
 
   // Half of the cache is reserved for index and filter blocks.
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/-1,

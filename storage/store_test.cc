@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -418,6 +420,41 @@ INSTANTIATE_TEST_SUITE_P(FlushModes, StoreTest,
                          [](const ::testing::TestParamInfo<FlushMode>& p) {
                            return p.param == FlushMode::kSync ? "Sync" : "Async";
                          });
+
+// The nice value of this process's threads with the given name (-100 if
+// there is none).
+int NiceOfThread(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the parenthesised name: state is field 3, nice field 19.
+    std::istringstream rest(all.substr(all.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+    }
+    return std::stoi(field);
+  }
+  return -100;
+}
+
+TEST(StoreOpenTest, FlushesAndCompactionsRunAtLowPriority) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  Batch b = (*store)->NewBatch();
+  b.PutMessage(TopicId(1), QueueId(0), Offset(0), "m");
+  (*store)->CommitAndWait(std::move(b));
+  // Flushes the memtable (a job of the flush pool) and compacts.
+  ASSERT_TRUE((*store)->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(1)).ok());
+  EXPECT_TRUE(testing::Eventually([] { return NiceOfThread("rocksdb:high") == 19; }))
+      << "flush thread nice " << NiceOfThread("rocksdb:high");
+}
 
 TEST(StoreOpenTest, SecondOpenOfSameDirectoryFails) {
   testing::TempDir dir;
