@@ -5,7 +5,6 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
-#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -15,57 +14,10 @@
 #include "storage/insert_hint.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
+#include "storage/wal_file.h"
 
 namespace halfmq::storage {
 namespace {
-
-// RocksDB preallocates WAL files in large blocks, by default with
-// FALLOC_FL_KEEP_SIZE: every append then still grows the file, so each
-// fdatasync also has to write the inode. Extending the file instead makes
-// most fdatasyncs of small appends write data only (measured on this ext4:
-// p50 166 -> 111 us for 1 KiB appends; the first write into each new 4 KiB
-// block still converts an unwritten extent). RocksDB truncates a WAL to its
-// real size when it closes it; after a crash the preallocated tail reads as
-// zeros, which the log reader skips as padding (kZeroType records).
-class WalExtendingFileSystem : public rocksdb::FileSystemWrapper {
- public:
-  explicit WalExtendingFileSystem(std::shared_ptr<rocksdb::FileSystem> target)
-      : FileSystemWrapper(std::move(target)) {}
-  const char* Name() const override { return "HalfmqWalExtendingFileSystem"; }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override {
-    return target()->NewWritableFile(name, ForFile(name, options), result, dbg);
-  }
-  rocksdb::IOStatus ReopenWritableFile(const std::string& name,
-                                       const rocksdb::FileOptions& options,
-                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                       rocksdb::IODebugContext* dbg) override {
-    return target()->ReopenWritableFile(name, ForFile(name, options), result, dbg);
-  }
-
- private:
-  static rocksdb::FileOptions ForFile(const std::string& name,
-                                      const rocksdb::FileOptions& options) {
-    rocksdb::FileOptions out = options;
-    constexpr std::string_view kWalSuffix = ".log";
-    if (name.size() > kWalSuffix.size() &&
-        name.compare(name.size() - kWalSuffix.size(), kWalSuffix.size(), kWalSuffix) == 0) {
-      out.fallocate_with_keep_size = false;
-    }
-    return out;
-  }
-};
-
-// One for the process; RocksDB keeps a pointer to it.
-rocksdb::Env* WalExtendingEnv() {
-  static rocksdb::Env* env =
-      rocksdb::NewCompositeEnv(
-          std::make_shared<WalExtendingFileSystem>(rocksdb::FileSystem::Default()))
-          .release();
-  return env;
-}
 
 constexpr char kFormatVersionKey[] = "halfmq.format_version";
 constexpr char kFormatVersion[] = "2";
@@ -245,7 +197,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
-  db_options.env = WalExtendingEnv();
+  db_options.env = WalEnv();  // WAL preallocation and zero-fill ahead (wal_file.h)
   if (options.background_low_priority) {
     // Flushes compete with the commit writer, the network threads and the
     // clients for the CPU; at normal priority a 64 MiB flush of the messages

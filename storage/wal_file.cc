@@ -1,0 +1,280 @@
+#include "storage/wal_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <glog/logging.h>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
+#include "common/thread_name.h"
+
+namespace halfmq::storage {
+namespace {
+
+bool IsWal(const std::string& name) {
+  constexpr std::string_view kWalSuffix = ".log";
+  return name.size() > kWalSuffix.size() &&
+         name.compare(name.size() - kWalSuffix.size(), kWalSuffix.size(), kWalSuffix) == 0;
+}
+
+// One open WAL file as the zeroer sees it. Offsets are file offsets.
+struct ZeroState {
+  explicit ZeroState(int file) : fd(file) {}
+  ~ZeroState() { ::close(fd); }
+
+  const int fd;  // our own descriptor, for pwrite/fdatasync/ftruncate
+  Mutex mu;
+  CondVar claim_done;
+  uint64_t written GUARDED_BY(mu) = 0;  // end of the appends reserved so far
+  uint64_t zeroed GUARDED_BY(mu) = 0;   // zero-filled (or written) below this
+  // The range being zero-filled now (empty when begin == end).
+  uint64_t claim_begin GUARDED_BY(mu) = 0;
+  uint64_t claim_end GUARDED_BY(mu) = 0;
+  bool closed GUARDED_BY(mu) = false;  // no more claims
+};
+
+// The thread that zero-fills every open WAL of one file system ahead of its
+// writer (see the header).
+class Zeroer {
+ public:
+  explicit Zeroer(WalZeroOptions options)
+      : options_(options), zeros_(options.chunk_bytes, '\0') {
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("halfmq-walzero");
+      Loop();
+    });
+  }
+  ~Zeroer() {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+      cv_.SignalAll();
+    }
+    thread_.join();
+  }
+
+  const WalZeroOptions& options() const { return options_; }
+
+  void Add(std::shared_ptr<ZeroState> file) {
+    MutexLock lock(&mu_);
+    files_.push_back(std::move(file));
+    work_ = true;
+    cv_.Signal();
+  }
+  void Remove(const ZeroState* file) {
+    MutexLock lock(&mu_);
+    files_.erase(std::remove_if(files_.begin(), files_.end(),
+                                [file](const auto& f) { return f.get() == file; }),
+                 files_.end());
+  }
+  void Wake() {
+    MutexLock lock(&mu_);
+    work_ = true;
+    cv_.Signal();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::vector<std::shared_ptr<ZeroState>> files;
+      {
+        MutexLock lock(&mu_);
+        while (!stop_ && !work_) cv_.Wait(&mu_);
+        if (stop_) return;
+        work_ = false;
+        files = files_;
+      }
+      for (bool more = true; more;) {
+        more = false;
+        for (const auto& f : files) more |= ZeroChunk(f.get());
+      }
+    }
+  }
+
+  // Zero-fills the next chunk of `f` if it is less than ahead_bytes ahead of
+  // its writer; false if there was nothing to do.
+  bool ZeroChunk(ZeroState* f) {
+    uint64_t begin, end;
+    {
+      MutexLock lock(&f->mu);
+      if (f->closed) return false;
+      begin = std::max(f->zeroed, f->written);
+      if (begin >= f->written + options_.ahead_bytes) return false;
+      end = begin + options_.chunk_bytes;
+      f->claim_begin = begin;
+      f->claim_end = end;
+    }
+    bool ok = true;
+    for (uint64_t at = begin; at < end;) {
+      ssize_t n = ::pwrite(f->fd, zeros_.data(), end - at, static_cast<off_t>(at));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ok = false;
+        break;
+      }
+      at += static_cast<uint64_t>(n);
+    }
+    {
+      MutexLock lock(&f->mu);
+      f->claim_begin = f->claim_end = 0;
+      if (ok) f->zeroed = end;
+      if (!ok) f->closed = true;  // e.g. a full disk: stop, the writer goes on
+      f->claim_done.SignalAll();
+    }
+    if (!ok) {
+      LOG(WARNING) << "zero-filling the WAL ahead of its writer failed: " << std::strerror(errno)
+                   << "; its syncs may be slower";
+      return false;
+    }
+    // Write the zeros and the now-written extents out, so that the commit
+    // writer's syncs find nothing of this range left to do.
+    ::fdatasync(f->fd);
+    return true;
+  }
+
+  const WalZeroOptions options_;
+  const std::string zeros_;
+  Mutex mu_;
+  CondVar cv_;
+  std::vector<std::shared_ptr<ZeroState>> files_ GUARDED_BY(mu_);
+  bool work_ GUARDED_BY(mu_) = false;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+class ZeroAheadWalFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  ZeroAheadWalFile(std::unique_ptr<rocksdb::FSWritableFile> target, Zeroer* zeroer,
+                   std::shared_ptr<ZeroState> state)
+      : FSWritableFileOwnerWrapper(std::move(target)), zeroer_(zeroer), state_(std::move(state)) {
+    zeroer_->Add(state_);
+  }
+  ~ZeroAheadWalFile() override { StopZeroing(); }
+
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+    Reserve(data.size());
+    return target()->Append(data, options, dbg);
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           const rocksdb::DataVerificationInfo& info,
+                           rocksdb::IODebugContext* dbg) override {
+    Reserve(data.size());
+    return target()->Append(data, options, info, dbg);
+  }
+  rocksdb::IOStatus Close(const rocksdb::IOOptions& options,
+                          rocksdb::IODebugContext* dbg) override {
+    uint64_t size = StopZeroing();
+    rocksdb::IOStatus s = target()->Close(options, dbg);
+    // RocksDB trims its own preallocation; zeros we wrote past it go too.
+    struct stat st;
+    if (s.ok() && state_ != nullptr && ::fstat(state_->fd, &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) > size &&
+        ::ftruncate(state_->fd, static_cast<off_t>(size)) != 0) {
+      LOG(WARNING) << "trimming a closed WAL: " << std::strerror(errno);
+    }
+    state_.reset();
+    return s;
+  }
+
+ private:
+  // Reserves [written, written + n) for an append; waits while the zeroer is
+  // writing into that range.
+  void Reserve(uint64_t n) {
+    bool wake;
+    {
+      MutexLock lock(&state_->mu);
+      uint64_t end = state_->written + n;
+      while (state_->claim_begin < state_->claim_end && state_->claim_begin < end &&
+             state_->written < state_->claim_end) {
+        state_->claim_done.Wait(&state_->mu);
+      }
+      state_->written = end;
+      wake = !state_->closed && state_->zeroed < end + zeroer_->options().ahead_bytes / 2;
+    }
+    if (wake) zeroer_->Wake();
+  }
+
+  // Ends zeroing (waits for a chunk being written); returns the bytes
+  // appended.
+  uint64_t StopZeroing() {
+    if (state_ == nullptr) return 0;
+    uint64_t written;
+    {
+      MutexLock lock(&state_->mu);
+      state_->closed = true;
+      while (state_->claim_begin < state_->claim_end) state_->claim_done.Wait(&state_->mu);
+      written = state_->written;
+    }
+    zeroer_->Remove(state_.get());
+    return written;
+  }
+
+  Zeroer* const zeroer_;
+  std::shared_ptr<ZeroState> state_;
+};
+
+class WalFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  WalFileSystem(std::shared_ptr<rocksdb::FileSystem> target, WalZeroOptions options)
+      : FileSystemWrapper(std::move(target)) {
+    if (options.ahead_bytes > 0 && options.chunk_bytes > 0) {
+      zeroer_ = std::make_unique<Zeroer>(options);
+    }
+  }
+  const char* Name() const override { return "HalfmqWalFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    if (!IsWal(name)) return target()->NewWritableFile(name, options, result, dbg);
+    rocksdb::FileOptions extending = options;
+    extending.fallocate_with_keep_size = false;
+    rocksdb::IOStatus s = target()->NewWritableFile(name, extending, result, dbg);
+    if (!s.ok() || zeroer_ == nullptr || options.use_direct_writes) return s;
+    int fd = ::open(name.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      LOG(WARNING) << "not zero-filling WAL " << name << " ahead: " << std::strerror(errno);
+      return s;
+    }
+    *result = std::make_unique<ZeroAheadWalFile>(std::move(*result), zeroer_.get(),
+                                                 std::make_shared<ZeroState>(fd));
+    return s;
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& name,
+                                       const rocksdb::FileOptions& options,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                       rocksdb::IODebugContext* dbg) override {
+    rocksdb::FileOptions out = options;
+    if (IsWal(name)) out.fallocate_with_keep_size = false;
+    return target()->ReopenWritableFile(name, out, result, dbg);
+  }
+
+ private:
+  std::unique_ptr<Zeroer> zeroer_;  // null without zeroing
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::FileSystem> NewWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
+                                                      WalZeroOptions options) {
+  return std::make_shared<WalFileSystem>(std::move(base), options);
+}
+
+rocksdb::Env* WalEnv() {
+  static rocksdb::Env* env =
+      rocksdb::NewCompositeEnv(NewWalFileSystem(rocksdb::FileSystem::Default(), WalZeroOptions()))
+          .release();
+  return env;
+}
+
+}  // namespace halfmq::storage
