@@ -446,8 +446,12 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
     producers.push_back(std::move(p).value());
   }
   // One thread per connection keeps --inflight transactions going with the
-  // asynchronous API: half send, then (in its callback) commit, rollback or
-  // leave open.
+  // asynchronous API: --inflight chains, each running one transaction at a
+  // time (half send, then in its callback commit, rollback or leave open)
+  // and starting the next from the last callback, on the client's io
+  // thread. The connection's thread only starts the chains and waits for
+  // them to run out, so no thread is woken per transaction to refill the
+  // window. A failed transaction ends its chain.
   std::vector<std::thread> threads;
   for (int conn = 0; conn < c.connections; ++conn) {
     threads.emplace_back([&, conn] {
@@ -456,33 +460,45 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
       TransactionProducer& producer = *producers[conn];
       std::mutex mine_mu;
       std::condition_variable cv;
-      int outstanding = 0;
+      int chains = c.inflight;
       Histogram latency;
       uint64_t ok = 0, errors = 0;
       std::vector<std::string> exp, forb;
-      auto finish = [&](bool success, Clock::time_point t0, const std::string& id, int kind) {
+      std::function<void()> next;
+      auto chain_ends = [&] {
         std::lock_guard<std::mutex> l(mine_mu);
-        if (success) {
-          ++ok;
-          latency.Record(static_cast<uint64_t>(
-              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
-          if (kind == 0) exp.push_back(id);
-          if (kind == 1) forb.push_back(id);
-          if (kind == 2) (answer == TxnState::kCommit ? exp : forb).push_back(id);
-        } else {
-          ++errors;
-        }
-        --outstanding;
-        cv.notify_all();
+        if (--chains == 0) cv.notify_all();
       };
-      while (Clock::now() < stop_at && (c.count == 0 || issued.fetch_add(1) < c.count)) {
+      auto finish = [&](bool success, Clock::time_point t0, const std::string& id, int kind) {
         {
-          std::unique_lock<std::mutex> l(mine_mu);
-          cv.wait(l, [&] { return outstanding < c.inflight; });
-          ++outstanding;
+          std::lock_guard<std::mutex> l(mine_mu);
+          if (success) {
+            ++ok;
+            latency.Record(static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+            if (kind == 0) exp.push_back(id);
+            if (kind == 1) forb.push_back(id);
+            if (kind == 2) (answer == TxnState::kCommit ? exp : forb).push_back(id);
+          } else {
+            ++errors;
+          }
         }
-        double roll = pct(rng);
-        int kind = roll < c.rollback_pct ? 1 : roll < c.rollback_pct + c.unknown_pct ? 2 : 0;
+        if (success) {
+          next();
+        } else {
+          chain_ends();
+        }
+      };
+      next = [&] {
+        if (Clock::now() >= stop_at || (c.count != 0 && issued.fetch_add(1) >= c.count)) {
+          return chain_ends();
+        }
+        int kind;
+        {
+          std::lock_guard<std::mutex> l(mine_mu);  // rng: chains run on several threads
+          double roll = pct(rng);
+          kind = roll < c.rollback_pct ? 1 : roll < c.rollback_pct + c.unknown_pct ? 2 : 0;
+        }
         std::string txn_id = producer.NewTransactionId();
         auto t0 = Clock::now();
         producer.SendHalfAsync(
@@ -499,9 +515,10 @@ Result RunTxn(const Config& c, const std::string& address, std::set<std::string>
                                   finish(end.ok(), t0, id, kind);
                                 });
             });
-      }
+      };
+      for (int i = 0; i < c.inflight; ++i) next();
       std::unique_lock<std::mutex> l(mine_mu);
-      cv.wait(l, [&] { return outstanding == 0; });
+      cv.wait(l, [&] { return chains == 0; });
       std::lock_guard<std::mutex> g(mu);
       total.ok += ok;
       total.errors += errors;
