@@ -38,7 +38,7 @@ struct WalZeroOptions {
   // zeroing, only the extending preallocation).
   uint64_t ahead_bytes = 4 << 20;
   // Zero-filled per pwrite + fdatasync.
-  uint64_t chunk_bytes = 512 << 10;
+  uint64_t chunk_bytes = 128 << 10;
 };
 
 // Wraps `base`: files named *.log (RocksDB's WALs) are preallocated by
