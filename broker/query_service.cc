@@ -156,6 +156,18 @@ void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder respo
                           if (!e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
                             return true;
                           }
+                          if (e.half_stored_ms() > 0) {
+                            // A transaction settled before its first check:
+                            // its half's event is stored with the outcome's.
+                            v1::TraceEvent h;
+                            h.set_time_ms(e.half_stored_ms());
+                            h.set_kind(v1::TRACE_HALF_STORED);
+                            h.set_group(e.group());
+                            h.set_detail(e.half_detail());
+                            events.push_back(std::move(h));
+                            e.clear_half_stored_ms();
+                            e.clear_half_detail();
+                          }
                           if (e.delivered_ms() > 0) {
                             // The delivery this event ends: stored with it.
                             v1::TraceEvent d;

@@ -31,9 +31,13 @@ class Tracer {
   // Deliveries have no event of their own: one event per delivery, at its
   // end, is half the writes on the consume path (TraceMessage shows the
   // DELIVERED event from it, or from the in-flight entry while open).
+  // `half_stored_ms`, `half_detail`: for the outcome of a transaction
+  // settled before its first check, the HALF_STORED event folded into it
+  // (see TraceEvent in api.proto).
   void Add(storage::Batch* batch, std::string_view message_id, int64_t time_ms,
            v1::TraceKind kind, std::string_view group = "", std::string_view client = "",
-           uint32_t attempt = 0, std::string_view detail = "", int64_t delivered_ms = 0);
+           uint32_t attempt = 0, std::string_view detail = "", int64_t delivered_ms = 0,
+           int64_t half_stored_ms = 0, std::string_view half_detail = "");
 
  private:
   const bool enabled_;

@@ -257,6 +257,8 @@ size_t TxnService::ScanChecks(int64_t now) {
         batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, next, d.txn_id), "");
       }
       cache_.Erase(d.txn_id);
+      // Still pending at a check: its HALF_STORED events are written now.
+      TraceHalves(&meta, *messages, &batch);
       batch.Put(Keyspace::kTxn, keys::TxnMetaKey(d.txn_id), meta.SerializeAsString());
       round_bytes += meta.bytes();
       Send send;

@@ -30,6 +30,17 @@ const char* OutcomeName(v1::TxnOutcome o) {
   return o == v1::COMMIT ? "committed" : o == v1::ROLLBACK ? "rolled back" : "unknown";
 }
 
+// The detail of a HALF_STORED event.
+std::string HalfDetail(const std::string& txn_id, const std::string& topic) {
+  return "transaction " + txn_id + ", topic " + topic;
+}
+
+// When message `seq` of a transaction whose HALF_STORED events wait
+// (half_untraced) had its half stored.
+int64_t HalfStoredMs(const v1::TxnRecord& meta, int seq) {
+  return seq < meta.half_stored_ms_size() ? meta.half_stored_ms(seq) : meta.created_ms();
+}
+
 }  // namespace
 
 Result<UnresolvedAction> ParseUnresolvedAction(const std::string& name) {
@@ -294,6 +305,9 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
                                                  : options_.check_delay_ms;
     meta.set_next_check_ms(now + first);
     meta.set_age_deadline_ms(now + options_.max_age_ms);
+    // Most transactions settle within ms: their HALF_STORED events then go
+    // into the outcome's events instead of being written now.
+    meta.set_half_untraced(tracer_->enabled());
     batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn),
               "");
     batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn),
@@ -322,8 +336,12 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     m.SerializeToString(&value);
     batch.Put(Keyspace::kTxnHalf, keys::TxnHalfKey(txn, seq++), value);
     *cached.halves.Add() = m;
-    tracer_->Add(&batch, m.message_id(), now, v1::TRACE_HALF_STORED, req->producer_group(), "",
-                 0, "transaction " + txn + ", topic " + m.topic());
+    if (meta.half_untraced()) {
+      meta.add_half_stored_ms(now);
+    } else {
+      tracer_->Add(&batch, m.message_id(), now, v1::TRACE_HALF_STORED, req->producer_group(), "",
+                   0, HalfDetail(txn, m.topic()));
+    }
     topics.insert(m.topic());
     ++added;
   }
@@ -350,6 +368,18 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     Inc(metrics_->txn_half_sent, added);
     resp->Ok(std::move(frame));
   });
+}
+
+void TxnService::TraceHalves(v1::TxnRecord* meta,
+                             const google::protobuf::RepeatedPtrField<v1::Message>& halves,
+                             storage::Batch* batch) const {
+  if (!meta->half_untraced()) return;
+  for (int i = 0; i < halves.size(); ++i) {
+    tracer_->Add(batch, halves[i].message_id(), HalfStoredMs(*meta, i), v1::TRACE_HALF_STORED,
+                 meta->producer_group(), "", 0, HalfDetail(meta->txn_id(), halves[i].topic()));
+  }
+  meta->set_half_untraced(false);
+  meta->clear_half_stored_ms();
 }
 
 // --- EndTransaction --------------------------------------------------------
@@ -414,6 +444,10 @@ void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, cons
   batch->Delete(Keyspace::kTxnAge,
                 keys::TxnTimeKey(keys::kTxnAgePrefix, meta->age_deadline_ms(), txn));
   cache_.Erase(txn);
+  if (meta->half_untraced()) {
+    auto halves = LoadHalfMessages(*meta);
+    if (halves.ok()) TraceHalves(meta, *halves, batch);
+  }
   meta->set_state(v1::UNRESOLVED);
   meta->set_next_check_ms(0);
   batch->Put(Keyspace::kTxn, keys::TxnUnresolvedKey(txn), "");
@@ -527,9 +561,12 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
                                       std::move(*loaded.halves))
                                 : LoadHalfMessages(meta);
       if (half.ok()) {
-        for (const auto& m : *half) {
+        for (int i = 0; i < half->size(); ++i) {
+          const v1::Message& m = (*half)[i];
+          bool fold = meta.half_untraced();
           tracer_->Add(&batch, m.message_id(), now, v1::TRACE_ROLLED_BACK,
-                       meta.producer_group(), "", 0, "by " + by);
+                       meta.producer_group(), "", 0, "by " + by, 0,
+                       fold ? HalfStoredMs(meta, i) : 0, fold ? HalfDetail(txn_id, m.topic()) : "");
         }
       }
     }
@@ -556,8 +593,10 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   int delayed = 0;
   for (int i = 0; i < messages->size(); ++i) {
     v1::Message& m = (*messages)[i];
+    bool fold = meta.half_untraced();
     tracer_->Add(&batch, m.message_id(), now, v1::TRACE_COMMITTED, meta.producer_group(), "", 0,
-                 "by " + by);
+                 "by " + by, 0, fold ? HalfStoredMs(meta, i) : 0,
+                 fold ? HalfDetail(txn_id, m.topic()) : "");
     if (auto due = MessageLog::DueTime(m, now)) {
       results[i].set_message_id(m.message_id());
       results[i].set_topic(m.topic());

@@ -150,6 +150,10 @@ class TxnService {
   void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
   // Turns a pending transaction unresolved (in `batch`).
   void MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, const char* why);
+  // Writes the HALF_STORED events a transaction's SendHalfs left for later
+  // (meta->half_untraced; see TxnRecord) and clears that state.
+  void TraceHalves(v1::TxnRecord* meta, const google::protobuf::RepeatedPtrField<v1::Message>& halves,
+                   storage::Batch* batch) const;
   // A transaction ran out of checks or time: keep it for an operator, or
   // settle it by --txn_unresolved_action (falling back to unresolved if that
   // fails). Runs under the transaction's gate.

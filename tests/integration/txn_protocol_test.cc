@@ -1,6 +1,7 @@
 // Transactions at the wire level against a real broker: the test plays the
 // producer itself (raw frames), so it controls exactly when checks are
 // answered, with what, and when connections go away.
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -108,6 +109,23 @@ class TxnProtocolTest : public ::testing::Test {
     EXPECT_EQ(r.status().code(), v1::Status::OK);
     return {r.list_transactions_response().transactions().begin(),
             r.list_transactions_response().transactions().end()};
+  }
+
+  // The kinds of a message's trace events, oldest first (empty if unknown).
+  std::vector<v1::TraceKind> TraceKinds(const std::string& message_id,
+                                        std::vector<v1::TraceEvent>* events = nullptr) {
+    v1::Frame f;
+    f.mutable_trace_message()->set_message_id(message_id);
+    v1::Frame r = Call(admin_.get(), f);
+    std::vector<v1::TraceKind> kinds;
+    for (const auto& e : r.trace_message_response().events()) {
+      kinds.push_back(e.kind());
+      if (events) events->push_back(e);
+    }
+    return kinds;
+  }
+  static int Count(const std::vector<v1::TraceKind>& kinds, v1::TraceKind kind) {
+    return static_cast<int>(std::count(kinds.begin(), kinds.end(), kind));
   }
 
   // Reads frames on a producer connection until a CheckTransaction arrives.
@@ -412,6 +430,69 @@ TEST_F(TxnProtocolTest, NoProducerOnlineDoesNotUseUpChecks) {
   EXPECT_EQ(check->check_transaction().check_number(), 1u);
   Answer(back.get(), *check, v1::ROLLBACK);
   EXPECT_TRUE(Eventually([&] { return List(v1::TXN_STATE_UNSPECIFIED).empty(); }));
+}
+
+// A transaction settled before its first check stores its HALF_STORED event
+// with the outcome's (shown as its own event); one still pending at its first
+// check gets it written then, and the outcome does not repeat it.
+TEST_F(TxnProtocolTest, HalfStoredTraceComesWithTheOutcomeOrTheFirstCheck) {
+  StartBroker();
+  CreateTopic("orders");
+  auto producer = Hello(Connect(), "pg");
+  ASSERT_EQ(Call(producer.get(), HalfFrame("quick", "pg", {{"orders", "q1"}})).status().code(),
+            v1::Status::OK);
+  ASSERT_EQ(Call(producer.get(), EndFrame("quick", v1::ROLLBACK)).status().code(),
+            v1::Status::OK);
+  std::vector<v1::TraceEvent> events;
+  auto kinds = TraceKinds("q1", &events);
+  ASSERT_EQ(kinds, (std::vector<v1::TraceKind>{v1::TRACE_HALF_STORED, v1::TRACE_ROLLED_BACK}));
+  EXPECT_EQ(events[0].group(), "pg");
+  EXPECT_EQ(events[0].detail(), "transaction quick, topic orders");
+  EXPECT_LE(events[0].time_ms(), events[1].time_ms());
+  EXPECT_EQ(events[1].half_stored_ms(), 0);  // folded, not shown twice
+
+  ASSERT_EQ(Call(producer.get(), HalfFrame("slow", "pg", {{"orders", "s1"}})).status().code(),
+            v1::Status::OK);
+  auto first = NextCheck(producer.get());
+  ASSERT_TRUE(first.has_value());
+  Answer(producer.get(), *first, v1::UNKNOWN);
+  ASSERT_TRUE(Eventually([&] { return Count(TraceKinds("s1"), v1::TRACE_CHECKED) == 1; }));
+  kinds = TraceKinds("s1");
+  EXPECT_EQ(Count(kinds, v1::TRACE_HALF_STORED), 1);
+  EXPECT_EQ(kinds.front(), v1::TRACE_HALF_STORED);
+  auto second = NextCheck(producer.get());
+  ASSERT_TRUE(second.has_value());
+  Answer(producer.get(), *second, v1::COMMIT);
+  ASSERT_TRUE(Eventually([&] { return Count(TraceKinds("s1"), v1::TRACE_COMMITTED) == 1; }));
+  kinds = TraceKinds("s1");
+  EXPECT_EQ(Count(kinds, v1::TRACE_HALF_STORED), 1);
+  EXPECT_EQ(Count(kinds, v1::TRACE_CHECKED), 2);
+  EXPECT_EQ(Count(kinds, v1::TRACE_STORED), 1);
+}
+
+// Unresolved without any check (no producer online until its max age): its
+// HALF_STORED events are written when it becomes unresolved.
+TEST_F(TxnProtocolTest, HalfStoredTraceIsWrittenWhenItBecomesUnresolved) {
+  StartBroker({"--txn_max_age_ms=300"});
+  CreateTopic("orders");
+  {
+    // The connection that sent the half is its group's only producer; it
+    // goes away at once.
+    auto gone = Connect();
+    ASSERT_EQ(Call(gone.get(), HalfFrame("orphan", "nobody", {{"orders", "o1"}})).status().code(),
+              v1::Status::OK);
+  }
+  ASSERT_TRUE(Eventually([&] { return !List(v1::UNRESOLVED).empty(); }));
+  std::vector<v1::TraceEvent> events;
+  EXPECT_EQ(TraceKinds("o1", &events), std::vector<v1::TraceKind>{v1::TRACE_HALF_STORED});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].detail(), "transaction orphan, topic orders");
+  // Settled by hand later: the outcome does not repeat it.
+  ASSERT_EQ(Call(admin_.get(), EndFrame("orphan", v1::COMMIT, false, true)).status().code(),
+            v1::Status::OK);
+  auto kinds = TraceKinds("o1");
+  EXPECT_EQ(Count(kinds, v1::TRACE_HALF_STORED), 1);
+  EXPECT_EQ(Count(kinds, v1::TRACE_COMMITTED), 1);
 }
 
 TEST_F(TxnProtocolTest, MaxChecksMakesItUnresolvedAndOperatorCommitDelivers) {
