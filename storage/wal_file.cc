@@ -114,11 +114,13 @@ class Zeroer {
       f->claim_end = end;
     }
     bool ok = true;
+    int error = 0;
     for (uint64_t at = begin; at < end;) {
       ssize_t n = ::pwrite(f->fd, zeros_.data(), end - at, static_cast<off_t>(at));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         ok = false;
+        error = n < 0 ? errno : EIO;
         break;
       }
       at += static_cast<uint64_t>(n);
@@ -131,7 +133,7 @@ class Zeroer {
       f->claim_done.SignalAll();
     }
     if (!ok) {
-      LOG(WARNING) << "zero-filling the WAL ahead of its writer failed: " << std::strerror(errno)
+      LOG(WARNING) << "zero-filling the WAL ahead of its writer failed: " << std::strerror(error)
                    << "; its syncs may be slower";
       return false;
     }
