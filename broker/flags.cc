@@ -39,9 +39,9 @@ DEFINE_uint64(memtable_budget_mb, 256,
 DEFINE_uint64(message_blob_min_bytes, 256,
               "Stored messages at least this large go to RocksDB blob files, so compactions do "
               "not rewrite their bodies (0: keep every message in the LSM tree)");
-DEFINE_bool(storage_background_low_priority, true,
-            "Run RocksDB flushes and compactions at the lowest CPU priority (nice 19), in the "
-            "CPU time request handling leaves idle");
+DEFINE_int32(storage_background_nice, 10,
+             "Nice value of RocksDB's flush and compaction threads (0..19; 0: normal "
+             "priority), so they mostly use the CPU request handling leaves idle");
 DEFINE_int64(txn_check_delay_ms, 6000,
              "First check-back of a pending transaction after this long (unless the half "
              "send sets its own check immunity); later checks back off exponentially");
@@ -108,7 +108,10 @@ Result<BrokerOptions> OptionsFromFlags() {
   o.store.message_write_buffer_bytes = FLAGS_write_buffer_mb << 20;
   o.store.memtable_budget_bytes = FLAGS_memtable_budget_mb << 20;
   o.store.message_blob_min_bytes = FLAGS_message_blob_min_bytes;
-  o.store.background_low_priority = FLAGS_storage_background_low_priority;
+  if (FLAGS_storage_background_nice < 0 || FLAGS_storage_background_nice > 19) {
+    return Status::InvalidArgument("--storage_background_nice must be 0..19");
+  }
+  o.store.background_nice = FLAGS_storage_background_nice;
   o.io_threads = FLAGS_io_threads;
   o.read_threads = FLAGS_read_threads;
   o.max_frame_bytes = FLAGS_max_frame_bytes;

@@ -77,9 +77,9 @@ asio::awaitable<void> Session::ReadLoop() {
     }
     if (closed_ || stop_reading_) break;
     constexpr bool kRelease = true;  // idle connections hold no read buffer
-    bool ok = co_await ReadAtLeast(socket_, &in, proto::kFrameHeaderBytes, kReadChunkBytes,
-                                   kRelease);
-    if (!ok || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
+    boost::system::error_code read_error =
+        co_await ReadAtLeast(socket_, &in, proto::kFrameHeaderBytes, kReadChunkBytes, kRelease);
+    if (read_error || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
     uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
     if (length > options_.max_frame_bytes) {
       Inc(metrics_->frames_oversize);
@@ -94,8 +94,9 @@ asio::awaitable<void> Session::ReadLoop() {
     BudgetLease lease = co_await budget_->Acquire(length, &waited);
     if (waited) Inc(metrics_->memory_budget_waits);
     std::string_view bytes;
-    ok = co_await ReadFrameBody(socket_, &in, &large, length, kReadChunkBytes, kRelease, &bytes);
-    if (!ok) break;
+    read_error =
+        co_await ReadFrameBody(socket_, &in, &large, length, kReadChunkBytes, kRelease, &bytes);
+    if (read_error) break;
     v1::Frame frame;
     if (!proto::ParseFrame(bytes, &frame)) {
       Inc(metrics_->frames_malformed);

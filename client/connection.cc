@@ -574,12 +574,15 @@ asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
   auto lost = [&](const std::string& why) {
     if (!session->closed) CloseSession(session, Status::Unavailable("connection lost: " + why));
   };
+  auto reason = [](const boost::system::error_code& error) {
+    return error == asio::error::eof ? std::string("closed by the broker") : error.message();
+  };
   for (;;) {
     constexpr bool kRelease = false;  // a client has few connections: keep the buffer
-    bool ok = co_await ReadAtLeast(session->socket, &in, proto::kFrameHeaderBytes,
-                                   kReadChunkBytes, kRelease);
+    boost::system::error_code read_error = co_await ReadAtLeast(
+        session->socket, &in, proto::kFrameHeaderBytes, kReadChunkBytes, kRelease);
     if (session->closed) co_return;
-    if (!ok) co_return lost("closed by the broker or the network");
+    if (read_error) co_return lost(reason(read_error));
     uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
     if (length > options_.max_frame_bytes) {
       co_return lost("broker sent a frame of " + std::to_string(length) +
@@ -587,10 +590,10 @@ asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
     }
     in.Consume(proto::kFrameHeaderBytes);
     std::string_view bytes;
-    ok = co_await ReadFrameBody(session->socket, &in, &large, length, kReadChunkBytes, kRelease,
-                                &bytes);
+    read_error = co_await ReadFrameBody(session->socket, &in, &large, length, kReadChunkBytes,
+                                        kRelease, &bytes);
     if (session->closed) co_return;
-    if (!ok) co_return lost("closed by the broker or the network");
+    if (read_error) co_return lost(reason(read_error));
     session->last_read = Clock::now();
     v1::Frame frame;
     if (!proto::ParseFrame(bytes, &frame)) co_return lost("malformed frame from broker");

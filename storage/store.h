@@ -57,10 +57,11 @@ struct StoreOptions {
   // Message-index entries older than this are dropped in compaction (the
   // broker sets it to the message retention).
   int64_t index_ttl_ms = 72ll * 3600 * 1000;
-  // Run RocksDB's flush and compaction threads at the lowest CPU priority
-  // (nice 19), so they take the CPU the foreground leaves idle. Process-wide:
-  // the thread pools belong to RocksDB's default Env.
-  bool background_low_priority = true;
+  // Nice value of RocksDB's flush and compaction threads (0: leave them at
+  // normal priority), so that they mostly use the CPU the foreground leaves
+  // idle. Process-wide in effect: the thread pools belong to RocksDB's
+  // default Env, and a thread keeps the lowest value any store gave it.
+  int background_nice = 10;
 };
 
 // A message read back from the log.

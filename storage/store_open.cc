@@ -1,11 +1,20 @@
 // Store: opening, closing and committing.
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <future>
+#include <string_view>
 
 #include <glog/logging.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
@@ -18,6 +27,43 @@
 
 namespace halfmq::storage {
 namespace {
+
+// Lowers the CPU priority of RocksDB's flush and compaction threads to
+// `nice`, from the first job each runs. Flushes compete with the commit
+// writer, the network threads and the clients for the CPU; at normal
+// priority a 64 MiB flush of the messages keyspace held a core for 80-100 ms
+// several times a second and set the tail latency. RocksDB's own
+// LowerThreadPoolCPUPriority offers only nice 19, which on a saturated
+// machine starves flushes (a flush took over 30 s under a parallel ASan
+// test run) until RocksDB stalls writes; nice 10 still gives them about a
+// tenth of a contended core.
+class BackgroundNice : public rocksdb::EventListener {
+ public:
+  explicit BackgroundNice(int nice) : nice_(nice) {}
+  const char* Name() const override { return "halfmq.BackgroundNice"; }
+  void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { Apply(); }
+  void OnCompactionBegin(rocksdb::DB*, const rocksdb::CompactionJobInfo&) override { Apply(); }
+
+ private:
+  void Apply() const {
+    thread_local bool applied = false;
+    if (applied) return;
+    applied = true;
+    // Only RocksDB's own pool threads ("rocksdb:high", "rocksdb:low"), never
+    // a thread of ours that happens to run a job.
+    char name[16] = {};
+    if (pthread_getname_np(pthread_self(), name, sizeof(name)) != 0 ||
+        std::string_view(name).substr(0, 8) != "rocksdb:") {
+      return;
+    }
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
+      LOG(WARNING) << "lowering the priority of RocksDB thread " << name << ": "
+                   << std::strerror(errno);
+    }
+  }
+
+  const int nice_;
+};
 
 constexpr char kFormatVersionKey[] = "halfmq.format_version";
 constexpr char kFormatVersion[] = "2";
@@ -198,17 +244,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
   db_options.env = WalEnv();  // WAL preallocation and zero-fill ahead (wal_file.h)
-  if (options.background_low_priority) {
-    // Flushes compete with the commit writer, the network threads and the
-    // clients for the CPU; at normal priority a 64 MiB flush of the messages
-    // keyspace (LZ4, blob files) delays group commits for tens of ms and
-    // sets the tail latency. At nice 19 they run in the idle time between;
-    // if they fall behind, RocksDB stalls writes and the CPU frees up.
-    for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW}) {
-      rocksdb::Status ps =
-          rocksdb::Env::Default()->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow);
-      LOG_IF(WARNING, !ps.ok()) << "lowering RocksDB background priority: " << ps.ToString();
-    }
+  if (options.background_nice > 0) {
+    db_options.listeners.push_back(std::make_shared<BackgroundNice>(options.background_nice));
   }
 
   // Half of the cache is reserved for index and filter blocks.
