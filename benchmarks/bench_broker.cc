@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,7 +30,36 @@ Result<std::unique_ptr<BenchBroker>> BenchBroker::Start(const std::string& argv0
   if (!child.ok()) return child.status();
   b->pid_ = child->pid;
   b->address_ = child->ready_line;
+  b->watchdog_ = std::thread([raw = b.get()] { raw->Watch(); });
   return b;
+}
+
+void BenchBroker::Watch() {
+  while (!stopping_.load()) {
+    siginfo_t info = {};
+    // WNOWAIT: Stop() still reaps it.
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid_ && !stopping_.load()) {
+      std::string how = info.si_code == CLD_EXITED
+                            ? "exited with status " + std::to_string(info.si_status)
+                            : "was killed by signal " + std::to_string(info.si_status);
+      std::ifstream log(dir_ + "/broker.log");
+      std::vector<std::string> lines;
+      for (std::string line; std::getline(log, line);) {
+        lines.push_back(line);
+        if (lines.size() > 20) lines.erase(lines.begin());
+      }
+      std::string tail;
+      for (const auto& line : lines) tail += "  " + line + "\n";
+      std::fprintf(stderr,
+                   "halfmq-bench: the broker %s during the run; its data and log are in %s. "
+                   "Last lines of the log:\n%s",
+                   how.c_str(), dir_.c_str(), tail.c_str());
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 BrokerUsage BenchBroker::Usage() const {
@@ -59,6 +90,8 @@ BrokerUsage BenchBroker::Usage() const {
 }
 
 void BenchBroker::Stop() {
+  stopping_.store(true);
+  if (watchdog_.joinable()) watchdog_.join();
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
     int status = 0;

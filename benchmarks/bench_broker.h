@@ -1,13 +1,18 @@
 // A halfmq-broker child process owned by halfmq-bench: started on
 // 127.0.0.1 with a fresh temporary data directory, measured (CPU time, peak
-// RSS from /proc), stopped with SIGTERM, directory removed.
+// RSS from /proc), stopped with SIGTERM, directory removed. If it dies
+// before Stop(), a watchdog ends the benchmark at once with exit status 3,
+// printing how it ended and the tail of its log (kept, with the data
+// directory), instead of letting the clients retry into a dead address.
 #ifndef HALFMQ_BENCHMARKS_BENCH_BROKER_H_
 #define HALFMQ_BENCHMARKS_BENCH_BROKER_H_
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -35,9 +40,13 @@ class BenchBroker {
 
  private:
   BenchBroker() = default;
+  void Watch();
+
   pid_t pid_ = -1;
   std::string address_;
   std::string dir_;
+  std::atomic<bool> stopping_{false};
+  std::thread watchdog_;
 };
 
 }  // namespace halfmq::bench
