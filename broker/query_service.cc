@@ -156,27 +156,27 @@ void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder respo
                           if (!e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
                             return true;
                           }
+                          // Events stored inside this one: shown as their own.
+                          auto inner = [&](int64_t time_ms, v1::TraceKind kind) {
+                            v1::TraceEvent& d = events.emplace_back();
+                            d.set_time_ms(time_ms);
+                            d.set_kind(kind);
+                            d.set_group(e.group());
+                            return &d;
+                          };
                           if (e.half_stored_ms() > 0) {
                             // A transaction settled before its first check:
                             // its half's event is stored with the outcome's.
-                            v1::TraceEvent h;
-                            h.set_time_ms(e.half_stored_ms());
-                            h.set_kind(v1::TRACE_HALF_STORED);
-                            h.set_group(e.group());
-                            h.set_detail(e.half_detail());
-                            events.push_back(std::move(h));
+                            inner(e.half_stored_ms(), v1::TRACE_HALF_STORED)
+                                ->set_detail(e.half_detail());
                             e.clear_half_stored_ms();
                             e.clear_half_detail();
                           }
                           if (e.delivered_ms() > 0) {
                             // The delivery this event ends: stored with it.
-                            v1::TraceEvent d;
-                            d.set_time_ms(e.delivered_ms());
-                            d.set_kind(v1::TRACE_DELIVERED);
-                            d.set_group(e.group());
-                            d.set_client(e.client());
-                            d.set_attempt(e.attempt());
-                            events.push_back(std::move(d));
+                            v1::TraceEvent* d = inner(e.delivered_ms(), v1::TRACE_DELIVERED);
+                            d->set_client(e.client());
+                            d->set_attempt(e.attempt());
                           }
                           events.push_back(std::move(e));
                           return events.size() < 10000;

@@ -23,56 +23,27 @@ class HintPrefix : public rocksdb::SliceTransform {
   const std::shared_ptr<const std::atomic<bool>> enabled_;
 };
 
-// The first `n` bytes (the whole key if shorter).
+// The first `n` bytes (the whole key if shorter) of the keys `filter`
+// accepts (all without one); other keys insert without a hint.
 class LeadingBytes : public HintPrefix {
  public:
-  LeadingBytes(std::shared_ptr<const std::atomic<bool>> enabled, size_t n)
-      : HintPrefix(std::move(enabled)), n_(n) {}
+  using Filter = bool (*)(const rocksdb::Slice& key);
+  LeadingBytes(std::shared_ptr<const std::atomic<bool>> enabled, size_t n,
+               Filter filter = nullptr)
+      : HintPrefix(std::move(enabled)), n_(n), filter_(filter) {}
   const char* Name() const override { return "halfmq.LeadingBytes"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     return rocksdb::Slice(key.data(), key.size() < n_ ? key.size() : n_);
   }
 
  protected:
-  bool Streams(const rocksdb::Slice&) const override { return true; }
+  bool Streams(const rocksdb::Slice& key) const override {
+    return filter_ == nullptr || filter_(key);
+  }
 
  private:
   const size_t n_;
-};
-
-// The (id, queue) prefix of 16-byte (id, queue, offset) point keys. Range
-// deletes begin at keys of other lengths (keys::OffsetRangeBegin), which
-// insert without a hint (see the header).
-class QueuePointKeys : public HintPrefix {
- public:
-  using HintPrefix::HintPrefix;
-  const char* Name() const override { return "halfmq.QueuePointKeys"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice(key.data(), 8);
-  }
-
- protected:
-  bool Streams(const rocksdb::Slice& key) const override { return key.size() == 16; }
-};
-
-// The type byte of keys of one type; keys of other types insert without a
-// hint.
-class OneType : public HintPrefix {
- public:
-  OneType(std::shared_ptr<const std::atomic<bool>> enabled, char type)
-      : HintPrefix(std::move(enabled)), type_(type) {}
-  const char* Name() const override { return "halfmq.OneType"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice(key.data(), 1);
-  }
-
- protected:
-  bool Streams(const rocksdb::Slice& key) const override {
-    return !key.empty() && key[0] == type_;
-  }
-
- private:
-  const char type_;
+  const Filter filter_;
 };
 
 // The type byte and the name after it up to and including its '\0'
@@ -105,7 +76,11 @@ std::shared_ptr<const rocksdb::SliceTransform> InsertHints::For(Keyspace k) cons
       return std::make_shared<LeadingBytes>(enabled_, 8);
     case Keyspace::kMessages:  // a queue's offsets, appended in order
     case Keyspace::kInflight:  // a subscription queue's deliveries
-      return std::make_shared<QueuePointKeys>(enabled_);
+      // The (id, queue) prefix of 16-byte (id, queue, offset) point keys.
+      // Range deletes begin at keys of other lengths (keys::OffsetRangeBegin),
+      // which insert without a hint (see the header).
+      return std::make_shared<LeadingBytes>(
+          enabled_, 8, [](const rocksdb::Slice& key) { return key.size() == 16; });
     case Keyspace::kTxnDue:  // per producer group, by due time
       return std::make_shared<TypeAndName>(enabled_);
     case Keyspace::kTxn:         // 'M' and 'U' + time-ordered transaction id
@@ -119,7 +94,9 @@ std::shared_ptr<const rocksdb::SliceTransform> InsertHints::For(Keyspace k) cons
       // events: those of deliveries, acks and commits go next to the
       // message's earlier events, all over the keyspace, and a hint that
       // jumps costs more than RocksDB's plain insert. Nor 'K' + user key.
-      return std::make_shared<OneType>(enabled_, keys::kIdIndexPrefix);
+      return std::make_shared<LeadingBytes>(enabled_, 1, [](const rocksdb::Slice& key) {
+        return !key.empty() && key[0] == keys::kIdIndexPrefix;
+      });
     case Keyspace::kDefault:
     case Keyspace::kMeta:
     case Keyspace::kDelayed:

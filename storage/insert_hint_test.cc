@@ -7,6 +7,7 @@
 #include <rocksdb/db.h>
 
 #include "storage/store.h"
+#include "storage/test_util.h"
 #include "tests/util/temp_dir.h"
 
 namespace halfmq::storage {
@@ -72,9 +73,8 @@ TEST(InsertHintTest, NoKeyIsInTheDomainUntilEnabled) {
 // assertions abort), and the store then works with hints on.
 TEST(InsertHintTest, WalFromBeforeIsRecoveredWithoutHints) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
-  ASSERT_TRUE(Store::Open(options).ok());  // creates the keyspaces
+  const std::string path = dir.Sub("db");
+  ASSERT_NE(OpenTestStore(path), nullptr);  // creates the keyspaces
   std::map<std::string, std::string> model;
   {
     rocksdb::DBOptions db_options;
@@ -85,7 +85,7 @@ TEST(InsertHintTest, WalFromBeforeIsRecoveredWithoutHints) {
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw).ok());
+    ASSERT_TRUE(rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     rocksdb::ColumnFamilyHandle* inflight = handles[static_cast<int>(Keyspace::kInflight)];
     rocksdb::WriteBatch batch;
@@ -105,9 +105,8 @@ TEST(InsertHintTest, WalFromBeforeIsRecoveredWithoutHints) {
     ASSERT_TRUE(db->Write(wo, &batch).ok());
     for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
   }
-  auto opened = Store::Open(options);
-  ASSERT_TRUE(opened.ok()) << opened.status();
-  std::unique_ptr<Store> store = std::move(opened).value();
+  std::unique_ptr<Store> store = OpenTestStore(path);
+  ASSERT_NE(store, nullptr);
   Batch b = store->NewBatch();
   for (int i = 200; i < 300; ++i) {
     std::string key = keys::InflightKey(SubscriptionId(1), QueueId(i % 2), Offset(i));
@@ -154,11 +153,9 @@ TEST(InsertHintDeathTest, RangeDeleteInAHintedKeyspaceIsFatal) {
   // The store's threads are running: re-execute rather than fork from here.
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
-  auto store = Store::Open(options);
-  ASSERT_TRUE(store.ok()) << store.status();
-  Batch b = (*store)->NewBatch();
+  auto store = OpenTestStore(dir.Sub("db"));
+  ASSERT_NE(store, nullptr);
+  Batch b = store->NewBatch();
   EXPECT_DEATH(b.DeleteRange(Keyspace::kTxn, "M0", "M9"), "insert with hints");
 }
 
@@ -170,14 +167,11 @@ TEST(InsertHintDeathTest, RangeDeleteInAHintedKeyspaceIsFatal) {
 // here (as it did when range deletes began at point keys).
 TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
   std::unique_ptr<Store> store;
   auto open = [&] {
     store.reset();
-    auto opened = Store::Open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    store = std::move(opened).value();
+    store = OpenTestStore(dir.Sub("db"));
+    ASSERT_NE(store, nullptr);
   };
   open();
   const std::vector<Keyspace> spaces = {Keyspace::kTxn,      Keyspace::kTxnDue,

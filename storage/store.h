@@ -60,7 +60,8 @@ struct StoreOptions {
   // Nice value of RocksDB's flush and compaction threads (0: leave them at
   // normal priority), so that they mostly use the CPU the foreground leaves
   // idle. Process-wide in effect: the thread pools belong to RocksDB's
-  // default Env, and a thread keeps the lowest value any store gave it.
+  // default Env, and a thread keeps the value of the first store that ran a
+  // job on it.
   int background_nice = 10;
 };
 

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/test_util.h"
 #include "tests/util/eventually.h"
 #include "tests/util/temp_dir.h"
 
@@ -20,13 +21,10 @@ class StoreTest : public ::testing::TestWithParam<FlushMode> {
  protected:
   std::unique_ptr<Store> OpenStore(std::chrono::microseconds commit_spin = {}) {
     StoreOptions options;
-    options.path = dir_.Sub("db");
     options.flush = GetParam();
     options.flush_interval = std::chrono::milliseconds(5);
     options.commit_spin = commit_spin;
-    auto store = Store::Open(options);
-    EXPECT_TRUE(store.ok()) << store.status();
-    return std::move(store).value();
+    return OpenTestStore(dir_.Sub("db"), options);
   }
 
   static std::string Msg(const std::string& id, int64_t store_ms) {
@@ -450,14 +448,13 @@ int NiceOfThread(const std::string& name) {
 TEST(StoreOpenTest, FlushesAndCompactionsRunAtTheirNiceValue) {
   testing::TempDir dir;
   StoreOptions options;
-  options.path = dir.Sub("db");
-  auto store = Store::Open(options);
-  ASSERT_TRUE(store.ok()) << store.status();
-  Batch b = (*store)->NewBatch();
+  auto store = OpenTestStore(dir.Sub("db"), options);
+  ASSERT_NE(store, nullptr);
+  Batch b = store->NewBatch();
   b.PutMessage(TopicId(1), QueueId(0), Offset(0), "m");
-  (*store)->CommitAndWait(std::move(b));
+  store->CommitAndWait(std::move(b));
   // Flushes the memtable (a job of the flush pool) and compacts.
-  ASSERT_TRUE((*store)->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(1)).ok());
+  ASSERT_TRUE(store->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(1)).ok());
   EXPECT_TRUE(testing::Eventually(
       [&] { return NiceOfThread("rocksdb:high") == options.background_nice; }))
       << "flush thread nice " << NiceOfThread("rocksdb:high");
