@@ -42,6 +42,9 @@ DEFINE_uint64(message_blob_min_bytes, 256,
 DEFINE_int32(storage_background_nice, 10,
              "Nice value of RocksDB's flush and compaction threads (0..19; 0: normal "
              "priority), so they mostly use the CPU request handling leaves idle");
+DEFINE_string(storage_memtable, "halfmq",
+              "Memtable representation: halfmq (our skip list, see storage/memtable_rep.h) or "
+              "rocksdb (RocksDB's own skip list)");
 DEFINE_int64(txn_check_delay_ms, 6000,
              "First check-back of a pending transaction after this long (unless the half "
              "send sets its own check immunity); later checks back off exponentially");
@@ -112,6 +115,10 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--storage_background_nice must be 0..19");
   }
   o.store.background_nice = FLAGS_storage_background_nice;
+  if (FLAGS_storage_memtable != "halfmq" && FLAGS_storage_memtable != "rocksdb") {
+    return Status::InvalidArgument("--storage_memtable must be halfmq or rocksdb");
+  }
+  o.store.own_memtable = FLAGS_storage_memtable == "halfmq";
   o.io_threads = FLAGS_io_threads;
   o.read_threads = FLAGS_read_threads;
   o.max_frame_bytes = FLAGS_max_frame_bytes;

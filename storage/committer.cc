@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 #include <rocksdb/db.h>
+#include <rocksdb/perf_level.h>
 
 #include "common/deferred.h"
 #include "common/thread_name.h"
@@ -30,6 +31,9 @@ Committer::Committer(rocksdb::DB* db, FlushMode mode, std::chrono::milliseconds 
       spin_(spin) {
   writer_ = std::thread([this] {
     SetCurrentThreadName("halfmq-commit");
+    // No RocksDB perf counters on the hot path: each is a thread-local
+    // access through __tls_get_addr from the shared library.
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     WriterLoop();
   });
   if (mode_ == FlushMode::kAsync) {

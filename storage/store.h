@@ -63,6 +63,8 @@ struct StoreOptions {
   // default Env, and a thread keeps the value of the first store that ran a
   // job on it.
   int background_nice = 10;
+  // Memtables are our skip list (memtable_rep.h) rather than RocksDB's.
+  bool own_memtable = true;
 };
 
 // A message read back from the log.

@@ -21,6 +21,7 @@
 
 #include "storage/index_filter.h"
 #include "storage/insert_hint.h"
+#include "storage/memtable_rep.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
 #include "storage/wal_file.h"
@@ -219,6 +220,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
   // Our single commit writer inserts without RocksDB's concurrent memtable
   // writes, which is what the hints need (see storage/insert_hint.h).
   cf.memtable_insert_with_hint_prefix_extractor = hints.For(k);
+  if (options.own_memtable && kOrderedMemTableAvailable) cf.memtable_factory = std::make_shared<OrderedMemTableFactory>();
   if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
     // Small keys (and outcome records): smaller memtables.
     cf.write_buffer_size = 8 << 20;
@@ -239,6 +241,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.keep_log_file_num = 5;
   db_options.max_log_file_size = 16 << 20;
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
+  // One thread writes (the Committer), so RocksDB never has a group of
+  // writers to insert in parallel; our memtables (memtable_rep.h) take one
+  // inserting thread at a time, which DB::Open checks against this option.
+  db_options.allow_concurrent_memtable_write = false;
   // With --flush=async the committer syncs the WAL itself; RocksDB must not
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
