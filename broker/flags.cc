@@ -42,6 +42,10 @@ DEFINE_uint64(message_blob_min_bytes, 256,
 DEFINE_int32(storage_background_nice, 10,
              "Nice value of RocksDB's flush and compaction threads (0..19; 0: normal "
              "priority), so they mostly use the CPU request handling leaves idle");
+DEFINE_int32(storage_idle_flush_ms, 1000,
+             "Flush all memtables once no write came for this long after at least 1 MiB was "
+             "written (0: never): a burst's flushes and compactions then run while the broker "
+             "is idle, and a restart replays less WAL");
 DEFINE_string(storage_memtable, "halfmq",
               "Memtable representation: halfmq (our skip list, see storage/memtable_rep.h) or "
               "rocksdb (RocksDB's own skip list)");
@@ -119,6 +123,10 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--storage_memtable must be halfmq or rocksdb");
   }
   o.store.own_memtable = FLAGS_storage_memtable == "halfmq";
+  if (FLAGS_storage_idle_flush_ms < 0) {
+    return Status::InvalidArgument("--storage_idle_flush_ms must be >= 0");
+  }
+  o.store.idle_flush_after = std::chrono::milliseconds(FLAGS_storage_idle_flush_ms);
   o.io_threads = FLAGS_io_threads;
   o.read_threads = FLAGS_read_threads;
   o.max_frame_bytes = FLAGS_max_frame_bytes;

@@ -24,11 +24,12 @@ constexpr size_t kBatchHeader = 12;
 }  // namespace
 
 Committer::Committer(rocksdb::DB* db, FlushMode mode, std::chrono::milliseconds flush_interval,
-                     std::chrono::microseconds spin)
+                     std::chrono::microseconds spin, IdleWork idle)
     : db_(db),
       mode_(mode),
       flush_interval_(flush_interval),
-      spin_(spin) {
+      spin_(spin),
+      idle_(std::move(idle)) {
   writer_ = std::thread([this] {
     SetCurrentThreadName("halfmq-commit");
     // No RocksDB perf counters on the hot path: each is a thread-local
@@ -82,6 +83,7 @@ CommitterStats Committer::stats() const {
   s.max_group = stat_max_group_.load(std::memory_order_relaxed);
   s.spins_hit = stat_spins_hit_.load(std::memory_order_relaxed);
   s.spins_missed = stat_spins_missed_.load(std::memory_order_relaxed);
+  s.idle_runs = stat_idle_runs_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -108,12 +110,30 @@ void Committer::WriterLoop() {
   std::vector<Pending> work;
   while (true) {
     if (queued_.load(std::memory_order_acquire) == 0) SpinForWork();
+    bool idle = false;
     {
       MutexLock lock(&mu_);
-      while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
-      if (queue_.empty() && stopping_) return;
-      work.swap(queue_);
-      queued_.store(0, std::memory_order_relaxed);
+      while (queue_.empty() && !stopping_) {
+        if (idle_.after.count() > 0 && bytes_since_idle_ >= idle_.min_bytes) {
+          if (!work_cv_.WaitFor(&mu_, idle_.after) && queue_.empty() && !stopping_) {
+            idle = true;
+            break;
+          }
+        } else {
+          work_cv_.Wait(&mu_);
+        }
+      }
+      if (!idle) {
+        if (queue_.empty() && stopping_) return;
+        work.swap(queue_);
+        queued_.store(0, std::memory_order_relaxed);
+      }
+    }
+    if (idle) {
+      bytes_since_idle_ = 0;
+      stat_idle_runs_.fetch_add(1, std::memory_order_relaxed);
+      idle_.run();
+      continue;
     }
     // Split very large backlogs into bounded groups, keeping order.
     size_t start = 0;
@@ -171,6 +191,7 @@ void Committer::WriteGroup(std::vector<Pending>* group) {
   stat_groups_.fetch_add(1, std::memory_order_relaxed);
   if (options.sync) stat_syncs_.fetch_add(1, std::memory_order_relaxed);
   stat_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  bytes_since_idle_ += bytes;
   uint64_t prev = stat_max_group_.load(std::memory_order_relaxed);
   while (group->size() > prev &&
          !stat_max_group_.compare_exchange_weak(prev, group->size(), std::memory_order_relaxed)) {

@@ -26,6 +26,10 @@
 // an idle or sporadically used broker does not burn CPU. Under load the
 // queue is rarely empty and nobody spins.
 //
+// Idle work: with IdleWork set, once at least `min_bytes` were written and no
+// batch arrived for `after`, the writer thread runs `run` (Store flushes the
+// memtables), then waits for work again; once per such idle period.
+//
 // Owned by Store. Submit() is thread-safe.
 #ifndef HALFMQ_STORAGE_COMMITTER_H_
 #define HALFMQ_STORAGE_COMMITTER_H_
@@ -82,6 +86,13 @@ struct CommitterStats {
   uint64_t max_group = 0; // largest number of batches in one write
   uint64_t spins_hit = 0;  // idle waits whose spin found the next batch
   uint64_t spins_missed = 0;  // ... that spun in vain, then slept
+  uint64_t idle_runs = 0;     // IdleWork runs
+};
+
+struct IdleWork {
+  std::chrono::milliseconds after{0};  // 0: none
+  uint64_t min_bytes = 0;              // written since the last run
+  std::function<void()> run;
 };
 
 class Committer {
@@ -90,7 +101,7 @@ class Committer {
 
   // `db` must outlive the Committer.
   Committer(rocksdb::DB* db, FlushMode mode, std::chrono::milliseconds flush_interval,
-            std::chrono::microseconds spin = std::chrono::microseconds(0));
+            std::chrono::microseconds spin = std::chrono::microseconds(0), IdleWork idle = {});
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -123,6 +134,8 @@ class Committer {
   const FlushMode mode_;
   const std::chrono::milliseconds flush_interval_;
   const std::chrono::microseconds spin_;
+  const IdleWork idle_;
+  uint64_t bytes_since_idle_ = 0;  // writer thread only
 
   mutable Mutex mu_;
   CondVar work_cv_;
@@ -137,6 +150,7 @@ class Committer {
   std::atomic<bool> stop_requested_{false};  // ends a spin early
   SpinBackoff spin_backoff_;  // writer thread only
 
+  std::atomic<uint64_t> stat_idle_runs_{0};
   std::atomic<uint64_t> stat_spins_hit_{0};
   std::atomic<uint64_t> stat_spins_missed_{0};
   std::atomic<uint64_t> stat_batches_{0};

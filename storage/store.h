@@ -63,6 +63,13 @@ struct StoreOptions {
   // default Env, and a thread keeps the value of the first store that ran a
   // job on it.
   int background_nice = 10;
+  // Once at least idle_flush_min_bytes were written and no write came for
+  // idle_flush_after, the memtables of all keyspaces are flushed (0: never),
+  // so the flushes and compactions a burst leaves behind run while the broker
+  // is idle rather than at the start of the next burst, and a restart replays
+  // less WAL.
+  std::chrono::milliseconds idle_flush_after{1000};
+  uint64_t idle_flush_min_bytes = 1 << 20;
   // Memtables are our skip list (memtable_rep.h) rather than RocksDB's.
   bool own_memtable = true;
 };

@@ -185,6 +185,7 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
   options.path = dir.Sub("db");
   options.memtable_budget_bytes = 1 << 20;  // the messages keyspace alone allows 4 x 64 MiB
   options.message_blob_min_bytes = 0;        // keep bodies in the memtable
+  options.idle_flush_after = std::chrono::milliseconds(0);  // only the budget flushes
   auto store = Store::Open(options);
   ASSERT_TRUE(store.ok()) << store.status();
   std::string body(4096, 'm');
@@ -215,6 +216,38 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
   auto read = (*store)->ReadMessage(TopicId(1), QueueId(0), Offset(5));
   ASSERT_TRUE(read.ok());
   ASSERT_TRUE(read->has_value());
+}
+
+// Once the writes stop, what they left in the memtables is flushed, once.
+TEST(StoreIdleFlushTest, MemtablesAreFlushedWhenWritesStop) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.path = dir.Sub("db");
+  options.message_blob_min_bytes = 0;
+  options.idle_flush_after = std::chrono::milliseconds(50);
+  options.idle_flush_min_bytes = 256 << 10;
+  auto store = OpenTestStore(dir.Sub("db"), options);
+  ASSERT_NE(store, nullptr);
+  std::string body(4096, 'm');
+  for (int batch = 0; batch < 4; ++batch) {  // 512 KiB
+    Batch b = store->NewBatch();
+    for (int i = 0; i < 32; ++i) {
+      int n = batch * 32 + i;
+      v1::StoredMessage m;
+      m.set_body(body + std::to_string(n));
+      b.PutMessage(TopicId(1), QueueId(0), Offset(n), m.SerializeAsString());
+    }
+    store->CommitAndWait(std::move(b));
+  }
+  EXPECT_TRUE(halfmq::testing::Eventually([&] {
+    return store->stats().committer.idle_runs == 1 &&
+           store->stats().memtable_bytes < uint64_t{256} << 10;
+  })) << store->stats().committer.idle_runs << " idle runs, " << store->stats().memtable_bytes
+      << " bytes in memtables";
+  auto read = store->ReadMessage(TopicId(1), QueueId(0), Offset(100));
+  ASSERT_TRUE(read.ok());
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ((*read)->body(), body + "100");
 }
 
 TEST_P(StoreTest, InflightAndCursorsLoadPerSubscription) {
