@@ -62,6 +62,15 @@ void BenchBroker::Watch() {
   }
 }
 
+void BenchBroker::AwaitQuiet() const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    double before = Usage().cpu_seconds;
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // sampling CPU, not syncing
+    if (Usage().cpu_seconds - before < 0.05) return;
+  }
+}
+
 BrokerUsage BenchBroker::Usage() const {
   BrokerUsage u;
   if (pid_ <= 0) return u;

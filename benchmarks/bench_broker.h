@@ -36,6 +36,9 @@ class BenchBroker {
   const std::string& address() const { return address_; }
   pid_t pid() const { return pid_; }
   BrokerUsage Usage() const;
+  // Returns once the broker used less than 50 ms of CPU in a second (its
+  // flushes and compactions done), or after 3 minutes.
+  void AwaitQuiet() const;
   void Stop();
 
  private:
