@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <new>
 
 #include <glog/logging.h>
@@ -37,12 +36,6 @@ namespace {
 const char* MemtableKeyOf(const rocksdb::LookupKey& k) {
   return *reinterpret_cast<const char* const*>(&k);
 }
-
-}  // namespace
-}  // namespace halfmq::storage
-
-namespace halfmq::storage {
-namespace {
 
 using Link = std::atomic<void*>;
 
