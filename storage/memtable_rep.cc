@@ -144,11 +144,13 @@ class SkipListRep : public rocksdb::MemTableRep {
                                                       : internal_key;
       // The last node <= target: the first >= target if equal, else the one
       // before it.
-      Node* x = list_->FindGreaterOrEqual(target);
-      if (x == nullptr || list_->compare_(x->Key(), target) != 0) {
-        x = list_->FindLessThan(target);
+      Node* next;
+      Node* before = list_->FindBefore(target, &next);
+      if (next != nullptr && list_->compare_(next->Key(), target) == 0) {
+        node_ = next;
+      } else {
+        node_ = before == list_->head_ ? nullptr : before;
       }
-      node_ = x;
     }
     void SeekToFirst() override { node_ = list_->head_->Next(0); }
     void SeekToLast() override { node_ = list_->FindLast(); }
@@ -294,8 +296,9 @@ class SkipListRep : public rocksdb::MemTableRep {
     return true;
   }
 
-  // The first node >= key, or null.
-  Node* FindGreaterOrEqual(const rocksdb::Slice& key) const {
+  // The last node < key (the head if none) and, in *next, the first node
+  // >= key (null if none).
+  Node* FindBefore(const rocksdb::Slice& key, Node** next_out) const {
     Node* x = head_;
     Node* last_bigger = nullptr;  // a node known >= key: no need to compare it again
     int level = max_height_.load(std::memory_order_relaxed) - 1;
@@ -303,29 +306,28 @@ class SkipListRep : public rocksdb::MemTableRep {
       Node* next = x->Next(level);
       if (next != nullptr && next != last_bigger && KeyIsAfter(key, next)) {
         x = next;
+      } else if (level == 0) {
+        *next_out = next;
+        return x;
       } else {
-        if (level == 0) return next;
         last_bigger = next;
         --level;
       }
     }
   }
 
+  // The first node >= key, or null.
+  Node* FindGreaterOrEqual(const rocksdb::Slice& key) const {
+    Node* next;
+    FindBefore(key, &next);
+    return next;
+  }
+
   // The last node < key, or null.
   Node* FindLessThan(const rocksdb::Slice& key) const {
-    Node* x = head_;
-    Node* last_bigger = nullptr;
-    int level = max_height_.load(std::memory_order_relaxed) - 1;
-    while (true) {
-      Node* next = x->Next(level);
-      if (next != nullptr && next != last_bigger && KeyIsAfter(key, next)) {
-        x = next;
-      } else {
-        if (level == 0) return x == head_ ? nullptr : x;
-        last_bigger = next;
-        --level;
-      }
-    }
+    Node* next;
+    Node* x = FindBefore(key, &next);
+    return x == head_ ? nullptr : x;
   }
 
   Node* FindLast() const {

@@ -73,6 +73,15 @@ void ExpectMatches(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const Mod
   }
   ASSERT_EQ(r, model.rend()) << "missing key " << r->first;
 
+  // The iterator is at `expected` (the model's end: not valid).
+  auto expect_at = [&](Model::const_iterator expected, const std::string& target) {
+    if (expected == model.end()) {
+      ASSERT_FALSE(it->Valid()) << target;
+    } else {
+      ASSERT_TRUE(it->Valid()) << target;
+      ASSERT_EQ(it->key().ToString(), expected->first) << target;
+    }
+  };
   std::uniform_int_distribution<int> stream(0, streams - 1);
   std::uniform_int_distribution<int> n(0, keys_per_stream);
   for (int i = 0; i < 300; ++i) {
@@ -82,29 +91,18 @@ void ExpectMatches(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const Mod
 
     auto lower = model.lower_bound(target);
     it->Seek(target);
-    if (lower == model.end()) {
-      ASSERT_FALSE(it->Valid()) << target;
-    } else {
-      ASSERT_TRUE(it->Valid()) << target;
-      ASSERT_EQ(it->key().ToString(), lower->first);
+    ASSERT_NO_FATAL_FAILURE(expect_at(lower, target));
+    if (lower != model.end()) {
       // One step back from a sought position.
       it->Prev();
-      if (lower == model.begin()) {
-        ASSERT_FALSE(it->Valid());
-      } else {
-        ASSERT_TRUE(it->Valid());
-        ASSERT_EQ(it->key().ToString(), std::prev(lower)->first);
-      }
+      ASSERT_NO_FATAL_FAILURE(
+          expect_at(lower == model.begin() ? model.end() : std::prev(lower), target));
     }
 
     auto upper = model.upper_bound(target);
     it->SeekForPrev(target);
-    if (upper == model.begin()) {
-      ASSERT_FALSE(it->Valid()) << target;
-    } else {
-      ASSERT_TRUE(it->Valid()) << target;
-      ASSERT_EQ(it->key().ToString(), std::prev(upper)->first);
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        expect_at(upper == model.begin() ? model.end() : std::prev(upper), target));
 
     std::string value;
     rocksdb::Status s = db->Get(ro, target, &value);
