@@ -151,15 +151,17 @@ Status Broker::Recover() {
   ServerOptions server;
   server.session.max_frame_bytes = options_.max_frame_bytes;
   server.session.max_inflight_requests = options_.max_inflight_requests;
+  server.session.hello_timeout = options_.hello_timeout;
+  server.session.frame_timeout = options_.frame_timeout;
+  server.session.idle_timeout = options_.idle_timeout;
+  server.session.write_timeout = options_.write_timeout;
   server.max_connections = options_.max_connections;
+  server.max_connections_per_ip = options_.max_connections_per_ip;
   std::vector<asio::io_context*> session_io = {&io_};
   for (auto& io : extra_io_) session_io.push_back(io.get());
   server_ = std::make_unique<Server>(io_, std::move(session_io), dispatcher_.get(), budget_.get(),
                                      &metrics_, server);
-  server_->SetCloseObserver([txn = txn_.get(), produce = produce_.get()](uint64_t id) {
-    txn->OnConnectionClosed(id);
-    produce->OnConnectionClosed(id);
-  });
+  server_->SetCloseObserver([this](uint64_t id) { ConnectionClosed(id); });
   retention_ = std::make_unique<RetentionService>(store_.get(), topics_.get(), clock, &metrics_,
                                                   options_.retention_ms,
                                                   options_.retention_interval);
@@ -242,5 +244,10 @@ void Broker::Shutdown() {
 }
 
 Broker::~Broker() { Shutdown(); }
+
+void Broker::ConnectionClosed(uint64_t connection_id) {
+  txn_->OnConnectionClosed(connection_id);
+  produce_->OnConnectionClosed(connection_id);
+}
 
 }  // namespace halfmq::broker

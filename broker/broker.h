@@ -47,6 +47,12 @@ struct BrokerOptions {
   size_t max_message_bytes = 4 << 20;
   size_t max_inflight_requests = 1024;
   size_t max_connections = 20000;
+  size_t max_connections_per_ip = 1000;  // 0: no per-address bound
+  // Connection timeouts (see broker/session.h; 0 turns one off).
+  std::chrono::milliseconds hello_timeout{10000};
+  std::chrono::milliseconds frame_timeout{30000};
+  std::chrono::milliseconds idle_timeout{600000};
+  std::chrono::milliseconds write_timeout{60000};
   size_t memory_budget_bytes = 256 << 20;
   int64_t retention_ms = 72ll * 3600 * 1000;
   std::chrono::milliseconds retention_interval{60000};
@@ -88,6 +94,11 @@ class Broker {
   RetentionService& retention() { return *retention_; }
   TxnService& txn() { return *txn_; }
   ConsumeService& consume() { return *consume_; }
+  // Requests dispatched here bypass the network (in-process harnesses such
+  // as the request fuzzer); such a caller reports its connections' ends
+  // through ConnectionClosed, as the server does for sessions.
+  Dispatcher& dispatcher() { return *dispatcher_; }
+  void ConnectionClosed(uint64_t connection_id);
 
  private:
   explicit Broker(const BrokerOptions& options);

@@ -20,6 +20,21 @@ DEFINE_uint64(max_message_bytes, 4 << 20,
 DEFINE_uint64(max_inflight_requests, 1024,
               "Unanswered requests per connection before the broker stops reading from it");
 DEFINE_uint64(max_connections, 20000, "Open client connections; more are refused");
+DEFINE_uint64(max_connections_per_ip, 1000,
+              "Open client connections from one source address; more are refused (0: no "
+              "per-address bound)");
+DEFINE_int64(hello_timeout_ms, 10000,
+             "A new connection whose first request is not whole within this is closed (0: off)");
+DEFINE_int64(frame_timeout_ms, 30000,
+             "A frame must be whole within this from its first byte, waits for memory included; "
+             "else the connection is closed (0: off)");
+DEFINE_int64(idle_timeout_ms, 600000,
+             "A connection that sent no request for this long and has nothing in flight is "
+             "closed; long polls in progress and connections serving transaction checks are "
+             "not idle (0: off)");
+DEFINE_int64(write_timeout_ms, 60000,
+             "A connection that takes none of its responses for this long (its reads stopped) "
+             "is closed (0: off)");
 DEFINE_uint64(memory_budget_bytes, 256 << 20,
               "Bytes of requests being processed, broker-wide; readers wait beyond it");
 DEFINE_double(retention_hours, 72, "Messages older than this are removed");
@@ -133,6 +148,17 @@ Result<BrokerOptions> OptionsFromFlags() {
   o.max_message_bytes = FLAGS_max_message_bytes;
   o.max_inflight_requests = FLAGS_max_inflight_requests;
   o.max_connections = FLAGS_max_connections;
+  o.max_connections_per_ip = FLAGS_max_connections_per_ip;
+  if (FLAGS_hello_timeout_ms < 0 || FLAGS_frame_timeout_ms < 0 || FLAGS_idle_timeout_ms < 0 ||
+      FLAGS_write_timeout_ms < 0) {
+    return Status::InvalidArgument(
+        "--hello_timeout_ms, --frame_timeout_ms, --idle_timeout_ms and --write_timeout_ms must "
+        "be >= 0");
+  }
+  o.hello_timeout = std::chrono::milliseconds(FLAGS_hello_timeout_ms);
+  o.frame_timeout = std::chrono::milliseconds(FLAGS_frame_timeout_ms);
+  o.idle_timeout = std::chrono::milliseconds(FLAGS_idle_timeout_ms);
+  o.write_timeout = std::chrono::milliseconds(FLAGS_write_timeout_ms);
   o.memory_budget_bytes = FLAGS_memory_budget_bytes;
   if (!(FLAGS_retention_hours > 0)) return Status::InvalidArgument("--retention_hours must be > 0");
   o.retention_ms = static_cast<int64_t>(FLAGS_retention_hours * 3600.0 * 1000.0);

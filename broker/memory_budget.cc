@@ -21,7 +21,17 @@ void BudgetLease::Reset() {
   bytes_ = 0;
 }
 
-asio::awaitable<BudgetLease> MemoryBudget::Acquire(size_t bytes, bool* waited) {
+void BudgetLease::Merge(BudgetLease&& other) {
+  if (other.bytes_ == 0) return;
+  CHECK(budget_ == nullptr || budget_ == other.budget_);
+  budget_ = other.budget_;
+  bytes_ += other.bytes_;
+  other.budget_ = nullptr;
+  other.bytes_ = 0;
+}
+
+asio::awaitable<BudgetLease> MemoryBudget::Acquire(size_t bytes, bool* waited,
+                                                   asio::steady_timer::time_point deadline) {
   CHECK_LE(bytes, capacity_);
   *waited = false;
   auto executor = co_await asio::this_coro::executor;
@@ -33,7 +43,8 @@ asio::awaitable<BudgetLease> MemoryBudget::Acquire(size_t bytes, bool* waited) {
         used_ += bytes;
         co_return BudgetLease(this, bytes);
       }
-      timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+      if (asio::steady_timer::clock_type::now() >= deadline) co_return BudgetLease();
+      timer = std::make_shared<asio::steady_timer>(executor, deadline);
       waiters_.push_back(timer);
     }
     *waited = true;

@@ -1,9 +1,12 @@
-// MemoryBudget: a broker-wide cap on the bytes of requests being processed.
-// A session reserves a frame's length before reading its body (so a flood of
-// large frames cannot exhaust memory) and returns it when the request's
-// response has been handed off. When the budget is spent, readers wait
-// (Beast-style back-pressure: the broker stops reading, TCP flow control
-// pushes back on clients) instead of failing.
+// MemoryBudget: a broker-wide cap on the bytes of requests being read and
+// processed. A session reserves a frame's bytes as they arrive (a large
+// frame in steps, before each read into its buffer, never for bytes a header
+// merely claims) and returns them when the request's response has been
+// handed off. When the budget is spent, readers wait (Beast-style
+// back-pressure: the broker stops reading, TCP flow control pushes back on
+// clients) instead of failing, each until its own deadline: a reader that
+// cannot get memory in time gives up, and since every waiter is woken on
+// each release, no one waiter holds up the others.
 //
 // Thread-safe. Owned by the Broker; outlives every session.
 #ifndef HALFMQ_BROKER_MEMORY_BUDGET_H_
@@ -30,6 +33,8 @@ class BudgetLease {
   ~BudgetLease() { Reset(); }
   void Reset();
   size_t bytes() const { return bytes_; }
+  // Takes over `other`'s bytes (both from the same budget, or this empty).
+  void Merge(BudgetLease&& other);
 
  private:
   MemoryBudget* budget_ = nullptr;
@@ -42,7 +47,10 @@ class MemoryBudget {
 
   // Waits (without blocking the thread) until `bytes` fit, then reserves
   // them. `bytes` must not exceed capacity(). Sets *waited if it had to wait.
-  asio::awaitable<BudgetLease> Acquire(size_t bytes, bool* waited);
+  // Returns an empty lease if `deadline` passes first (and `bytes` > 0).
+  asio::awaitable<BudgetLease> Acquire(
+      size_t bytes, bool* waited,
+      asio::steady_timer::time_point deadline = asio::steady_timer::time_point::max());
 
   size_t capacity() const { return capacity_; }
   size_t used() const EXCLUDES(mu_);

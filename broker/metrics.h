@@ -24,7 +24,10 @@ namespace halfmq::broker {
   X(txn_checks_answered) X(txn_checks_uncounted) X(txn_check_timeouts)            \
   X(txn_settled_evicted)            \
   X(messages_dead_lettered) X(messages_redriven) X(delayed_pending) X(delayed_delivered)   \
-  X(messages_deduplicated) X(messages_filtered)
+  X(messages_deduplicated) X(messages_filtered)                                  \
+  X(connections_rejected_per_ip) X(connections_hello_timeouts)                   \
+  X(connections_frame_timeouts) X(connections_idle_timeouts)                     \
+  X(connections_write_timeouts) X(log_lines_suppressed)
 
 class Metrics {
  public:

@@ -84,6 +84,22 @@ asio::awaitable<void> Server::AcceptLoop() {
         socket.close(ec);
         continue;
       }
+      asio::ip::address from = socket.remote_endpoint(ec).address();
+      if (ec) {
+        socket.close(ec);  // reset before we saw it
+        continue;
+      }
+      size_t& from_count = per_address_[from];
+      if (options_.max_connections_per_ip > 0 &&
+          from_count >= options_.max_connections_per_ip) {
+        Inc(metrics_->connections_rejected_per_ip);
+        LOG_EVERY_N(WARNING, 100) << "--max_connections_per_ip="
+                                  << options_.max_connections_per_ip << " reached by "
+                                  << from.to_string() << "; refusing a connection";
+        socket.close(ec);
+        continue;
+      }
+      ++from_count;
       uint64_t id = next_id_++;
       session = std::make_shared<Session>(std::move(socket), id, options_.session, dispatcher_,
                                           budget_, metrics_,
@@ -99,7 +115,13 @@ asio::awaitable<void> Server::AcceptLoop() {
 void Server::OnClosed(uint64_t id) {
   if (close_observer_) close_observer_(id);
   MutexLock lock(&mu_);
-  if (sessions_.erase(id)) Inc(metrics_->connections_open, -1);
+  auto it = sessions_.find(id);
+  if (it != sessions_.end()) {
+    auto from = per_address_.find(it->second->remote_address());
+    if (from != per_address_.end() && --from->second == 0) per_address_.erase(from);
+    sessions_.erase(it);
+    Inc(metrics_->connections_open, -1);
+  }
   if (sessions_.empty()) all_closed_.SignalAll();
 }
 

@@ -1,7 +1,9 @@
 // Server: the TCP listener and the registry of open sessions.
 //
-// Accepts connections (up to max_connections; beyond that new ones are
-// closed at once and counted), places each on one of the session
+// Accepts connections (up to max_connections, and up to
+// max_connections_per_ip from one source address, so that one misbehaving
+// host cannot take them all; beyond that new ones are closed at once and
+// counted), places each on one of the session
 // io_contexts (round robin; each is run by one thread, so a connection's
 // reads, writes and the posts that answer it stay on one thread and wake
 // only that thread), gives each its own strand, and supports the
@@ -31,6 +33,7 @@ namespace halfmq::broker {
 struct ServerOptions {
   SessionOptions session;
   size_t max_connections = 20000;
+  size_t max_connections_per_ip = 1000;  // 0: no per-address bound
 };
 
 class Server {
@@ -77,6 +80,7 @@ class Server {
   mutable Mutex mu_;
   CondVar all_closed_;
   std::map<uint64_t, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
+  std::map<asio::ip::address, size_t> per_address_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   bool stopping_ GUARDED_BY(mu_) = false;
 };

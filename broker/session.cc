@@ -9,7 +9,8 @@
 #include "common/asio_read.h"
 #include "common/deferred.h"
 #include "proto/framing.h"
-#include "proto/read_buffer.h"
+#include "common/log_limiter.h"
+#include "proto/frame_reader.h"
 
 namespace halfmq::broker {
 
@@ -23,6 +24,13 @@ constexpr size_t kKeepBufferBytes = 64 << 10;
 // Most one read takes from the socket; frames up to this size are parsed in
 // place from the read buffer.
 constexpr size_t kReadChunkBytes = 16 << 10;
+
+// Warnings about connections closed for what their peer did: a scanner
+// opening thousands of connections gets a few lines a second, not one each.
+LogLimiter& BadConnectionLog() {
+  static LogLimiter limiter(/*lines_per_second=*/5, /*burst=*/20);
+  return limiter;
+}
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, uint64_t id, SessionOptions options,
@@ -35,11 +43,14 @@ Session::Session(asio::ip::tcp::socket socket, uint64_t id, SessionOptions optio
       budget_(budget),
       metrics_(metrics),
       on_closed_(std::move(on_closed)),
+      watchdog_(socket_.get_executor()),
+      accepted_at_(asio::steady_timer::clock_type::now()),
       read_wakeup_(socket_.get_executor()),
       write_wakeup_(socket_.get_executor()) {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  if (!ec) remote_address_ = ep.address();
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
@@ -49,6 +60,7 @@ void Session::Start() {
   auto self = shared_from_this();
   asio::co_spawn(socket_.get_executor(), ReadLoop(), asio::detached);
   asio::co_spawn(socket_.get_executor(), WriteLoop(), asio::detached);
+  asio::co_spawn(socket_.get_executor(), Watchdog(), asio::detached);
 }
 
 void Session::SetClientId(const std::string& client_id) {
@@ -65,49 +77,77 @@ asio::awaitable<void> Session::ReadLoop() {
   auto self = shared_from_this();
   boost::system::error_code ec;
   // Reads take whatever the socket has (up to kReadChunkBytes), so a burst
-  // of pipelined requests costs one system call, not two per frame; frames
-  // larger than that are read straight into `large`.
+  // of pipelined requests costs one system call, not two per frame.
   socket_.non_blocking(true, ec);
-  proto::ReadBuffer in;
-  std::string large;
+  proto::FrameReader reader(options_.max_frame_bytes, kReadChunkBytes);
+  BudgetLease lease;  // the bytes of the frame being read
+  idle_since_ = accepted_at_;
   for (;;) {
     while (inflight_ >= options_.max_inflight_requests && !closed_ && !stop_reading_) {
       read_wakeup_.expires_at(asio::steady_timer::time_point::max());
       co_await read_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (closed_ || stop_reading_) break;
-    constexpr bool kRelease = true;  // idle connections hold no read buffer
-    boost::system::error_code read_error =
-        co_await ReadAtLeast(socket_, &in, proto::kFrameHeaderBytes, kReadChunkBytes, kRelease);
-    if (read_error || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
-    uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
-    if (length > options_.max_frame_bytes) {
-      Inc(metrics_->frames_oversize);
-      LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": frame of " << length
-                   << " bytes exceeds --max_frame_bytes=" << options_.max_frame_bytes
-                   << "; closing it";
-      CloseOnStrand();
+    std::string_view bytes;
+    proto::FrameReader::Result next = reader.Next(&bytes);
+    if (next == proto::FrameReader::Result::kTooLarge) {
+      CloseForBadInput(metrics_->frames_oversize,
+                       "frame of " + std::to_string(reader.claimed_length()) +
+                           " bytes exceeds --max_frame_bytes=" +
+                           std::to_string(options_.max_frame_bytes));
       co_return;
     }
-    in.Consume(proto::kFrameHeaderBytes);
-    bool waited = false;
-    BudgetLease lease = co_await budget_->Acquire(length, &waited);
-    if (waited) Inc(metrics_->memory_budget_waits);
-    std::string_view bytes;
-    read_error =
-        co_await ReadFrameBody(socket_, &in, &large, length, kReadChunkBytes, kRelease, &bytes);
-    if (read_error) break;
+    // Memory for the frame's bytes: for a large frame before each read into
+    // its buffer, for a small one (in the read buffer already) before it is
+    // parsed. Waiting for it counts towards the frame's deadline.
+    size_t needed = next == proto::FrameReader::Result::kFrame ? bytes.size()
+                                                               : reader.large_target();
+    if (needed > lease.bytes()) {
+      bool waited = false;
+      TimePoint deadline = options_.frame_timeout.count() > 0
+                               ? frame_started_ + options_.frame_timeout
+                               : TimePoint::max();
+      BudgetLease more = co_await budget_->Acquire(needed - lease.bytes(), &waited, deadline);
+      if (waited) Inc(metrics_->memory_budget_waits);
+      if (closed_) break;
+      if (more.bytes() == 0) {
+        CloseForBadInput(metrics_->connections_frame_timeouts,
+                         "no memory for its frame within --frame_timeout_ms");
+        co_return;
+      }
+      lease.Merge(std::move(more));
+    }
+    if (next == proto::FrameReader::Result::kNeedMore) {
+      constexpr bool kRelease = true;  // idle connections hold no read buffer
+      if (reader.empty()) {
+        in_frame_ = false;
+        idle_since_ = asio::steady_timer::clock_type::now();
+      }
+      boost::system::error_code read_error = co_await ReadSome(socket_, &reader, kRelease);
+      if (read_error || closed_ || stop_reading_) break;  // EOF, reset, or shutdown
+      if (!in_frame_) {
+        in_frame_ = true;
+        frame_started_ = asio::steady_timer::clock_type::now();
+        if (options_.frame_timeout.count() > 0) {
+          WatchdogDeadline(frame_started_ + options_.frame_timeout);
+        }
+      }
+      continue;
+    }
     v1::Frame frame;
     if (!proto::ParseFrame(bytes, &frame)) {
-      Inc(metrics_->frames_malformed);
-      LOG(WARNING) << "connection " << id_ << " from " << peer_
-                   << ": malformed frame; closing it";
-      CloseOnStrand();
+      CloseForBadInput(metrics_->frames_malformed, "malformed frame");
       co_return;
     }
-    if (large.capacity() > 0) std::string().swap(large);
-    if (closed_) break;
+    if (!got_first_frame_) {
+      got_first_frame_ = true;
+      watchdog_.cancel();  // once per connection: from the hello deadline to the others
+    }
+    // The next frame's bytes may be buffered already: its clock starts now.
+    in_frame_ = !reader.empty();
+    if (in_frame_) frame_started_ = asio::steady_timer::clock_type::now();
     if (frame.type() == v1::RESPONSE) {
+      lease.Reset();
       // The answer to a broker-initiated request (a transaction check).
       auto it = outbound_.find(frame.request_id());
       if (it != outbound_.end()) {
@@ -117,12 +157,106 @@ asio::awaitable<void> Session::ReadLoop() {
       }
       continue;
     }
+    if ((frame.has_hello() && frame.hello().producer_groups_size() > 0) || frame.has_send_half()) {
+      serves_checks_ = true;
+    }
     ++inflight_;
     uint64_t request_id = frame.request_id();
     dispatcher_->Dispatch(std::move(frame), Responder(self, request_id, std::move(lease)), self);
+    lease = BudgetLease();
   }
   reader_done_.store(true);
   write_wakeup_.cancel();
+}
+
+asio::awaitable<void> Session::Watchdog() {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  while (!closed_) {
+    TimePoint now = asio::steady_timer::clock_type::now();
+    Timeout kind = Timeout::kNone;
+    TimePoint deadline = NextDeadline(now, &kind);
+    if (kind != Timeout::kNone && deadline <= now) {
+      switch (kind) {
+        case Timeout::kHello:
+          CloseForBadInput(metrics_->connections_hello_timeouts,
+                           "no whole request within --hello_timeout_ms");
+          break;
+        case Timeout::kFrame:
+          CloseForBadInput(metrics_->connections_frame_timeouts,
+                           "frame not whole within --frame_timeout_ms");
+          break;
+        case Timeout::kIdle:
+          CloseForBadInput(metrics_->connections_idle_timeouts, "idle for --idle_timeout_ms");
+          break;
+        case Timeout::kWrite:
+        case Timeout::kNone:
+          CloseForBadInput(metrics_->connections_write_timeouts,
+                           "took none of its responses for --write_timeout_ms");
+          break;
+      }
+      co_return;
+    }
+    watchdog_expiry_ = deadline;
+    watchdog_.expires_at(deadline);
+    co_await watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+Session::TimePoint Session::NextDeadline(TimePoint now, Timeout* kind) {
+  TimePoint deadline = TimePoint::max();
+  auto consider = [&](TimePoint t, Timeout k) {
+    if (t < deadline) {
+      deadline = t;
+      *kind = k;
+    }
+  };
+  const SessionOptions& o = options_;
+  if (writing_ && o.write_timeout.count() > 0) consider(write_started_ + o.write_timeout, Timeout::kWrite);
+  if (!got_first_frame_ && o.hello_timeout.count() > 0) {
+    consider(accepted_at_ + o.hello_timeout, Timeout::kHello);
+  }
+  if (in_frame_ && o.frame_timeout.count() > 0) {
+    consider(frame_started_ + o.frame_timeout, Timeout::kFrame);
+  } else if (!in_frame_ && got_first_frame_ && !serves_checks_ && o.idle_timeout.count() > 0) {
+    if (inflight_.load() > 0 || !outbound_.empty() || reader_done_.load()) {
+      // Not idle (a long poll waits, or answers are being written): look
+      // again later, counting idleness from now.
+      idle_since_ = now;
+      consider(now + o.idle_timeout, Timeout::kNone);
+    } else {
+      consider(idle_since_ + o.idle_timeout, Timeout::kIdle);
+    }
+  }
+  // Between frames, look at least once per frame_timeout: a frame that
+  // starts later then meets a watchdog already due before its deadline, and
+  // the reader never has to wake it (the hot path only compares times).
+  if (!in_frame_ && o.frame_timeout.count() > 0) consider(now + o.frame_timeout, Timeout::kNone);
+  return deadline;
+}
+
+void Session::WatchdogDeadline(TimePoint deadline) {
+  if (deadline < watchdog_expiry_) {
+    watchdog_expiry_ = deadline;
+    watchdog_.cancel();
+  }
+}
+
+void Session::CloseForBadInput(std::atomic<int64_t>& counter, const std::string& why) {
+  Inc(counter);
+  int64_t suppressed = 0;
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       asio::steady_timer::clock_type::now().time_since_epoch())
+                       .count();
+  if (BadConnectionLog().Allow(now_ms, &suppressed)) {
+    LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": " << why << "; closing it"
+                 << (suppressed > 0 ? " (" + std::to_string(suppressed) +
+                                          " similar lines suppressed)"
+                                    : std::string());
+  } else {
+    Inc(metrics_->log_lines_suppressed);
+  }
+  CloseOnStrand();
 }
 
 asio::awaitable<void> Session::WriteLoop() {
@@ -154,8 +288,21 @@ asio::awaitable<void> Session::WriteLoop() {
       co_await write_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    co_await asio::async_write(socket_, asio::buffer(writing),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    // Written in steps, so the write deadline measures a client that takes
+    // nothing, not one that reads a large answer slowly.
+    writing_ = true;
+    ec.clear();  // (it holds the wakeup's operation_aborted)
+    for (size_t written = 0; written < writing.size() && !ec;) {
+      write_started_ = asio::steady_timer::clock_type::now();
+      if (options_.write_timeout.count() > 0) {
+        WatchdogDeadline(write_started_ + options_.write_timeout);
+      }
+      size_t n = co_await socket_.async_write_some(
+          asio::buffer(writing.data() + written, writing.size() - written),
+          asio::redirect_error(asio::use_awaitable, ec));
+      written += n;
+    }
+    writing_ = false;
     if (ec) break;
     if (answers > 0) {
       inflight_.fetch_sub(answers);
@@ -296,6 +443,7 @@ void Session::CloseOnStrand() {
   }
   read_wakeup_.cancel();
   write_wakeup_.cancel();
+  watchdog_.cancel();
   auto outbound = std::move(outbound_);
   outbound_.clear();
   for (auto& [id, done] : outbound) done(Status::Unavailable("connection closed"));

@@ -9,10 +9,22 @@
 // group commit's answers to one connection go out in one system call).
 //
 // Bounds: a frame longer than max_frame_bytes, or one that does not parse,
-// closes this connection only. The reader reserves each frame's length from
-// the broker-wide MemoryBudget before reading the body, and stops reading
-// while max_inflight_requests requests are unanswered (back-pressure instead
-// of unbounded queues); the outgoing buffer is bounded by the same cap.
+// closes this connection only. The reader reserves a frame's bytes from the
+// broker-wide MemoryBudget as they arrive (proto::FrameReader grows a large
+// frame's buffer in steps; each step is reserved before the read into it),
+// and stops reading while max_inflight_requests requests are unanswered
+// (back-pressure instead of unbounded queues); the outgoing buffer is
+// bounded by the same cap.
+//
+// Timeouts (0 turns one off), enforced by a watchdog coroutine that sleeps
+// until the earliest deadline the connection's state allows and closes the
+// connection when it passes: the first request must be whole within
+// hello_timeout of the accept; a frame, from its first byte to its last
+// (including waits for memory), within frame_timeout; a connection with no
+// request for idle_timeout and nothing in flight is closed, except one
+// serving transaction checks (it named a producer group in Hello or sent a
+// half message: it waits for checks); a write that makes no progress
+// (the client stopped reading) for write_timeout closes the connection.
 //
 // Lifecycle: created by Server on accept, kept alive by its coroutines and by
 // unanswered Responders. StopReading() (graceful shutdown) stops taking
@@ -23,6 +35,7 @@
 #define HALFMQ_BROKER_SESSION_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +53,10 @@ namespace halfmq::broker {
 struct SessionOptions {
   size_t max_frame_bytes = 8 << 20;
   size_t max_inflight_requests = 1024;
+  std::chrono::milliseconds hello_timeout{10000};
+  std::chrono::milliseconds frame_timeout{30000};
+  std::chrono::milliseconds idle_timeout{600000};
+  std::chrono::milliseconds write_timeout{60000};
 };
 
 class Session : public Connection, public std::enable_shared_from_this<Session> {
@@ -59,13 +76,26 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   void SendFrame(v1::Frame frame, bool answers_request) override;
   uint64_t id() const override { return id_; }
   const std::string& peer() const override { return peer_; }
+  const asio::ip::address& remote_address() const { return remote_address_; }
   void SendRequest(v1::Frame request, std::function<void(Result<v1::Frame>)> done) override;
   void SetClientId(const std::string& client_id) override EXCLUDES(client_id_mu_);
   std::string client_id() const override EXCLUDES(client_id_mu_);
 
  private:
+  using TimePoint = asio::steady_timer::time_point;
+  enum class Timeout { kNone, kHello, kFrame, kIdle, kWrite };
+
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> Watchdog();
+  // The earliest deadline the connection's state allows, and which one it
+  // is (kNone: no timeout applies; look again at the returned time).
+  TimePoint NextDeadline(TimePoint now, Timeout* kind);
+  // Wakes the watchdog if `deadline` comes before the one it sleeps to.
+  void WatchdogDeadline(TimePoint deadline);
+  // Closes for a frame over max_frame_bytes, a malformed frame or a
+  // timeout, with a rate-limited warning.
+  void CloseForBadInput(std::atomic<int64_t>& counter, const std::string& why);
   void CloseOnStrand();
   // Appends `frame` to the outgoing buffer and arranges for it to be written:
   // at once, or when the thread's DeferScope closes.
@@ -84,8 +114,19 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   Metrics* const metrics_;
   ClosedCallback on_closed_;
   std::string peer_;
+  asio::ip::address remote_address_;
 
   // Strand-only state.
+  asio::steady_timer watchdog_;
+  TimePoint watchdog_expiry_ = TimePoint::max();
+  const TimePoint accepted_at_;
+  bool got_first_frame_ = false;
+  bool in_frame_ = false;       // bytes of an unfinished frame have arrived
+  TimePoint frame_started_;     // when they began
+  TimePoint idle_since_;        // the last request's arrival
+  bool serves_checks_ = false;  // named producer groups, or sent a half message
+  bool writing_ = false;        // the WriteLoop waits for a write
+  TimePoint write_started_;
   asio::steady_timer read_wakeup_;
   asio::steady_timer write_wakeup_;
   bool stop_reading_ = false;

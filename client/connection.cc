@@ -36,7 +36,7 @@
 #include "common/mutex.h"
 #include "common/thread_name.h"
 #include "proto/framing.h"
-#include "proto/read_buffer.h"
+#include "proto/frame_reader.h"
 
 namespace halfmq::client {
 
@@ -565,12 +565,11 @@ void ConnectionCore::OnConnectFailed(Status status) {
 
 asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
   // Like the broker: read what the socket holds (up to kReadChunkBytes) and
-  // parse every complete frame in place; frames larger than that are read
-  // straight into `large`.
+  // parse every complete frame in place; larger frames are collected in the
+  // reader's own buffer (proto/frame_reader.h).
   boost::system::error_code ec;
   session->socket.non_blocking(true, ec);
-  proto::ReadBuffer in;
-  std::string large;
+  proto::FrameReader reader(options_.max_frame_bytes, kReadChunkBytes);
   auto lost = [&](const std::string& why) {
     if (!session->closed) CloseSession(session, Status::Unavailable("connection lost: " + why));
   };
@@ -578,26 +577,22 @@ asio::awaitable<void> ConnectionCore::ReadLoop(SessionPtr session) {
     return error == asio::error::eof ? std::string("closed by the broker") : error.message();
   };
   for (;;) {
-    constexpr bool kRelease = false;  // a client has few connections: keep the buffer
-    boost::system::error_code read_error = co_await ReadAtLeast(
-        session->socket, &in, proto::kFrameHeaderBytes, kReadChunkBytes, kRelease);
-    if (session->closed) co_return;
-    if (read_error) co_return lost(reason(read_error));
-    uint32_t length = proto::DecodeFrameLength(reinterpret_cast<const uint8_t*>(in.data()));
-    if (length > options_.max_frame_bytes) {
-      co_return lost("broker sent a frame of " + std::to_string(length) +
+    std::string_view bytes;
+    proto::FrameReader::Result next = reader.Next(&bytes);
+    if (next == proto::FrameReader::Result::kTooLarge) {
+      co_return lost("broker sent a frame of " + std::to_string(reader.claimed_length()) +
                      " bytes, over max_frame_bytes " + std::to_string(options_.max_frame_bytes));
     }
-    in.Consume(proto::kFrameHeaderBytes);
-    std::string_view bytes;
-    read_error = co_await ReadFrameBody(session->socket, &in, &large, length, kReadChunkBytes,
-                                        kRelease, &bytes);
-    if (session->closed) co_return;
-    if (read_error) co_return lost(reason(read_error));
-    session->last_read = Clock::now();
+    if (next == proto::FrameReader::Result::kNeedMore) {
+      constexpr bool kRelease = false;  // a client has few connections: keep the buffer
+      boost::system::error_code read_error = co_await ReadSome(session->socket, &reader, kRelease);
+      if (session->closed) co_return;
+      if (read_error) co_return lost(reason(read_error));
+      session->last_read = Clock::now();  // any byte shows the broker is alive
+      continue;
+    }
     v1::Frame frame;
     if (!proto::ParseFrame(bytes, &frame)) co_return lost("malformed frame from broker");
-    if (large.capacity() > (1 << 20)) std::string().swap(large);
     OnFrame(session, std::move(frame));
     if (session->closed) co_return;
   }

@@ -7,6 +7,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -309,6 +310,47 @@ TEST(ConnectionTest, ResponsesSplitAnywhereAreReassembled) {
     auto r = pending[i].Get();
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->list_topics_response().topics(0).name(), names[i]);
+  }
+}
+
+TEST(ConnectionTest, PipelinedResponsesOfEverySizeSplitAnywhereArriveWhole) {
+  // Responses around the client's 128 KiB read chunk and far past it, in
+  // random order, written in pieces that end anywhere: the client once took
+  // a whole read buffer as the start of a large frame and overflowed it.
+  FakeBroker broker;
+  auto conn = Open(TestOptions(broker));
+  constexpr size_t kChunk = 128 << 10;
+  const std::vector<size_t> sizes = {1,         50,         kChunk - 30, kChunk - 10, kChunk,
+                                     kChunk + 5, kChunk + 40, 300000,     1 << 20};
+  std::mt19937 rng(7);
+  constexpr int kCalls = 60;
+  PendingResult pending[kCalls];
+  std::optional<FakeBroker::Received> requests[kCalls];
+  std::vector<std::string> names(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    conn->Call(ListTopics(), {}, pending[i].Callback());
+    requests[i] = broker.Next();
+    ASSERT_TRUE(requests[i]);
+    names[i] = std::string(sizes[rng() % sizes.size()], static_cast<char>('a' + i % 26));
+  }
+  std::string wire;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::Frame f = ListTopicsResponse(names[i]);
+    f.set_request_id(requests[i]->frame.request_id());
+    f.set_type(v1::RESPONSE);
+    ASSERT_TRUE(proto::AppendFrame(f, 2 << 20, &wire));
+  }
+  std::uniform_int_distribution<size_t> piece(1, 3 * kChunk);
+  for (size_t at = 0; at < wire.size();) {
+    size_t n = std::min(piece(rng), wire.size() - at);
+    broker.SendRaw(requests[0]->conn, wire.substr(at, n));
+    at += n;
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    auto r = pending[i].Get();
+    ASSERT_TRUE(r.ok()) << "call " << i << ": " << r.status();
+    ASSERT_EQ(r->list_topics_response().topics_size(), 1);
+    EXPECT_TRUE(r->list_topics_response().topics(0).name() == names[i]) << "call " << i;
   }
 }
 

@@ -11,7 +11,7 @@
 
 namespace halfmq::testing {
 
-RawClient::RawClient(const std::string& address) {
+RawClient::RawClient(const std::string& address, const std::string& source_ip) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) return;
   sockaddr_in addr{};
@@ -20,6 +20,15 @@ RawClient::RawClient(const std::string& address) {
   if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) return;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return;
+  if (!source_ip.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source_ip.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ::close(fd);
+      return;
+    }
+  }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     ::close(fd);
     return;

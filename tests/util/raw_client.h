@@ -15,8 +15,9 @@ namespace halfmq::testing {
 
 class RawClient {
  public:
-  // Connects to "127.0.0.1:port"; check connected().
-  explicit RawClient(const std::string& address);
+  // Connects to "127.0.0.1:port", from `source_ip` if given (any address
+  // of 127.0.0.0/8: tests of per-address limits); check connected().
+  explicit RawClient(const std::string& address, const std::string& source_ip = "");
   ~RawClient();
   bool connected() const { return fd_ >= 0; }
 
