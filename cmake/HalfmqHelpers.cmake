@@ -17,6 +17,11 @@ if(HALFMQ_SANITIZE)
     $<$<CXX_COMPILER_ID:Clang>:-fno-sanitize=function>)
   target_link_options(halfmq_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(HALFMQ_FUZZ)
+  # Coverage instrumentation everywhere; only the fuzz targets link
+  # libFuzzer's main (fuzz/CMakeLists.txt).
+  target_compile_options(halfmq_build_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 if(HALFMQ_TSAN)
   target_compile_options(halfmq_build_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
   target_link_options(halfmq_build_flags INTERFACE -fsanitize=thread)

@@ -2,7 +2,8 @@
 # Installs dependencies, builds, and runs every test: the release build
 # (warnings are errors) with all unit and integration tests, then the
 # clang ASan+UBSan build (which also checks -Wthread-safety) with the same
-# tests. This is what CI runs (.ci/run).
+# tests, then every fuzz target for a bounded time (scripts/fuzz.sh,
+# FUZZ_SECONDS each). This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +25,8 @@ if [[ "${HALFMQ_SKIP_ASAN:-0}" != "1" ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+fi
+if [[ "${HALFMQ_SKIP_FUZZ:-0}" != "1" ]]; then
+  ./scripts/fuzz.sh
 fi
 echo "== all tests passed"
