@@ -89,6 +89,7 @@ CommitterStats Committer::stats() const {
 
 bool Committer::SpinForWork() {
   if (spin_.count() <= 0 || !spin_backoff_.ShouldSpin()) return false;
+  if (idle_.spin_started) idle_.spin_started();
   auto until = std::chrono::steady_clock::now() + spin_;
   while (queued_.load(std::memory_order_acquire) == 0 &&
          !stop_requested_.load(std::memory_order_relaxed)) {

@@ -93,6 +93,9 @@ struct IdleWork {
   std::chrono::milliseconds after{0};  // 0: none
   uint64_t min_bytes = 0;              // written since the last run
   std::function<void()> run;
+  // Tests only: called on the writer thread when a spin begins (a sync
+  // point, so a test can submit while the writer spins).
+  std::function<void()> spin_started;
 };
 
 class Committer {

@@ -11,6 +11,7 @@
 
 #include "halfmq/halfmq.h"
 #include "tests/util/broker_process.h"
+#include "tests/util/eventually.h"
 #include "tests/util/temp_dir.h"
 
 namespace halfmq::testing {
@@ -162,13 +163,7 @@ TEST_F(TxnTest, ChecksOfATransactionStillOpenInThisProcessAnswerUnknown) {
   ASSERT_TRUE(half.ok());
   // Several checks come and are answered unknown while the handle is open.
   int64_t answered = Stat("txn_checks_answered");
-  ASSERT_TRUE([&] {
-    for (int i = 0; i < 3000; ++i) {  // polls a broker counter, the observable event
-      if (Stat("txn_checks_answered") >= answered + 2) return true;
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return false;
-  }());
+  ASSERT_TRUE(Eventually([&] { return Stat("txn_checks_answered") >= answered + 2; }));
   EXPECT_EQ(asked.load(), 0);
   auto committed = txn.Commit();
   ASSERT_TRUE(committed.ok()) << committed.status();
