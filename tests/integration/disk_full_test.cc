@@ -177,7 +177,10 @@ TEST_F(DiskFullTest, RefusesNewMessagesBelowThresholdAndRecovers) {
   auto got = (*consumer)->Receive("t", ro);
   ASSERT_TRUE(got.ok()) << got.status() << broker_->LogTail();
   ASSERT_FALSE(got->empty());
-  for (const auto& m : *got) ASSERT_TRUE((*consumer)->Ack(m).ok());
+  for (const auto& m : *got) {
+    Status acked = (*consumer)->Ack(m);
+    ASSERT_TRUE(acked.ok()) << acked << broker_->LogTail();
+  }
 
   // Space comes back: sends resume by themselves.
   std::filesystem::remove(disk_ + "/filler");
