@@ -48,6 +48,7 @@ std::map<std::string, int64_t> AdminService::Stats() const {
   out["store_commit_spins_hit"] = static_cast<int64_t>(s.committer.spins_hit);
   out["store_commit_spins_missed"] = static_cast<int64_t>(s.committer.spins_missed);
   out["store_idle_flushes"] = static_cast<int64_t>(s.committer.idle_runs);
+  out["store_failed_batches"] = static_cast<int64_t>(s.committer.failed_batches);
   out["store_live_data_bytes"] = static_cast<int64_t>(s.live_data_bytes);
   out["store_memtable_bytes"] = static_cast<int64_t>(s.memtable_bytes);
   out["process_resident_bytes"] = ResidentBytes();

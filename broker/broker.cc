@@ -102,7 +102,14 @@ Result<std::unique_ptr<Broker>> Broker::Open(const BrokerOptions& options) {
 }
 
 Status Broker::Recover() {
-  auto store = storage::Store::Open(options_.store);
+  disk_ = std::make_unique<DiskMonitor>(options_.store.path, options_.disk);
+  auto low = disk_->PrepareForOpen();
+  if (!low.ok()) return low.status();
+  storage::StoreOptions store_options = options_.store;
+  store_options.avoid_flush_during_recovery = *low;
+  store_options.written.every_bytes = options_.disk.check_every_bytes;
+  store_options.written.run = [disk = disk_.get()] { disk->Wake(); };
+  auto store = storage::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
   Clock* clock = options_.clock;
@@ -136,6 +143,9 @@ Status Broker::Recover() {
   admin_->AddStatsSource([txn = txn_.get()](std::map<std::string, int64_t>* stats) {
     txn->AddStats(stats);
   });
+  admin_->AddStatsSource([disk = disk_.get()](std::map<std::string, int64_t>* stats) {
+    disk->AddStats(stats);
+  });
   QueryService::OpenDeliveries open_deliveries;
   if (options_.trace) {
     open_deliveries = [consume = consume_.get()](TopicId topic, QueueId queue, uint64_t offset) {
@@ -146,7 +156,7 @@ Status Broker::Recover() {
                                           std::move(open_deliveries));
   dispatcher_ = std::make_unique<Dispatcher>(
       produce_.get(), consume_.get(), admin_.get(), txn_.get(), query_.get(), &metrics_,
-      HelloLimits{options_.max_frame_bytes, options_.max_message_bytes});
+      HelloLimits{options_.max_frame_bytes, options_.max_message_bytes}, disk_.get());
   budget_ = std::make_unique<MemoryBudget>(options_.memory_budget_bytes);
   ServerOptions server;
   server.session.max_frame_bytes = options_.max_frame_bytes;
@@ -172,6 +182,7 @@ Result<asio::ip::tcp::endpoint> Broker::Start() {
   CHECK(!started_);
   auto endpoint = server_->Listen(options_.listen);
   if (!endpoint.ok()) return endpoint.status();
+  disk_->Start(store_.get());
   server_->Start();
   retention_->Start();
   txn_->Start();
@@ -236,6 +247,7 @@ void Broker::Shutdown() {
     io_threads_.clear();
   }
   pool_.join();
+  if (disk_) disk_->Stop();
   // Destroying the store writes whatever is queued and closes RocksDB.
   retention_.reset();
   server_.reset();

@@ -1,7 +1,8 @@
 // Broker: assembles storage, services and the network server into one
 // running node, and runs its start-up recovery and graceful shutdown.
 //
-// Start-up: open RocksDB, rebuild every in-memory cache from it (topics and
+// Start-up: check free disk space (deleting the reserve file on a nearly
+// full disk, see DiskMonitor), open RocksDB, rebuild every in-memory cache from it (topics and
 // queue offsets, subscriptions, cursors, in-flight entries), then listen.
 // Shutdown (SIGINT/SIGTERM in halfmq-broker): stop accepting, answer parked
 // long polls, stop reading requests, wait for in-flight requests to be
@@ -22,6 +23,7 @@
 #include "broker/admin_service.h"
 #include "broker/consume_service.h"
 #include "broker/delay_service.h"
+#include "broker/disk_monitor.h"
 #include "broker/dispatcher.h"
 #include "broker/memory_budget.h"
 #include "broker/message_log.h"
@@ -71,6 +73,7 @@ struct BrokerOptions {
   std::chrono::milliseconds delay_max_sleep{1000};
   TxnOptions txn;
   ProducerRegistryOptions producers;
+  DiskOptions disk;
   Clock* clock = Clock::Real();
 };
 
@@ -107,6 +110,9 @@ class Broker {
 
   const BrokerOptions options_;
   Metrics metrics_;
+  // Declared before store_: the store's commit thread wakes it until the
+  // store is destroyed.
+  std::unique_ptr<DiskMonitor> disk_;
   std::unique_ptr<storage::Store> store_;
   // The pool is declared before the io_context so that handlers still queued
   // in the io_context (holding strands on the pool) are destroyed first.

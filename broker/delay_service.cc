@@ -1,6 +1,5 @@
 #include "broker/delay_service.h"
 
-#include <future>
 
 #include <glog/logging.h>
 
@@ -95,7 +94,9 @@ void DelayService::Loop() {
     if (delivered == kBatch) continue;  // more may be due already
     int64_t now = clock_->NowMs();
     int64_t until = now + max_sleep_.count();
-    if (auto next = NextDue()) until = std::min(until, std::max(*next, now));
+    // A read-only store (a failed write) moves nothing: no hurry then.
+    auto next = store_->read_only() ? std::nullopt : NextDue();
+    if (next) until = std::min(until, std::max(*next, now));
     MutexLock lock(&mu_);
     if (stop_) return;
     if (generation_ != generation) continue;  // something was scheduled meanwhile
@@ -135,17 +136,19 @@ size_t DelayService::RunOnce() {
   }
   size_t count = batch.count();
   if (count == 0) return 0;
-  std::promise<void> written;
+  // The callback is dropped unrun when the store is read-only (a failed
+  // write): the wait then ends with false, and nothing moved.
+  storage::CommitWaiter written;
   if (due.empty()) {
-    store_->Commit(std::move(batch), [&written] { written.set_value(); });
+    store_->Commit(std::move(batch), written.Callback());
   } else {
     auto entries = log_->PrepareStored(&due);
     // Topics and queues were checked above and neither is ever removed.
     CHECK(entries.ok()) << entries.status();
     log_->Append(std::move(entries).value(), std::move(batch), "",
-                 [&written](std::vector<v1::SendResult>) { written.set_value(); });
+                 [done = written.Callback()](std::vector<v1::SendResult>) { done(); });
   }
-  written.get_future().wait();
+  if (!written.Wait()) return 0;
   Inc(metrics_->delayed_pending, -static_cast<int64_t>(count));
   Inc(metrics_->delayed_delivered, static_cast<int64_t>(due.size()));
   return count;

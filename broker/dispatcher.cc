@@ -6,9 +6,33 @@
 
 namespace halfmq::broker {
 
+RequestWrites WritesOf(v1::Frame::BodyCase request) {
+  switch (request) {
+    case v1::Frame::kSend:  // delayed sends too
+    case v1::Frame::kSendHalf:
+    case v1::Frame::kRedrive:
+      return RequestWrites::kMessages;
+    case v1::Frame::kCreateTopic:
+    case v1::Frame::kReceive:  // in-flight entries
+    case v1::Frame::kAck:
+    case v1::Frame::kNack:
+    case v1::Frame::kChangeInvisibleDuration:
+    case v1::Frame::kCreateSubscription:
+    case v1::Frame::kEndTransaction:
+    case v1::Frame::kSetGroupConfig:
+      return RequestWrites::kState;
+    default:
+      return RequestWrites::kNothing;
+  }
+}
+
 void Dispatcher::Dispatch(v1::Frame request, Responder responder,
                           const std::shared_ptr<Connection>& connection) {
   Inc(metrics_->requests);
+  if (disk_ != nullptr) {
+    Status admitted = disk_->Admit(WritesOf(request.body_case()));
+    if (!admitted.ok()) return responder.Error(admitted);
+  }
   switch (request.body_case()) {
     case v1::Frame::kHello: {
       const auto& hello = request.hello();

@@ -1,6 +1,8 @@
 // Dispatcher: routes each decoded request frame to its service handler.
 // Knows nothing of sockets (sessions call it) and nothing of storage
-// (services do). Runs on network threads; handlers must not block.
+// (services do), except whether a request writes: with a DiskMonitor, it
+// refuses writes the disk state does not admit (broker/disk_monitor.h)
+// before any handler runs. Runs on network threads; handlers must not block.
 // Thread-safe.
 #ifndef HALFMQ_BROKER_DISPATCHER_H_
 #define HALFMQ_BROKER_DISPATCHER_H_
@@ -9,6 +11,7 @@
 
 #include "broker/admin_service.h"
 #include "broker/consume_service.h"
+#include "broker/disk_monitor.h"
 #include "broker/metrics.h"
 #include "broker/produce_service.h"
 #include "broker/query_service.h"
@@ -25,14 +28,16 @@ struct HelloLimits {
 class Dispatcher {
  public:
   Dispatcher(ProduceService* produce, ConsumeService* consume, AdminService* admin,
-             TxnService* txn, QueryService* query, Metrics* metrics, HelloLimits limits)
+             TxnService* txn, QueryService* query, Metrics* metrics, HelloLimits limits,
+             const DiskMonitor* disk = nullptr)
       : produce_(produce),
         query_(query),
         consume_(consume),
         admin_(admin),
         txn_(txn),
         metrics_(metrics),
-        limits_(limits) {}
+        limits_(limits),
+        disk_(disk) {}
 
   // `request` is a REQUEST frame with a body. Every request is answered
   // through `responder`, errors included (unknown request types get
@@ -48,7 +53,11 @@ class Dispatcher {
   TxnService* const txn_;
   Metrics* const metrics_;
   const HelloLimits limits_;
+  const DiskMonitor* const disk_;  // may be null: no admission checks
 };
+
+// What a request of this type writes (see DiskMonitor::Admit).
+RequestWrites WritesOf(v1::Frame::BodyCase request);
 
 }  // namespace halfmq::broker
 

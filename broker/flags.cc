@@ -64,6 +64,18 @@ DEFINE_int32(storage_idle_flush_ms, 1000,
 DEFINE_string(storage_memtable, "halfmq",
               "Memtable representation: halfmq (our skip list, see storage/memtable_rep.h) or "
               "rocksdb (RocksDB's own skip list)");
+// Disk space (broker/disk_monitor.h; docs/operations.md, "Disk full").
+DEFINE_uint64(min_free_disk_mb, 256,
+              "Below this much free space on the data directory's file system (at most a quarter "
+              "of it) sends, half messages and redrives are refused with RESOURCE_EXHAUSTED; "
+              "receives, acks and transaction ends go on. 0: no threshold");
+DEFINE_uint64(disk_reserve_mb, 64,
+              "Size of <data_dir>/RESERVED (at most an eighth of the disk), deleted at start on a "
+              "disk below the threshold (or with less free than this) so the store can open. 0: "
+              "none");
+DEFINE_int32(disk_check_interval_ms, 100,
+             "How often free disk space is checked (also after every MiB written)");
+
 DEFINE_int64(txn_check_delay_ms, 6000,
              "First check-back of a pending transaction after this long (unless the half "
              "send sets its own check immunity); later checks back off exponentially");
@@ -142,6 +154,15 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--storage_idle_flush_ms must be >= 0");
   }
   o.store.idle_flush_after = std::chrono::milliseconds(FLAGS_storage_idle_flush_ms);
+  if (FLAGS_min_free_disk_mb > (1ull << 30) || FLAGS_disk_reserve_mb > (1ull << 30)) {
+    return Status::InvalidArgument("--min_free_disk_mb and --disk_reserve_mb must be < 2^30");
+  }
+  o.disk.min_free_bytes = FLAGS_min_free_disk_mb << 20;
+  o.disk.reserve_bytes = FLAGS_disk_reserve_mb << 20;
+  if (FLAGS_disk_check_interval_ms < 1) {
+    return Status::InvalidArgument("--disk_check_interval_ms must be >= 1");
+  }
+  o.disk.check_interval = std::chrono::milliseconds(FLAGS_disk_check_interval_ms);
   o.io_threads = FLAGS_io_threads;
   o.read_threads = FLAGS_read_threads;
   o.max_frame_bytes = FLAGS_max_frame_bytes;

@@ -78,7 +78,7 @@ Result<uint64_t> RetentionService::RunOnce() {
       storage::Batch batch = store_->NewBatch();
       batch.DeleteMessages(topic->id(), q, Offset(lo), Offset(*keep));
       batch.PutQueueLow(topic->id(), q, Offset(*keep));
-      store_->CommitAndWait(std::move(batch));
+      HALFMQ_RETURN_IF_ERROR(store_->CommitAndWait(std::move(batch)));
       qs.min_offset.store(*keep);
       removed += *keep - lo;
       VLOG(1) << "retention: " << topic->name() << "/" << qi << " removed [" << lo << ", "
@@ -102,7 +102,7 @@ Result<uint64_t> RetentionService::RunOnce() {
                               return batch.count() < 10000;
                             });
     if (!s.ok()) return s;
-    if (!batch.empty()) store_->CommitAndWait(std::move(batch));
+    if (!batch.empty()) HALFMQ_RETURN_IF_ERROR(store_->CommitAndWait(std::move(batch)));
   }
   Inc(metrics_->retention_runs);
   Inc(metrics_->retention_deleted, static_cast<int64_t>(removed));

@@ -55,6 +55,8 @@ void TxnService::ScanLoop() {
 }
 
 size_t TxnService::ScanOnce() {
+  // A read-only store (a failed write) records no checks: none go out.
+  if (store_->read_only()) return 0;
   int64_t now = clock_->NowMs();
   SweepCheckTimeouts(now);
   ScanAgeDeadlines(now);
@@ -91,7 +93,7 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
     give_up.push_back(d.txn_id);
     leases.push_back(std::move(lease));
   }
-  if (!batch.empty()) store_->CommitAndWait(std::move(batch));
+  if (!batch.empty() && !store_->CommitAndWait(std::move(batch)).ok()) return 0;
   leases.clear();
   for (const auto& txn : give_up) {
     // Its deadline may have been pulled in when its last allowed check went
@@ -130,7 +132,7 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
     batch.Delete(Keyspace::kTxnSettled, index_key);
     batch.Delete(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn));
   }
-  store_->CommitAndWait(std::move(batch));
+  if (!store_->CommitAndWait(std::move(batch)).ok()) return 0;
   if (evicted > 0) {
     // Forgotten before their retention ended: a very late repeat of these
     // EndTransactions now gets NOT_FOUND. Raise --txn_settled_max.
@@ -285,7 +287,7 @@ size_t TxnService::ScanChecks(int64_t now) {
   }
   // The counts and next due times are durable before any check goes out, so
   // a crash cannot lose the record of a delivered check.
-  if (!batch.empty()) store_->CommitAndWait(std::move(batch));
+  if (!batch.empty() && !store_->CommitAndWait(std::move(batch)).ok()) return 0;
   leases.clear();
   // Where the visited groups' due checks now begin.
   for (const auto& v : visited) RecomputeNextDue(v.group, v.generation, v.floor);

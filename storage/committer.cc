@@ -6,6 +6,7 @@
 
 #include "common/deferred.h"
 #include "common/thread_name.h"
+#include "storage/rocksdb_status.h"
 
 namespace halfmq::storage {
 namespace {
@@ -23,13 +24,29 @@ constexpr size_t kBatchHeader = 12;
 
 }  // namespace
 
+CommitWaiter::CommitWaiter() : signal_(std::make_shared<Signal>()) {
+  future_ = signal_->promise.get_future();
+}
+
+std::function<void()> CommitWaiter::Callback() {
+  CHECK(signal_ != nullptr) << "CommitWaiter::Callback called twice";
+  return [signal = std::move(signal_)] {
+    if (signal->set) return;
+    signal->set = true;
+    signal->promise.set_value(true);
+  };
+}
+
+bool CommitWaiter::Wait() { return future_.get(); }
+
 Committer::Committer(rocksdb::DB* db, FlushMode mode, std::chrono::milliseconds flush_interval,
-                     std::chrono::microseconds spin, IdleWork idle)
+                     std::chrono::microseconds spin, IdleWork idle, WrittenHook written)
     : db_(db),
       mode_(mode),
       flush_interval_(flush_interval),
       spin_(spin),
-      idle_(std::move(idle)) {
+      idle_(std::move(idle)),
+      written_(std::move(written)) {
   writer_ = std::thread([this] {
     SetCurrentThreadName("halfmq-commit");
     // No RocksDB perf counters on the hot path: each is a thread-local
@@ -66,7 +83,7 @@ void Committer::Stop() {
   }
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
-  if (mode_ == FlushMode::kAsync) {
+  if (mode_ == FlushMode::kAsync && !failed()) {
     rocksdb::Status s = db_->SyncWAL();
     LOG_IF(ERROR, !s.ok()) << "final WAL sync failed: " << s.ToString();
   }
@@ -84,7 +101,33 @@ CommitterStats Committer::stats() const {
   s.spins_hit = stat_spins_hit_.load(std::memory_order_relaxed);
   s.spins_missed = stat_spins_missed_.load(std::memory_order_relaxed);
   s.idle_runs = stat_idle_runs_.load(std::memory_order_relaxed);
+  s.failed_batches = stat_failed_batches_.load(std::memory_order_relaxed);
   return s;
+}
+
+Status Committer::failure() const {
+  MutexLock lock(&mu_);
+  return failure_;
+}
+
+void Committer::Fail(const Status& why) {
+  {
+    MutexLock lock(&mu_);
+    if (!failure_.ok()) return;
+    failure_ = why;
+  }
+  failed_.store(true, std::memory_order_release);
+  LOG(ERROR) << "storage is read-only from now on: " << why
+             << ". Requests that write get errors; nothing acknowledged is lost. Free disk space "
+                "(or fix the I/O error) and restart the broker to accept writes again.";
+}
+
+void Committer::DropGroup(std::vector<Pending>* group) {
+  stat_failed_batches_.fetch_add(group->size(), std::memory_order_relaxed);
+  // Callbacks own Responders, which answer as they are destroyed: one scope
+  // for their socket writes, as for callbacks that run.
+  DeferScope scope(/*busy=*/false);
+  group->clear();
 }
 
 bool Committer::SpinForWork() {
@@ -171,6 +214,7 @@ rocksdb::WriteBatch Committer::MergeBatches(const std::vector<Pending>& group, s
 }
 
 void Committer::WriteGroup(std::vector<Pending>* group) {
+  if (failed()) return DropGroup(group);
   rocksdb::WriteOptions options;
   options.sync = (mode_ == FlushMode::kSync);
   rocksdb::Status s;
@@ -184,15 +228,22 @@ void Committer::WriteGroup(std::vector<Pending>* group) {
     bytes = merged.GetDataSize();
     s = db_->Write(options, &merged);
   }
-  // See the class comment: memory may already be ahead of disk, so the only
-  // safe continuation is a restart that recovers from RocksDB.
-  CHECK(s.ok()) << "RocksDB write failed, exiting so restart recovers durable state: "
-                << s.ToString();
+  // See the class comment: memory may already be ahead of disk, so nothing
+  // more is written until a restart recovers from RocksDB.
+  if (!s.ok()) {
+    Fail(FromRocksDb(s, "RocksDB write failed"));
+    return DropGroup(group);
+  }
   stat_batches_.fetch_add(group->size(), std::memory_order_relaxed);
   stat_groups_.fetch_add(1, std::memory_order_relaxed);
   if (options.sync) stat_syncs_.fetch_add(1, std::memory_order_relaxed);
   stat_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   bytes_since_idle_ += bytes;
+  bytes_since_written_ += bytes;
+  if (written_.every_bytes > 0 && bytes_since_written_ >= written_.every_bytes) {
+    bytes_since_written_ = 0;
+    written_.run();
+  }
   uint64_t prev = stat_max_group_.load(std::memory_order_relaxed);
   while (group->size() > prev &&
          !stat_max_group_.compare_exchange_weak(prev, group->size(), std::memory_order_relaxed)) {
@@ -214,8 +265,15 @@ void Committer::SyncLoop() {
       if (!stopping_) sync_cv_.WaitFor(&mu_, flush_interval_);
       if (stopping_) return;
     }
+    if (failed()) return;
     rocksdb::Status s = db_->SyncWAL();
-    CHECK(s.ok()) << "WAL sync failed: " << s.ToString();
+    if (!s.ok()) {
+      // Writes acknowledged since the last sync are in the OS's cache, which
+      // survives a crash of the process (the async contract) but may not
+      // reach the disk: stop writing, as for a failed write.
+      Fail(FromRocksDb(s, "WAL sync failed"));
+      return;
+    }
     stat_syncs_.fetch_add(1, std::memory_order_relaxed);
   }
 }

@@ -12,9 +12,18 @@
 // Batches are applied in submission order, and callbacks run in that order on
 // the writer thread, inside one DeferScope per group (common/deferred.h),
 // opened busy when the next group is already queued.
-// Callbacks must be short and must not block (post work elsewhere). A failed RocksDB write is fatal: in-memory state may already
-// reflect the batch, so the process exits and restart recovers from the last
-// durable state (design invariant 7).
+// Callbacks must be short and must not block (post work elsewhere).
+//
+// A failed write (a full disk, an I/O error; or a failed WAL sync in async
+// mode) puts the committer in a failed state for the rest of the process:
+// in-memory state may already reflect the batch, so only a restart, which
+// rebuilds memory from what is durable (design invariant 7), may accept
+// writes again. The failed group's callbacks, and those of every batch
+// submitted later, are destroyed without running and nothing more is
+// written: whatever a callback owns answers for itself when destroyed (a
+// Responder answers an error, a CommitWaiter returns false). Nothing that
+// was acknowledged is touched, and the process keeps serving reads.
+// failure() says why.
 //
 // Waiting for work: before sleeping on its condition variable the writer
 // spins for up to `spin` (yielding the CPU each round) in case the next batch
@@ -38,12 +47,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include <rocksdb/write_batch.h>
 
 #include "common/mutex.h"
+#include "common/status.h"
 #include "common/thread_annotations.h"
 
 namespace rocksdb {
@@ -87,6 +99,14 @@ struct CommitterStats {
   uint64_t spins_hit = 0;  // idle waits whose spin found the next batch
   uint64_t spins_missed = 0;  // ... that spun in vain, then slept
   uint64_t idle_runs = 0;     // IdleWork runs
+  uint64_t failed_batches = 0;  // batches dropped because a write failed (see Committer)
+};
+
+// Runs `run` on the writer thread after every `every_bytes` written
+// (at most once per group); `run` must be cheap and must not block.
+struct WrittenHook {
+  uint64_t every_bytes = 0;  // 0: never
+  std::function<void()> run;
 };
 
 struct IdleWork {
@@ -98,13 +118,37 @@ struct IdleWork {
   std::function<void()> spin_started;
 };
 
+// Waits for one commit callback that may be dropped without running (see
+// Committer): for start-up, tests and background threads. Not thread-safe;
+// the callback may run or be dropped on any thread.
+class CommitWaiter {
+ public:
+  CommitWaiter();
+  // The callback to submit; call once.
+  std::function<void()> Callback();
+  // Blocks until the callback ran (true) or was dropped unrun (false).
+  bool Wait();
+
+ private:
+  struct Signal {
+    std::promise<bool> promise;
+    bool set = false;
+    ~Signal() {
+      if (!set) promise.set_value(false);
+    }
+  };
+  std::shared_ptr<Signal> signal_;
+  std::future<bool> future_;
+};
+
 class Committer {
  public:
   using Callback = std::function<void()>;
 
   // `db` must outlive the Committer.
   Committer(rocksdb::DB* db, FlushMode mode, std::chrono::milliseconds flush_interval,
-            std::chrono::microseconds spin = std::chrono::microseconds(0), IdleWork idle = {});
+            std::chrono::microseconds spin = std::chrono::microseconds(0), IdleWork idle = {},
+            WrittenHook written = {});
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -118,6 +162,11 @@ class Committer {
 
   CommitterStats stats() const;
 
+  // OK, or why the committer stopped writing (see the class comment).
+  // Thread-safe.
+  Status failure() const EXCLUDES(mu_);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+
  private:
   struct Pending {
     rocksdb::WriteBatch batch;
@@ -130,6 +179,10 @@ class Committer {
   bool SpinForWork();
   void SyncLoop();
   void WriteGroup(std::vector<Pending>* group);
+  // Enters the failed state (once; logs it).
+  void Fail(const Status& why) EXCLUDES(mu_);
+  // Destroys the group's callbacks without running them.
+  void DropGroup(std::vector<Pending>* group);
   // One batch holding the records of all of `group`'s (`bytes` in all).
   static rocksdb::WriteBatch MergeBatches(const std::vector<Pending>& group, size_t bytes);
 
@@ -139,6 +192,8 @@ class Committer {
   const std::chrono::microseconds spin_;
   const IdleWork idle_;
   uint64_t bytes_since_idle_ = 0;  // writer thread only
+  const WrittenHook written_;
+  uint64_t bytes_since_written_ = 0;  // writer thread only
 
   mutable Mutex mu_;
   CondVar work_cv_;
@@ -146,6 +201,8 @@ class Committer {
   std::vector<Pending> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
+  Status failure_ GUARDED_BY(mu_);
+  std::atomic<bool> failed_{false};
 
   // Mirrors queue_.size() for the writer, which reads it without mu_ (to spin,
   // and to tell callbacks whether the next group is waiting).
@@ -161,6 +218,7 @@ class Committer {
   std::atomic<uint64_t> stat_syncs_{0};
   std::atomic<uint64_t> stat_bytes_{0};
   std::atomic<uint64_t> stat_max_group_{0};
+  std::atomic<uint64_t> stat_failed_batches_{0};
 
   std::thread writer_;
   std::thread syncer_;

@@ -116,7 +116,7 @@ TEST(InsertHintTest, WalFromBeforeIsRecoveredWithoutHints) {
   b.DeleteInflightRange(SubscriptionId(1), QueueId(0), Offset(150), Offset(250));
   model.erase(model.lower_bound(keys::InflightKey(SubscriptionId(1), QueueId(0), Offset(150))),
               model.lower_bound(keys::InflightKey(SubscriptionId(1), QueueId(0), Offset(250))));
-  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   std::map<std::string, std::string> seen;
   ASSERT_TRUE(store
                   ->Scan(Keyspace::kInflight, "", "\xff",
@@ -242,7 +242,7 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
       messages.erase(messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(low))),
                      messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(round * 40 - 20))));
     }
-    store->CommitAndWait(std::move(b));
+    EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
     // Recovery replays the WAL into new memtables, with hints too.
     if (round == 100) open();
   }

@@ -72,6 +72,14 @@ struct StoreOptions {
   uint64_t idle_flush_min_bytes = 1 << 20;
   // Memtables are our skip list (memtable_rep.h) rather than RocksDB's.
   bool own_memtable = true;
+  // Replays the WAL into memtables without flushing them to new files when
+  // opening (RocksDB keeps the WAL until a later flush), so a store on a
+  // nearly full disk can open: the broker sets it when free space is below
+  // its threshold at start (docs/operations.md, "Disk full").
+  bool avoid_flush_during_recovery = false;
+  // Called on the commit thread after every so many bytes written (see
+  // WrittenHook): the broker's disk monitor checks free space then.
+  WrittenHook written;
 };
 
 // A message read back from the log.
@@ -101,11 +109,19 @@ class Store {
   Batch NewBatch() const { return Batch(handles_.data()); }
 
   // Group commit (see Committer): `done` runs on the writer thread once the
-  // batch is durable per the flush mode. Never blocks on disk.
+  // batch is durable per the flush mode. Never blocks on disk. After a failed
+  // write the store is read-only (write_status()) and `done` is destroyed
+  // without running, so what it owns must answer for itself then.
   void Commit(Batch batch, Committer::Callback done);
 
   // Commits and waits. For start-up, tests and background threads only.
-  void CommitAndWait(Batch batch);
+  // Errors: write_status() when the store is read-only.
+  [[nodiscard]] Status CommitAndWait(Batch batch);
+
+  // OK while writes are accepted; after a failed write (full disk, I/O
+  // error), why the store became read-only until the process restarts.
+  Status write_status() const { return committer_->failure(); }
+  bool read_only() const { return committer_->failed(); }
 
   // --- Start-up loads ----------------------------------------------------
   Status LoadTopics(std::vector<v1::TopicRecord>* topics) const;

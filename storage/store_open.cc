@@ -6,7 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <future>
+#include <filesystem>
 #include <string_view>
 
 #include <glog/logging.h>
@@ -20,6 +20,7 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 
 #include "storage/index_filter.h"
+#include "storage/info_log.h"
 #include "storage/insert_hint.h"
 #include "storage/memtable_rep.h"
 #include "storage/rocksdb_status.h"
@@ -248,8 +249,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.max_background_jobs = 2;
   db_options.max_total_wal_size = options.max_total_wal_bytes;
   db_options.bytes_per_sync = 1 << 20;
-  db_options.keep_log_file_num = 5;
-  db_options.max_log_file_size = 16 << 20;
+  // RocksDB's info log (LOG) through our logger, which survives a full disk
+  // (storage/info_log.h); at most LOG and LOG.old of 16 MiB each.
+  std::error_code dir_error;
+  std::filesystem::create_directories(options.path, dir_error);
+  if (dir_error) {
+    return Status::Internal("creating " + options.path + ": " + dir_error.message());
+  }
+  db_options.info_log = std::make_shared<InfoLog>(options.path, 16 << 20);
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
   // One thread writes (the Committer), so RocksDB never has a group of
   // writers to insert in parallel; our memtables (memtable_rep.h) take one
@@ -259,6 +266,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
+  db_options.avoid_flush_during_recovery = options.avoid_flush_during_recovery;
   db_options.env = WalEnv();  // WAL preallocation and zero-fill ahead (wal_file.h)
   if (options.background_nice > 0) {
     db_options.listeners.push_back(std::make_shared<BackgroundNice>(options.background_nice));
@@ -339,7 +347,8 @@ Store::Store(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,
     };
   }
   committer_ = std::make_unique<Committer>(db_.get(), options_.flush, options_.flush_interval,
-                                           options_.commit_spin, std::move(idle));
+                                           options_.commit_spin, std::move(idle),
+                                           options_.written);
 }
 
 Store::~Store() {
@@ -358,10 +367,11 @@ void Store::Commit(Batch batch, Committer::Callback done) {
   committer_->Submit(std::move(batch.batch_), std::move(done));
 }
 
-void Store::CommitAndWait(Batch batch) {
-  std::promise<void> written;
-  Commit(std::move(batch), [&written] { written.set_value(); });
-  written.get_future().wait();
+Status Store::CommitAndWait(Batch batch) {
+  CommitWaiter written;
+  Commit(std::move(batch), written.Callback());
+  if (written.Wait()) return Status::Ok();
+  return Status::Unavailable("storage is read-only: " + write_status().message());
 }
 
 StoreStats Store::stats() const {

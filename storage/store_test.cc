@@ -55,7 +55,7 @@ TEST_P(StoreTest, TopicsAndSubscriptionsSurviveReopen) {
     s.set_topic("orders");
     s.set_topic_id(1);
     b.PutSubscription(s);
-    store->CommitAndWait(std::move(b));
+    EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   }
   auto store = OpenStore();
   std::vector<v1::TopicRecord> topics;
@@ -78,7 +78,7 @@ TEST_P(StoreTest, MessagesReadBackInOffsetOrderAndQueueEndRecovers) {
     }
     // A neighbouring queue must not leak into reads of queue 2.
     b.PutMessage(TopicId(1), QueueId(3), Offset(0), Msg("other", 1));
-    store->CommitAndWait(std::move(b));
+    EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   }
   auto store = OpenStore();
   auto last = store->LastMessageOffset(TopicId(1), QueueId(2));
@@ -106,12 +106,12 @@ TEST_P(StoreTest, DeleteMessagesRemovesRangeAndRecordsLowWatermark) {
   auto store = OpenStore();
   Batch b = store->NewBatch();
   for (int i = 0; i < 10; ++i) b.PutMessage(TopicId(1), QueueId(0), Offset(i), Msg("x", i));
-  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
 
   Batch del = store->NewBatch();
   del.DeleteMessages(TopicId(1), QueueId(0), Offset(0), Offset(6));
   del.PutQueueLow(TopicId(1), QueueId(0), Offset(6));
-  store->CommitAndWait(std::move(del));
+  EXPECT_TRUE(store->CommitAndWait(std::move(del)).ok());
   ASSERT_TRUE(store->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(6)).ok());
 
   auto gone = store->ReadMessage(TopicId(1), QueueId(0), Offset(5));
@@ -157,7 +157,7 @@ TEST_P(StoreTest, RetentionReclaimsMessageBlobFiles) {
       m.set_body(body + std::to_string(i));
       b.PutMessage(TopicId(1), QueueId(i % 2), Offset(i / 2), m.SerializeAsString());
     }
-    store->CommitAndWait(std::move(b));
+    EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   }
   // Compacting flushes the memtable: the bodies go to blob files.
   for (uint32_t q = 0; q < 2; ++q) {
@@ -172,7 +172,7 @@ TEST_P(StoreTest, RetentionReclaimsMessageBlobFiles) {
   for (uint32_t q = 0; q < 2; ++q) {
     Batch del = store->NewBatch();
     del.DeleteMessages(TopicId(1), QueueId(q), Offset(0), Offset(kMessages / 2));
-    store->CommitAndWait(std::move(del));
+    EXPECT_TRUE(store->CommitAndWait(std::move(del)).ok());
     ASSERT_TRUE(store->CompactMessages(TopicId(1), QueueId(q), Offset(0), Offset(kMessages)).ok());
   }
   EXPECT_TRUE(halfmq::testing::Eventually([&] { return blob_bytes() == 0; }))
@@ -200,7 +200,7 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
       m.set_body(body + std::to_string(n));
       b.PutMessage(TopicId(1), QueueId(0), Offset(n), m.SerializeAsString());
     }
-    (*store)->CommitAndWait(std::move(b));
+    EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
   }
   // Flushes run in the background; what is left in memory ends up near the
   // budget plus memtable overhead (3.2 MiB in a debug build, 6.3 MiB seen
@@ -212,7 +212,7 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
   EXPECT_TRUE(halfmq::testing::Eventually([&] {
     Batch b = (*store)->NewBatch();
     b.PutMessage(TopicId(1), QueueId(1), Offset(nudges++), "nudge");
-    (*store)->CommitAndWait(std::move(b));
+    EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
     return (*store)->stats().memtable_bytes <= uint64_t{8} << 20;
   })) << (*store)->stats().memtable_bytes << " bytes in memtables";
   auto read = (*store)->ReadMessage(TopicId(1), QueueId(0), Offset(5));
@@ -239,7 +239,7 @@ TEST(StoreIdleFlushTest, MemtablesAreFlushedWhenWritesStop) {
       m.set_body(body + std::to_string(n));
       b.PutMessage(TopicId(1), QueueId(0), Offset(n), m.SerializeAsString());
     }
-    store->CommitAndWait(std::move(b));
+    EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   }
   EXPECT_TRUE(halfmq::testing::Eventually([&] {
     return store->stats().committer.idle_runs == 1 &&
@@ -264,10 +264,10 @@ TEST_P(StoreTest, InflightAndCursorsLoadPerSubscription) {
   v1::CursorRecord c;
   c.set_delivered_offset(8);
   b.PutCursor(SubscriptionId(1), QueueId(1), c);
-  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   Batch d = store->NewBatch();
   d.DeleteInflight(SubscriptionId(1), QueueId(0), Offset(5));
-  store->CommitAndWait(std::move(d));
+  EXPECT_TRUE(store->CommitAndWait(std::move(d)).ok());
 
   std::vector<std::pair<QueueId, Offset>> seen;
   ASSERT_TRUE(store
@@ -433,7 +433,7 @@ TEST_P(StoreTest, CommitterSpinThatFindsNothingIsCountedAndSleeps) {
   auto store = OpenStore(std::chrono::milliseconds(1));
   Batch b = store->NewBatch();
   b.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 0));
-  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   EXPECT_TRUE(testing::Eventually([&] { return store->stats().committer.spins_missed >= 1; }));
 }
 
@@ -444,7 +444,7 @@ TEST_P(StoreTest, OpenWalFileIsExtendedAhead) {
   auto store = OpenStore();
   Batch b = store->NewBatch();
   b.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 0));
-  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   uintmax_t largest_wal = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir_.Sub("db"))) {
     if (entry.path().extension() == ".log") {
@@ -507,7 +507,7 @@ TEST(StoreOpenTest, FlushesAndCompactionsRunAtTheirNiceValue) {
   ASSERT_NE(store, nullptr);
   Batch b = store->NewBatch();
   b.PutMessage(TopicId(1), QueueId(0), Offset(0), "m");
-  store->CommitAndWait(std::move(b));
+  EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   // Flushes the memtable (a job of the flush pool) and compacts.
   ASSERT_TRUE(store->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(1)).ok());
   EXPECT_TRUE(testing::Eventually(
@@ -549,7 +549,7 @@ TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
     b.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), "");
     b.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), "");
     b.Put(Keyspace::kDefault, "halfmq.format_version", "1");
-    (*store)->CommitAndWait(std::move(b));
+    EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
   }
   auto expect = [](Store* store, Keyspace k, const std::string& key,
                    std::optional<std::string> value) {
@@ -588,7 +588,7 @@ TEST(StoreOpenTest, UnknownFormatIsRefused) {
     ASSERT_TRUE(store.ok());
     Batch b = (*store)->NewBatch();
     b.Put(Keyspace::kDefault, "halfmq.format_version", "99");
-    (*store)->CommitAndWait(std::move(b));
+    EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
   }
   auto again = Store::Open(options);
   EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);

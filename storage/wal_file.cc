@@ -20,10 +20,15 @@
 namespace halfmq::storage {
 namespace {
 
-bool IsWal(const std::string& name) {
-  constexpr std::string_view kWalSuffix = ".log";
-  return name.size() > kWalSuffix.size() &&
-         name.compare(name.size() - kWalSuffix.size(), kWalSuffix.size(), kWalSuffix) == 0;
+bool EndsWith(const std::string& name, std::string_view suffix) {
+  return name.size() > suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool IsWal(const std::string& name) { return EndsWith(name, ".log"); }
+
+bool IsTableOrBlob(const std::string& name) {
+  return EndsWith(name, ".sst") || EndsWith(name, ".blob");
 }
 
 // One open WAL file as the zeroer sees it. Offsets are file offsets.
@@ -238,7 +243,18 @@ class WalFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* result,
                                     rocksdb::IODebugContext* dbg) override {
-    if (!IsWal(name)) return target()->NewWritableFile(name, options, result, dbg);
+    if (!IsWal(name)) {
+      // No preallocation for table and blob files: RocksDB reserves 1.1x
+      // their target size up front (70 MiB for a 64 MiB SST, the blob file
+      // size for blob files), which on a nearly full disk takes the last free
+      // blocks for a moment (or for good, where a failed fallocate keeps
+      // what it got) and makes concurrent WAL appends fail with ENOSPC.
+      // They are written sequentially and synced every bytes_per_sync anyway.
+      if (!IsTableOrBlob(name)) return target()->NewWritableFile(name, options, result, dbg);
+      rocksdb::FileOptions plain = options;
+      plain.allow_fallocate = false;
+      return target()->NewWritableFile(name, plain, result, dbg);
+    }
     rocksdb::FileOptions extending = options;
     extending.fallocate_with_keep_size = false;
     rocksdb::IOStatus s = target()->NewWritableFile(name, extending, result, dbg);

@@ -42,7 +42,9 @@ struct WalZeroOptions {
 };
 
 // Wraps `base`: files named *.log (RocksDB's WALs) are preallocated by
-// extending them and, with options.ahead_bytes > 0, zero-filled ahead.
+// extending them and, with options.ahead_bytes > 0, zero-filled ahead;
+// table and blob files (*.sst, *.blob) are not preallocated at all (a
+// nearly full disk, see wal_file.cc).
 std::shared_ptr<rocksdb::FileSystem> NewWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
                                                       WalZeroOptions options);
 

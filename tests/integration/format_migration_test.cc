@@ -58,7 +58,7 @@ void MoveBack(storage::Store* store, Keyspace from, char prefix, Keyspace to) {
                          })
                   .ok());
   EXPECT_GT(n, 0) << "no '" << prefix << "' keys to move";
-  store->CommitAndWait(std::move(batch));
+  EXPECT_TRUE(store->CommitAndWait(std::move(batch)).ok());
 }
 
 TEST(FormatMigrationTest, Format1TransactionsSettleAfterMigration) {
@@ -91,7 +91,7 @@ TEST(FormatMigrationTest, Format1TransactionsSettleAfterMigration) {
     MoveBack(store->get(), Keyspace::kTxnSettled, 'X', Keyspace::kTxnDue);
     storage::Batch version = (*store)->NewBatch();
     version.Put(Keyspace::kDefault, "halfmq.format_version", "1");
-    (*store)->CommitAndWait(std::move(version));
+    EXPECT_TRUE((*store)->CommitAndWait(std::move(version)).ok());
   }
   auto broker = BrokerProcess::Start(data, flags);
   ASSERT_NE(broker, nullptr);
