@@ -1262,6 +1262,7 @@ void ConsumeService::GetGroupConfig(v1::GetGroupConfigRequest request, Responder
 
 void ConsumeService::ListDeadLetters(v1::ListDeadLettersRequest request, Responder responder) {
   Status s = ValidateName("consumer group", request.group());
+  if (s.ok()) s = ValidatePageCursor(request.start_after());
   if (!s.ok()) return responder.Error(s);
   auto resp = std::make_shared<Responder>(std::move(responder));
   asio::post(pool_, [this, request = std::move(request), resp] {
@@ -1306,6 +1307,10 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
   if (s.ok() && !request.to_topic().empty()) s = ValidateName("topic", request.to_topic());
   if (s.ok() && request.message_ids_size() > 1000) {
     s = Status::InvalidArgument("at most 1000 message ids per redrive");
+  }
+  for (int i = 0; s.ok() && i < request.message_ids_size(); ++i) {
+    Status id = ValidateMessageId(request.message_ids(i));
+    if (!id.ok()) s = Status::InvalidArgument("message_ids: " + id.message());
   }
   std::shared_ptr<Topic> to;
   if (s.ok() && !request.to_topic().empty()) {

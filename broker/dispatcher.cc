@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include "common/limits.h"
 #include "common/version.h"
 
 namespace halfmq::broker {
@@ -34,25 +35,8 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
     if (!admitted.ok()) return responder.Error(admitted);
   }
   switch (request.body_case()) {
-    case v1::Frame::kHello: {
-      const auto& hello = request.hello();
-      connection->SetClientId(hello.client_id());
-      if (hello.producer_groups_size() > 0) {
-        txn_->RegisterProducer(connection,
-                               std::vector<std::string>(hello.producer_groups().begin(),
-                                                        hello.producer_groups().end()),
-                               hello.max_outstanding_checks());
-      }
-      VLOG(1) << "connection " << connection->id() << " from " << connection->peer()
-              << " is client '" << hello.client_id() << "'";
-      v1::Frame frame;
-      auto* out = frame.mutable_hello_response();
-      out->set_broker_version(kHalfmqVersion);
-      out->set_protocol_version(kProtocolVersion);
-      out->set_max_frame_bytes(limits_.max_frame_bytes);
-      out->set_max_message_bytes(limits_.max_message_bytes);
-      return responder.Ok(std::move(frame));
-    }
+    case v1::Frame::kHello:
+      return Hello(request.hello(), std::move(responder), connection);
     case v1::Frame::kCreateTopic:
       return admin_->CreateTopic(std::move(*request.mutable_create_topic()), std::move(responder));
     case v1::Frame::kListTopics:
@@ -111,6 +95,26 @@ void Dispatcher::Dispatch(v1::Frame request, Responder responder,
           "request type " + std::to_string(request.body_case()) +
           " is not a request this broker serves"));
   }
+}
+
+void Dispatcher::Hello(const v1::HelloRequest& hello, Responder responder,
+                       const std::shared_ptr<Connection>& connection) {
+  // A refused Hello changes nothing: neither the client id nor the groups.
+  Status s = ValidateClientId(hello.client_id());
+  if (s.ok()) {
+    s = txn_->RegisterProducer(connection, hello.producer_groups(), hello.max_outstanding_checks());
+  }
+  if (!s.ok()) return responder.Error(s);
+  connection->SetClientId(hello.client_id());
+  VLOG(1) << "connection " << connection->id() << " from " << connection->peer() << " is client '"
+          << hello.client_id() << "'";
+  v1::Frame frame;
+  auto* out = frame.mutable_hello_response();
+  out->set_broker_version(kHalfmqVersion);
+  out->set_protocol_version(kProtocolVersion);
+  out->set_max_frame_bytes(limits_.max_frame_bytes);
+  out->set_max_message_bytes(limits_.max_message_bytes);
+  responder.Ok(std::move(frame));
 }
 
 }  // namespace halfmq::broker

@@ -46,6 +46,11 @@ class Dispatcher {
                 const std::shared_ptr<Connection>& connection);
 
  private:
+  // Errors: INVALID_ARGUMENT for a client id or producer group list over its
+  // limit, or an invalid group name (see docs/protocol.md).
+  void Hello(const v1::HelloRequest& hello, Responder responder,
+             const std::shared_ptr<Connection>& connection);
+
   ProduceService* const produce_;
   QueryService* const query_;
   ConsumeService* const consume_;

@@ -41,14 +41,10 @@ Status MessageLog::Validate(const v1::Message& m) const {
       if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("message group has a control byte");
     }
   }
-  if (m.deliver_at_ms() != 0 && m.delay_ms() != 0) {
-    return Status::InvalidArgument("give deliver_at_ms or delay_ms, not both");
+  if (m.queue_selector_case() == v1::Message::kShardingKey) {
+    HALFMQ_RETURN_IF_ERROR(ValidateShardingKey(m.sharding_key()));
   }
-  if (static_cast<int64_t>(m.delay_ms()) > limits_.max_delay_ms ||
-      m.deliver_at_ms() > clock_->NowMs() + limits_.max_delay_ms) {
-    return Status::InvalidArgument("delivery is more than --max_delay_ms=" +
-                                   std::to_string(limits_.max_delay_ms) + " ms away");
-  }
+  HALFMQ_RETURN_IF_ERROR(ValidateDelivery(m));
   if (m.properties_size() > static_cast<int>(kMaxProperties)) {
     return Status::InvalidArgument("a message has at most " + std::to_string(kMaxProperties) +
                                    " properties");
@@ -72,6 +68,26 @@ Status MessageLog::Validate(const v1::Message& m) const {
     return Status::InvalidArgument("message of " + std::to_string(bytes) +
                                    " bytes exceeds the limit of " +
                                    std::to_string(limits_.max_message_bytes));
+  }
+  return Status::Ok();
+}
+
+Status MessageLog::ValidateDelivery(const v1::Message& m) const {
+  // delay_ms is unsigned on the wire, so only deliver_at_ms can be negative.
+  // A time before the epoch is a client bug (an unset or wrapped value), not
+  // "at once": refuse it rather than deliver it now.
+  if (m.deliver_at_ms() < 0) {
+    return Status::InvalidArgument("deliver_at_ms is " + std::to_string(m.deliver_at_ms()) +
+                                   "; it must be >= 0 (ms since the epoch)");
+  }
+  if (m.deliver_at_ms() != 0 && m.delay_ms() != 0) {
+    return Status::InvalidArgument("give deliver_at_ms or delay_ms, not both");
+  }
+  // Both sides are >= 0, so the difference cannot overflow.
+  if (static_cast<int64_t>(m.delay_ms()) > limits_.max_delay_ms ||
+      m.deliver_at_ms() - clock_->NowMs() > limits_.max_delay_ms) {
+    return Status::InvalidArgument("delivery is more than --max_delay_ms=" +
+                                   std::to_string(limits_.max_delay_ms) + " ms away");
   }
   return Status::Ok();
 }

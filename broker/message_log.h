@@ -46,8 +46,8 @@ class MessageLog {
   // Validates `messages` (consumed) and resolves their queues. Messages of
   // one topic without a queue selector share one round-robin queue per call.
   // Errors: INVALID_ARGUMENT (empty batch, too many messages, bad name, id,
-  // key, tag, properties, queue id, or a message over max_message_bytes),
-  // NOT_FOUND (topic).
+  // key, tag, properties, sharding key, delivery time, queue id, or a message
+  // over max_message_bytes), NOT_FOUND (topic).
   Result<std::vector<AppendEntry>> Prepare(
       google::protobuf::RepeatedPtrField<v1::Message>* messages) const;
 
@@ -59,6 +59,7 @@ class MessageLog {
       google::protobuf::RepeatedPtrField<v1::Message>* messages) const;
 
   // Checks one message without consuming it (used for half messages).
+  // Errors: INVALID_ARGUMENT naming the field and its limit.
   Status Validate(const v1::Message& message) const;
 
   // When a message asking for delayed delivery is due, counting a relative
@@ -82,6 +83,9 @@ class MessageLog {
   TopicManager* topics() const { return topics_; }
 
  private:
+  // deliver_at_ms / delay_ms: not negative, not both, within max_delay_ms.
+  Status ValidateDelivery(const v1::Message& message) const;
+
   Result<std::vector<AppendEntry>> Resolve(
       google::protobuf::RepeatedPtrField<v1::Message>* messages, bool validate) const;
 

@@ -1,10 +1,13 @@
 #include "broker/message_log.h"
 
 #include <future>
+#include <limits>
+#include <optional>
 
 #include <gtest/gtest.h>
 
 #include "broker/test_util.h"
+#include "common/limits.h"
 
 namespace halfmq::broker {
 namespace {
@@ -97,6 +100,47 @@ TEST_F(MessageLogTest, RejectsBadInputWithTypedErrors) {
   }
   google::protobuf::RepeatedPtrField<v1::Message> empty;
   EXPECT_EQ(env_.log->Prepare(&empty).status().code(), StatusCode::kInvalidArgument);
+}
+
+// A time before the epoch is refused, not delivered at once; a time in the
+// past but after the epoch is due at once. The far end is bounded without
+// overflowing (INT64_MAX - now would wrap in now + max_delay_ms).
+TEST_F(MessageLogTest, DeliveryTimesBeforeTheEpochAreRefused) {
+  auto check = [&](std::function<void(v1::Message*)> mutate) {
+    v1::Message m = Msg("t");
+    mutate(&m);
+    return env_.log->Validate(m);
+  };
+  for (int64_t bad : {int64_t{-1}, int64_t{-1000}, std::numeric_limits<int64_t>::min()}) {
+    Status s = check([bad](v1::Message* m) { m->set_deliver_at_ms(bad); });
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("deliver_at_ms"), std::string::npos) << s;
+  }
+  EXPECT_EQ(check([](v1::Message* m) {
+              m->set_deliver_at_ms(std::numeric_limits<int64_t>::max());
+            }).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(check([](v1::Message* m) { m->set_delay_ms(UINT32_MAX); }).code(),
+            StatusCode::kInvalidArgument);  // over max_delay_ms
+  EXPECT_TRUE(check([](v1::Message* m) { m->set_deliver_at_ms(1); }).ok());
+  v1::Message past = Msg("p");
+  past.set_deliver_at_ms(1);
+  EXPECT_EQ(MessageLog::DueTime(past, 1000), std::nullopt);  // at once
+}
+
+TEST_F(MessageLogTest, ShardingKeyIsBounded) {
+  auto prepare = [&](const std::string& key) {
+    google::protobuf::RepeatedPtrField<v1::Message> msgs;
+    *msgs.Add() = Msg("a");
+    msgs[0].set_sharding_key(key);
+    return env_.log->Prepare(&msgs).status();
+  };
+  EXPECT_TRUE(prepare(std::string(kMaxShardingKeyBytes, 'k')).ok());
+  for (const std::string& bad : {std::string(kMaxShardingKeyBytes + 1, 'k'), std::string("a\nb")}) {
+    Status s = prepare(bad);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("sharding_key"), std::string::npos) << s;
+  }
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace halfmq::broker {
   X(txn_end_repeats) X(txn_end_conflicts) X(txn_checks_sent) X(txn_checks_no_producer) \
   X(txn_checks_throttled) X(txn_unresolved) X(txn_pending) X(txn_settled)            \
   X(txn_checks_answered) X(txn_checks_uncounted) X(txn_check_timeouts)            \
-  X(txn_settled_evicted)            \
+  X(txn_settled_evicted) X(txn_producer_groups_refused) \
   X(messages_dead_lettered) X(messages_redriven) X(delayed_pending) X(delayed_delivered)   \
   X(messages_deduplicated) X(messages_filtered)                                  \
   X(connections_rejected_per_ip) X(connections_hello_timeouts)                   \

@@ -1,23 +1,78 @@
 #include "broker/producer_registry.h"
 
 #include <algorithm>
+#include <string_view>
+
+#include <glog/logging.h>
+
+#include "common/limits.h"
 
 namespace halfmq::broker {
 
-void ProducerRegistry::Register(const std::shared_ptr<Connection>& conn, const std::string& group,
-                                uint32_t advertised_max) {
-  MutexLock lock(&mu_);
+ProducerRegistry::Conn& ProducerRegistry::ConnFor(const std::shared_ptr<Connection>& conn,
+                                                  uint32_t advertised_max) {
   Conn& c = conns_[conn->id()];
   if (c.connection.expired()) {
     c.connection = conn;
     c.max = options_.max_checks_per_connection;
   }
   if (advertised_max > 0) c.max = std::min(c.max, advertised_max);
-  if (std::find(c.groups.begin(), c.groups.end(), group) != c.groups.end()) return;
-  c.groups.push_back(group);
+  return c;
+}
+
+void ProducerRegistry::AddMember(uint64_t connection_id, Conn* c, const std::string& group) {
+  c->groups.insert(group);
   Group& g = groups_[group];
   if (g.members.empty() && g.refilled_ms == 0) g.tokens = options_.check_rate_per_group;
-  g.members.push_back(conn->id());
+  g.position.emplace(connection_id, g.members.size());
+  g.members.push_back(connection_id);
+}
+
+ProducerRegistry::Join ProducerRegistry::Register(const std::shared_ptr<Connection>& conn,
+                                                  const std::string& group,
+                                                  uint32_t advertised_max) {
+  bool log_refusal = false;
+  {
+    MutexLock lock(&mu_);
+    Conn& c = ConnFor(conn, advertised_max);
+    if (c.groups.count(group) > 0) return Join::kAlreadyMember;
+    if (c.groups.size() < kMaxProducerGroupsPerConnection) {
+      AddMember(conn->id(), &c, group);
+      return Join::kJoined;
+    }
+    log_refusal = !c.refusal_logged;
+    c.refusal_logged = true;
+  }
+  if (log_refusal) {
+    LOG(WARNING) << "connection " << conn->id() << " from " << conn->peer() << " already serves "
+                 << kMaxProducerGroupsPerConnection << " producer groups; it is not sent checks of"
+                 << " group '" << group << "' (nor of further groups; logged once per connection)";
+  }
+  return Join::kOverLimit;
+}
+
+Status ProducerRegistry::RegisterAll(const std::shared_ptr<Connection>& conn,
+                                     const std::vector<std::string>& groups,
+                                     uint32_t advertised_max) {
+  if (groups.empty()) return Status::Ok();
+  MutexLock lock(&mu_);
+  auto existing = conns_.find(conn->id());
+  size_t joined = existing == conns_.end() ? 0 : existing->second.groups.size();
+  std::unordered_set<std::string_view> fresh;
+  for (const std::string& group : groups) {
+    if (existing != conns_.end() && existing->second.groups.count(group) > 0) continue;
+    if (fresh.insert(group).second && joined + fresh.size() > kMaxProducerGroupsPerConnection) {
+      return Status::InvalidArgument("producer_groups: this connection would serve more than " +
+                                     std::to_string(kMaxProducerGroupsPerConnection) +
+                                     " producer groups (it serves " + std::to_string(joined) +
+                                     " already)");
+    }
+  }
+  Conn& c = ConnFor(conn, advertised_max);
+  for (const std::string& group : groups) {
+    if (c.groups.count(group) == 0) AddMember(conn->id(), &c, group);
+  }
+  return Status::Ok();
 }
 
 void ProducerRegistry::Unregister(uint64_t connection_id) {
@@ -25,10 +80,20 @@ void ProducerRegistry::Unregister(uint64_t connection_id) {
   auto it = conns_.find(connection_id);
   if (it == conns_.end()) return;
   for (const auto& name : it->second.groups) {
-    auto g = groups_.find(name);
-    if (g == groups_.end()) continue;
-    std::erase(g->second.members, connection_id);
-    if (g->second.members.empty()) groups_.erase(g);
+    auto git = groups_.find(name);
+    if (git == groups_.end()) continue;
+    Group& g = git->second;
+    auto pos = g.position.find(connection_id);
+    if (pos == g.position.end()) continue;
+    // Swap-remove: the last member takes the leaver's place.
+    size_t index = pos->second;
+    g.position.erase(pos);
+    if (index + 1 != g.members.size()) {
+      g.members[index] = g.members.back();
+      g.position[g.members[index]] = index;
+    }
+    g.members.pop_back();
+    if (g.members.empty()) groups_.erase(git);
   }
   conns_.erase(it);
 }
@@ -89,6 +154,7 @@ std::vector<std::string> ProducerRegistry::Groups() const {
   MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& [name, g] : groups_) out.push_back(name);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -117,6 +183,12 @@ uint32_t ProducerRegistry::Outstanding(uint64_t connection_id) const {
   MutexLock lock(&mu_);
   auto it = conns_.find(connection_id);
   return it == conns_.end() ? 0 : it->second.outstanding;
+}
+
+size_t ProducerRegistry::GroupCount(uint64_t connection_id) const {
+  MutexLock lock(&mu_);
+  auto it = conns_.find(connection_id);
+  return it == conns_.end() ? 0 : it->second.groups.size();
 }
 
 }  // namespace halfmq::broker

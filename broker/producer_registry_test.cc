@@ -1,8 +1,13 @@
 #include "broker/producer_registry.h"
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "broker/test_util.h"
+#include "common/limits.h"
 
 namespace halfmq::broker {
 namespace {
@@ -98,6 +103,104 @@ TEST(ProducerRegistryTest, FailingConnectionIsSkippedWhileOthersCanServe) {
     r.Release(picked->id(), false, 2000);
   }
   EXPECT_TRUE(used_again);
+}
+
+std::vector<std::string> GroupNames(size_t n, const std::string& prefix = "g") {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+TEST(ProducerRegistryTest, AConnectionServesAtMost64Groups) {
+  ProducerRegistry r({});
+  auto a = std::make_shared<IdOnlyConnection>(1);
+  for (const std::string& g : GroupNames(kMaxProducerGroupsPerConnection)) {
+    EXPECT_EQ(r.Register(a, g, 0), ProducerRegistry::Join::kJoined) << g;
+  }
+  EXPECT_EQ(r.Register(a, "g0", 0), ProducerRegistry::Join::kAlreadyMember);
+  // The 65th group (a SendHalf's) is refused: nothing changes, also not on
+  // a second try.
+  EXPECT_EQ(r.Register(a, "one-too-many", 0), ProducerRegistry::Join::kOverLimit);
+  EXPECT_EQ(r.Register(a, "one-too-many", 0), ProducerRegistry::Join::kOverLimit);
+  EXPECT_FALSE(r.HasProducer("one-too-many"));
+  EXPECT_EQ(r.GroupCount(1), kMaxProducerGroupsPerConnection);
+  // Other connections are not affected by this one's groups.
+  auto b = std::make_shared<IdOnlyConnection>(2);
+  EXPECT_EQ(r.Register(b, "one-too-many", 0), ProducerRegistry::Join::kJoined);
+  EXPECT_TRUE(r.HasProducer("one-too-many"));
+}
+
+TEST(ProducerRegistryTest, RegisterAllJoinsAllOrNone) {
+  ProducerRegistry r({});
+  auto a = std::make_shared<IdOnlyConnection>(1);
+  ASSERT_TRUE(r.RegisterAll(a, GroupNames(60), 0).ok());
+  EXPECT_EQ(r.GroupCount(1), 60u);
+  // Groups it serves already and repeats within the list count once.
+  std::vector<std::string> again = GroupNames(60);
+  for (int i = 0; i < 4; ++i) again.push_back("new" + std::to_string(i));
+  again.push_back("new0");
+  ASSERT_TRUE(r.RegisterAll(a, again, 0).ok());
+  EXPECT_EQ(r.GroupCount(1), 64u);
+  // One more would make 65: refused, nothing joined.
+  Status s = r.RegisterAll(a, {"late0", "new0"}, 0);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("64"), std::string::npos) << s;
+  EXPECT_FALSE(r.HasProducer("late0"));
+  EXPECT_EQ(r.GroupCount(1), 64u);
+  // A fresh connection with 65 at once: refused, not even created.
+  auto b = std::make_shared<IdOnlyConnection>(2);
+  EXPECT_FALSE(r.RegisterAll(b, GroupNames(65, "b"), 0).ok());
+  EXPECT_FALSE(r.HasProducer("b0"));
+  EXPECT_EQ(r.GroupCount(2), 0u);
+}
+
+// Unregister swaps the last member into the leaver's place: every remaining
+// member is still picked, and only they are.
+TEST(ProducerRegistryTest, UnregisterKeepsTheOtherMembersInRotation) {
+  ProducerRegistryOptions o;
+  o.check_rate_per_group = 1e6;
+  ProducerRegistry r(o);
+  std::vector<std::shared_ptr<Connection>> conns;
+  for (uint64_t id = 1; id <= 6; ++id) {
+    conns.push_back(std::make_shared<IdOnlyConnection>(id));
+    ASSERT_TRUE(r.RegisterAll(conns.back(), {"pg", "other"}, 0).ok());
+  }
+  r.Unregister(2);
+  r.Unregister(6);  // the last member
+  r.Unregister(1);  // the first
+  std::set<uint64_t> seen;
+  std::shared_ptr<Connection> picked;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
+    seen.insert(picked->id());
+    r.Release(picked->id(), false, 0);
+  }
+  EXPECT_EQ(seen, (std::set<uint64_t>{3, 4, 5}));
+  EXPECT_EQ(r.Groups(), (std::vector<std::string>{"other", "pg"}));
+  for (uint64_t id = 3; id <= 5; ++id) r.Unregister(id);
+  EXPECT_FALSE(r.HasProducer("pg"));
+  EXPECT_TRUE(r.Groups().empty());
+}
+
+// Many connections in one group and many groups of one connection: joining
+// and leaving stay cheap (with the old vector scans this was quadratic, and
+// 80k groups took seconds); no timing is asserted, only the bookkeeping.
+TEST(ProducerRegistryTest, ManyMembersJoinAndLeave) {
+  ProducerRegistry r({});
+  constexpr uint64_t kConnections = 20000;
+  std::vector<std::shared_ptr<Connection>> conns;
+  for (uint64_t id = 1; id <= kConnections; ++id) {
+    conns.push_back(std::make_shared<IdOnlyConnection>(id));
+    ASSERT_TRUE(r.RegisterAll(conns.back(), {"pay", "g" + std::to_string(id % 64)}, 0).ok());
+  }
+  EXPECT_EQ(r.Groups().size(), 65u);
+  for (uint64_t id = 1; id < kConnections; ++id) r.Unregister(id);
+  EXPECT_TRUE(r.HasProducer("pay"));
+  std::shared_ptr<Connection> picked;
+  ASSERT_EQ(r.PickConnection("pay", 0, &picked), ProducerRegistry::Pick::kPicked);
+  EXPECT_EQ(picked->id(), kConnections);
+  r.Unregister(kConnections);
+  EXPECT_TRUE(r.Groups().empty());
 }
 
 }  // namespace

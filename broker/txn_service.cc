@@ -172,18 +172,21 @@ int64_t TxnService::Backoff(uint32_t checks) {
   return std::clamp<int64_t>(delay, 1, options_.check_backoff_max_ms);
 }
 
-void TxnService::RegisterProducer(const std::shared_ptr<Connection>& connection,
-                                  const std::vector<std::string>& groups,
-                                  uint32_t max_outstanding) {
-  for (const auto& g : groups) {
-    if (ValidateName("producer group", g).ok()) {
-      registry_->Register(connection, g, max_outstanding);
-    }
+Status TxnService::RegisterProducer(const std::shared_ptr<Connection>& connection,
+                                    const google::protobuf::RepeatedPtrField<std::string>& groups,
+                                    uint32_t max_outstanding) {
+  // The count first: a Hello of 100k groups is refused before any of them is
+  // looked at.
+  HALFMQ_RETURN_IF_ERROR(ValidateProducerGroupCount(static_cast<size_t>(groups.size())));
+  for (const std::string& g : groups) {
+    HALFMQ_RETURN_IF_ERROR(ValidateName("producer group", g));
   }
-  if (!groups.empty()) {
-    MutexLock lock(&scan_mu_);
-    scan_cv_.SignalAll();  // checks that waited for a producer can go now
-  }
+  if (groups.empty()) return Status::Ok();
+  HALFMQ_RETURN_IF_ERROR(registry_->RegisterAll(
+      connection, std::vector<std::string>(groups.begin(), groups.end()), max_outstanding));
+  MutexLock lock(&scan_mu_);
+  scan_cv_.SignalAll();  // checks that waited for a producer can go now
+  return Status::Ok();
 }
 
 void TxnService::OnConnectionClosed(uint64_t connection_id) {
@@ -220,8 +223,13 @@ void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
     }
   }
   if (!s.ok()) return responder.Error(s);
-  // The sender of a half message serves checks for its group.
-  registry_->Register(connection, request.producer_group(), 0);
+  // The sender of a half message serves checks for its group, unless it
+  // serves the most groups a connection may already: the half send is still
+  // taken (checks go to the group's other connections, or wait for one).
+  if (registry_->Register(connection, request.producer_group(), 0) ==
+      ProducerRegistry::Join::kOverLimit) {
+    Inc(metrics_->txn_producer_groups_refused);
+  }
   auto req = std::make_shared<v1::SendHalfRequest>(std::move(request));
   auto resp = std::make_shared<Responder>(std::move(responder));
   const std::string& txn = req->txn_id();
@@ -661,6 +669,8 @@ void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder
     return responder.Error(
         Status::InvalidArgument("list pending or unresolved transactions (or both)"));
   }
+  Status cursor = ValidatePageCursor(request.start_after());
+  if (!cursor.ok()) return responder.Error(cursor);
   auto resp = std::make_shared<Responder>(std::move(responder));
   asio::post(pool_, [this, request = std::move(request), resp] {
     uint32_t limit = request.limit() == 0 ? 1000 : std::min<uint32_t>(request.limit(), 10000);

@@ -106,9 +106,13 @@ class TxnService {
                 const std::shared_ptr<Connection>& connection);
   void EndTransaction(v1::EndTransactionRequest request, Responder responder);
   void ListTransactions(v1::ListTransactionsRequest request, Responder responder);
-  // Hello: the connection serves checks for these groups.
-  void RegisterProducer(const std::shared_ptr<Connection>& connection,
-                        const std::vector<std::string>& groups, uint32_t max_outstanding);
+  // Hello: the connection serves checks for these groups, all or none.
+  // Errors: INVALID_ARGUMENT for more than kMaxProducerGroupsPerConnection
+  // groups (in this Hello, or with those the connection serves already) or
+  // an invalid group name.
+  [[nodiscard]] Status RegisterProducer(
+      const std::shared_ptr<Connection>& connection,
+      const google::protobuf::RepeatedPtrField<std::string>& groups, uint32_t max_outstanding);
   void OnConnectionClosed(uint64_t connection_id);
 
   // One pass of the scanner: max-age deadlines, settled-outcome expiry, and

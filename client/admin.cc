@@ -97,6 +97,7 @@ Result<std::vector<QueueLag>> Admin::GetLag(const std::string& group, const std:
 
 Result<std::vector<TransactionInfo>> Admin::ListTransactions(TxnListState state, uint32_t limit,
                                                             std::string start_after) {
+  HALFMQ_RETURN_IF_ERROR(ValidatePageCursor(start_after));
   if (!client::IsValidUtf8(start_after)) {
     return Status::InvalidArgument("start_after is not valid UTF-8");
   }
@@ -152,6 +153,7 @@ Result<std::vector<DeadLetter>> Admin::ListDeadLetters(const std::string& group,
                                                        std::string start_after,
                                                        bool include_redriven) {
   HALFMQ_RETURN_IF_ERROR(client::ValidateGroup(group));
+  HALFMQ_RETURN_IF_ERROR(ValidatePageCursor(start_after));
   if (!client::IsValidUtf8(start_after)) {
     return Status::InvalidArgument("start_after is not valid UTF-8");
   }

@@ -66,10 +66,7 @@ Status ValidateMessage(const Message& message) {
     return Status::InvalidArgument("queue id " + std::to_string(*message.queue_id()) +
                                    " is out of range");
   }
-  if (message.sharding_key().size() > kMaxKeyBytes) {
-    return Status::InvalidArgument("sharding key is longer than " + std::to_string(kMaxKeyBytes) +
-                                   " bytes");
-  }
+  HALFMQ_RETURN_IF_ERROR(ValidateShardingKey(message.sharding_key()));
   HALFMQ_RETURN_IF_ERROR(Utf8Field("sharding key", message.sharding_key()));
   const std::string& group = message.message_group();
   if (group.size() > kMaxKeyBytes) {

@@ -34,7 +34,11 @@ TEST(ValidateMessageTest, RejectsBadFields) {
   bad(Message("t").Property("", "v"), "property name");
   bad(Message("t").Property("p", "\xc0\xaf"), "UTF-8");
   bad(Message("t").Queue(kMaxQueuesPerTopic), "queue id");
-  bad(Message("t").ShardingKey(std::string(kMaxKeyBytes + 1, 's')), "sharding key");
+  bad(Message("t").ShardingKey(std::string(kMaxShardingKeyBytes + 1, 's')),
+      "sharding_key is 129 bytes");
+  bad(Message("t").ShardingKey("order\n42"), "sharding_key has a control byte");
+  bad(Message("t").ShardingKey("\x1b[2J"), "sharding_key has a control byte");
+  bad(Message("t").ShardingKey("bad\xff"), "sharding key is not valid UTF-8");
   Message many_keys("t");
   for (size_t i = 0; i <= kMaxKeysPerMessage; ++i) many_keys.Key("k" + std::to_string(i));
   bad(many_keys, "keys");

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 
 #include "client/utf8.h"
+#include "common/limits.h"
 
 namespace halfmq::client {
 namespace {
@@ -18,7 +20,6 @@ constexpr size_t kMaxFrameBytes = UINT32_MAX;
 // Beyond this the inflight table is a memory problem rather than a queue.
 constexpr size_t kMaxInflightRequests = 1 << 20;
 constexpr int kMaxRetries = 100;
-constexpr size_t kMaxClientIdBytes = 256;
 
 Status Positive(std::string_view name, std::chrono::milliseconds value) {
   if (value.count() > 0) return Status::Ok();
@@ -66,11 +67,12 @@ Result<BrokerAddress> ParseBrokerAddress(std::string_view address) {
 
 std::string DefaultClientId() {
   char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-    std::string fallback = "unknown";
-    return fallback + "-" + std::to_string(getpid());
-  }
-  return std::string(host) + "-" + std::to_string(getpid());
+  std::string suffix = "-" + std::to_string(getpid());
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "unknown" + suffix;
+  // Within the broker's limit, however long the host name.
+  std::string id(host);
+  id.resize(std::min(id.size(), kMaxClientIdBytes - suffix.size()));
+  return id + suffix;
 }
 
 Result<ClientOptions> ResolveClientOptions(const ClientOptions& options) {
@@ -78,10 +80,8 @@ Result<ClientOptions> ResolveClientOptions(const ClientOptions& options) {
   auto address = ParseBrokerAddress(out.broker);
   if (!address.ok()) return address.status();
   if (out.client_id.empty()) out.client_id = DefaultClientId();
-  if (out.client_id.size() > kMaxClientIdBytes || !IsValidUtf8(out.client_id)) {
-    return Status::InvalidArgument("client_id must be valid UTF-8 of at most " +
-                                   std::to_string(kMaxClientIdBytes) + " bytes");
-  }
+  HALFMQ_RETURN_IF_ERROR(ValidateClientId(out.client_id));
+  if (!IsValidUtf8(out.client_id)) return Status::InvalidArgument("client_id is not valid UTF-8");
   HALFMQ_RETURN_IF_ERROR(Positive("connect_timeout", out.connect_timeout));
   HALFMQ_RETURN_IF_ERROR(Positive("request_timeout", out.request_timeout));
   HALFMQ_RETURN_IF_ERROR(Positive("reconnect_backoff_initial", out.reconnect_backoff_initial));

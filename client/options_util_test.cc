@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/limits.h"
+
 namespace halfmq::client {
 namespace {
 
@@ -97,6 +99,20 @@ TEST(ResolveClientOptionsTest, RejectsEachBadField) {
   o = ClientOptions();
   o.client_id = "bad\xff";
   expect_bad(o, "client_id");
+  o = ClientOptions();
+  o.client_id = std::string(kMaxClientIdBytes + 1, 'c');
+  expect_bad(o, "client_id");
+  o = ClientOptions();
+  o.client_id = "pay\nments";
+  expect_bad(o, "client_id has a control byte");
+}
+
+TEST(ResolveClientOptionsTest, ClientIdUpToTheBrokersLimit) {
+  ClientOptions o;
+  o.client_id = std::string(kMaxClientIdBytes, 'c');
+  EXPECT_TRUE(ResolveClientOptions(o).ok());
+  EXPECT_LE(DefaultClientId().size(), kMaxClientIdBytes);
+  EXPECT_TRUE(ValidateClientId(DefaultClientId()).ok());
 }
 
 }  // namespace

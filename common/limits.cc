@@ -17,6 +17,18 @@ bool HasControlByte(std::string_view s) {
   return false;
 }
 
+// "<what> is longer than <limit> bytes" / "<what> has a control byte", or OK.
+Status BoundedText(std::string_view what, std::string_view value, size_t limit) {
+  if (value.size() > limit) {
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(value.size()) +
+                                   " bytes, longer than the limit of " + std::to_string(limit));
+  }
+  if (HasControlByte(value)) {
+    return Status::InvalidArgument(std::string(what) + " has a control byte");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateName(std::string_view what, std::string_view name) {
@@ -81,6 +93,28 @@ Status ValidateTag(std::string_view tag) {
   }
   if (HasControlByte(tag)) return Status::InvalidArgument("tag has a control byte");
   return Status::Ok();
+}
+
+Status ValidateClientId(std::string_view client_id) {
+  return BoundedText("client_id", client_id, kMaxClientIdBytes);
+}
+
+Status ValidateProducerGroupCount(size_t count) {
+  if (count <= kMaxProducerGroupsPerConnection) return Status::Ok();
+  return Status::InvalidArgument("producer_groups has " + std::to_string(count) +
+                                 " entries, more than the limit of " +
+                                 std::to_string(kMaxProducerGroupsPerConnection));
+}
+
+Status ValidateShardingKey(std::string_view key) {
+  return BoundedText("sharding_key", key, kMaxShardingKeyBytes);
+}
+
+Status ValidatePageCursor(std::string_view start_after) {
+  if (start_after.size() <= kMaxPageCursorBytes) return Status::Ok();
+  return Status::InvalidArgument("start_after is " + std::to_string(start_after.size()) +
+                                 " bytes, longer than the limit of " +
+                                 std::to_string(kMaxPageCursorBytes));
 }
 
 }  // namespace halfmq

@@ -48,6 +48,7 @@ class Message {
     return *this;
   }
   // Messages with equal sharding keys land in the same queue, in send order.
+  // At most 128 bytes of UTF-8 without control bytes.
   Message& ShardingKey(std::string key) {
     sharding_key_ = std::move(key);
     queue_id_.reset();

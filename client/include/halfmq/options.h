@@ -13,7 +13,9 @@ namespace halfmq {
 struct ClientOptions {
   // "host:port" of the broker.
   std::string broker = "127.0.0.1:7480";
-  // Shown in broker logs; defaults to "<hostname>-<pid>".
+  // Shown in broker logs and message traces; defaults to "<hostname>-<pid>".
+  // At most 128 bytes of UTF-8 without control bytes (the broker refuses
+  // longer ones), else the client is not created (INVALID_ARGUMENT).
   std::string client_id;
 
   std::chrono::milliseconds connect_timeout{3000};
