@@ -30,12 +30,12 @@ Result<bool> DiskMonitor::PrepareForOpen() {
   auto disk = storage::StatDisk(dir_);
   if (!disk.ok()) return disk.status();
   total_bytes_ = disk->total_bytes;
-  threshold_ = std::min(options_.min_free_bytes, disk->total_bytes / 4);
+  threshold_ = std::min(options_.min_free_bytes, disk->total_bytes / 2);
   reserve_ = std::min(options_.reserve_bytes, disk->total_bytes / 8);
   LOG(INFO) << "disk: " << MiB(disk->free_bytes) << " free of " << MiB(disk->total_bytes)
             << " on " << dir_ << "; new messages are refused below " << MiB(threshold_)
             << " free (--min_free_disk_mb=" << options_.min_free_bytes / kMiB
-            << ", at most a quarter of the disk); reserve file " << MiB(reserve_);
+            << ", at most half the disk); reserve file " << MiB(reserve_);
   free_bytes_.store(disk->free_bytes);
   bool low = disk->free_bytes < std::max(threshold_, reserve_);
   if (low) {

@@ -19,7 +19,7 @@
 // full disk; the thread recreates it once there is room for it above the
 // threshold.
 //
-// Sizes: the threshold is min_free_bytes, but at most a quarter of the file
+// Sizes: the threshold is min_free_bytes, but at most half of the file
 // system, so that a small disk (a test's tmpfs, a developer's partition)
 // stays usable; the reserve is at most an eighth of the file system. 0
 // turns either off.

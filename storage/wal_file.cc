@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,11 @@
 #include "common/thread_name.h"
 
 namespace halfmq::storage {
+
+namespace {
+// Below this much free space the WAL is not zero-filled ahead.
+constexpr uint64_t kZeroFillMinFreeBytes = 64ull << 20;
+}  // namespace
 namespace {
 
 bool EndsWith(const std::string& name, std::string_view suffix) {
@@ -115,6 +121,18 @@ class Zeroer {
       begin = std::max(f->zeroed, f->written);
       if (begin >= f->written + options_.ahead_bytes) return false;
       end = begin + options_.chunk_bytes;
+    }
+    // Zeros are only a head start for the writer's syncs: on a nearly full
+    // file system they would take space the WAL itself (and the flushes
+    // that follow a disk alarm) needs, so none are written there.
+    struct statvfs fs;
+    if (::fstatvfs(f->fd, &fs) == 0 &&
+        static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kZeroFillMinFreeBytes) {
+      return false;
+    }
+    {
+      MutexLock lock(&f->mu);
+      if (f->closed || std::max(f->zeroed, f->written) != begin) return true;  // moved on: look again
       f->claim_begin = begin;
       f->claim_end = end;
     }

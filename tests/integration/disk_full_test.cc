@@ -141,7 +141,7 @@ class DiskFullTest : public ::testing::Test {
 
 TEST_F(DiskFullTest, RefusesNewMessagesBelowThresholdAndRecovers) {
   WriteFiller(8 << 20);
-  Start();  // default --min_free_disk_mb: a quarter of 64 MiB, 16 MiB
+  Start();  // default --min_free_disk_mb: capped at half of 64 MiB, 32 MiB
   ASSERT_TRUE(admin_->CreateTopic("t", 2).ok());
   auto txn_producer = TransactionProducer::Connect(
       options_, "payments", [](const CheckRequest&) { return TxnState::kUnknown; });

@@ -98,8 +98,8 @@ TEST_F(DosTest, AThousandConnectionsTricklingAByteASecond) {
 
 TEST_F(DosTest, HellosWithTheLargestAllowedLists) {
   // The largest client id and group list Hello allows (docs/protocol.md).
-  constexpr size_t kClientIdBytes = 128;
-  constexpr size_t kGroups = 64;
+  constexpr size_t kClientIdBytes = kMaxClientIdBytes;
+  constexpr size_t kGroups = kMaxProducerGroupsPerConnection;
   v1::Frame hello;
   hello.mutable_hello()->set_client_id(std::string(kClientIdBytes, 'c'));
   for (size_t g = 0; g < kGroups; ++g) {
