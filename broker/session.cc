@@ -58,9 +58,9 @@ Session::~Session() = default;
 
 void Session::Start() {
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), ReadLoop(), asio::detached);
-  asio::co_spawn(socket_.get_executor(), WriteLoop(), asio::detached);
-  asio::co_spawn(socket_.get_executor(), Watchdog(), asio::detached);
+  asio::co_spawn(socket_.get_executor(), ReadLoop(self), asio::detached);
+  asio::co_spawn(socket_.get_executor(), WriteLoop(self), asio::detached);
+  asio::co_spawn(socket_.get_executor(), Watchdog(self), asio::detached);
 }
 
 void Session::SetClientId(const std::string& client_id) {
@@ -73,8 +73,7 @@ std::string Session::client_id() const {
   return client_id_;
 }
 
-asio::awaitable<void> Session::ReadLoop() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session::ReadLoop(std::shared_ptr<Session> self) {
   boost::system::error_code ec;
   // Reads take whatever the socket has (up to kReadChunkBytes), so a burst
   // of pipelined requests costs one system call, not two per frame.
@@ -169,8 +168,7 @@ asio::awaitable<void> Session::ReadLoop() {
   write_wakeup_.cancel();
 }
 
-asio::awaitable<void> Session::Watchdog() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session::Watchdog(std::shared_ptr<Session> self) {
   boost::system::error_code ec;
   while (!closed_) {
     TimePoint now = asio::steady_timer::clock_type::now();
@@ -259,8 +257,7 @@ void Session::CloseForBadInput(std::atomic<int64_t>& counter, const std::string&
   CloseOnStrand();
 }
 
-asio::awaitable<void> Session::WriteLoop() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session::WriteLoop(std::shared_ptr<Session> self) {
   std::string writing;
   boost::system::error_code ec;
   for (;;) {

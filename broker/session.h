@@ -85,9 +85,11 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   using TimePoint = asio::steady_timer::time_point;
   enum class Timeout { kNone, kHello, kFrame, kIdle, kWrite };
 
-  asio::awaitable<void> ReadLoop();
-  asio::awaitable<void> WriteLoop();
-  asio::awaitable<void> Watchdog();
+  // Each coroutine holds `self` from its creation in Start(), not from its
+  // first step: the session may close before a coroutine first runs.
+  asio::awaitable<void> ReadLoop(std::shared_ptr<Session> self);
+  asio::awaitable<void> WriteLoop(std::shared_ptr<Session> self);
+  asio::awaitable<void> Watchdog(std::shared_ptr<Session> self);
   // The earliest deadline the connection's state allows, and which one it
   // is (kNone: no timeout applies; look again at the returned time).
   TimePoint NextDeadline(TimePoint now, Timeout* kind);
