@@ -11,9 +11,10 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   libsqlite3-dev libjemalloc-dev
 )
-# The sanitizer build uses clang (for -Wthread-safety as well).
+# The sanitizer and fuzz builds use clang (for -Wthread-safety as well) and its
+# runtimes (ASan, UBSan, libFuzzer: libclang-rt-14-dev).
 if [[ "${1:-}" == "--with-clang" ]]; then
-  PACKAGES+=(clang)
+  PACKAGES+=(clang libclang-rt-14-dev)
 fi
 
 missing=()
