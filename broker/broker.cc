@@ -106,7 +106,7 @@ Status Broker::Recover() {
   auto low = disk_->PrepareForOpen();
   if (!low.ok()) return low.status();
   storage::StoreOptions store_options = options_.store;
-  store_options.avoid_flush_during_recovery = *low;
+  store_options.low_disk = *low;
   store_options.written.every_bytes = options_.disk.check_every_bytes;
   store_options.written.run = [disk = disk_.get()] { disk->Wake(); };
   auto store = storage::Store::Open(store_options);

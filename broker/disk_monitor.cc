@@ -44,7 +44,8 @@ Result<bool> DiskMonitor::PrepareForOpen() {
     LOG(WARNING) << "disk: only " << MiB(disk->free_bytes) << " free on " << dir_
                  << ", below the threshold of " << MiB(std::max(threshold_, reserve_))
                  << "; deleted the reserve file (" << MiB(*deleted)
-                 << ") and replaying the WAL without flushing, so the store can open";
+                 << ") and opening the store without flushing its WAL or preallocating "
+                    "(WAL syncs are slower until the next restart)";
   }
   return low;
 }

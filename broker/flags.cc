@@ -66,7 +66,7 @@ DEFINE_string(storage_memtable, "halfmq",
               "rocksdb (RocksDB's own skip list)");
 // Disk space (broker/disk_monitor.h; docs/operations.md, "Disk full").
 DEFINE_uint64(min_free_disk_mb, 256,
-              "Below this much free space on the data directory's file system (at most a quarter "
+              "Below this much free space on the data directory's file system (at most half "
               "of it) sends, half messages and redrives are refused with RESOURCE_EXHAUSTED; "
               "receives, acks and transaction ends go on. 0: no threshold");
 DEFINE_uint64(disk_reserve_mb, 64,

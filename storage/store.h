@@ -72,11 +72,14 @@ struct StoreOptions {
   uint64_t idle_flush_min_bytes = 1 << 20;
   // Memtables are our skip list (memtable_rep.h) rather than RocksDB's.
   bool own_memtable = true;
-  // Replays the WAL into memtables without flushing them to new files when
-  // opening (RocksDB keeps the WAL until a later flush), so a store on a
-  // nearly full disk can open: the broker sets it when free space is below
-  // its threshold at start (docs/operations.md, "Disk full").
-  bool avoid_flush_during_recovery = false;
+  // Opening on a nearly full disk: replays the WAL into memtables without
+  // flushing them to new files (RocksDB keeps the WAL until a later flush),
+  // and preallocates nothing (no fallocate; the WAL zero fill stops by
+  // itself on a nearly full disk), so that the store opens in the little
+  // room there is. The broker sets it when free space is below its
+  // threshold at start (docs/operations.md, "Disk full"); it holds until
+  // the process ends (WAL syncs are then slower).
+  bool low_disk = false;
   // Called on the commit thread after every so many bytes written (see
   // WrittenHook): the broker's disk monitor checks free space then.
   WrittenHook written;

@@ -266,8 +266,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
-  db_options.avoid_flush_during_recovery = options.avoid_flush_during_recovery;
   db_options.env = WalEnv();  // WAL preallocation and zero-fill ahead (wal_file.h)
+  // On a nearly full disk (StoreOptions::low_disk): no flush during WAL
+  // replay and no preallocation (the zero fill stops by itself there).
+  db_options.avoid_flush_during_recovery = options.low_disk;
+  db_options.allow_fallocate = !options.low_disk;
   if (options.background_nice > 0) {
     db_options.listeners.push_back(std::make_shared<BackgroundNice>(options.background_nice));
   }
