@@ -22,12 +22,6 @@
 namespace halfmq::testing {
 namespace {
 
-std::string Header(uint32_t length) {
-  uint8_t h[proto::kFrameHeaderBytes];
-  proto::EncodeFrameLength(length, h);
-  return std::string(reinterpret_cast<const char*>(h), sizeof(h));
-}
-
 std::string Framed(const v1::Frame& f) {
   std::string out;
   EXPECT_TRUE(proto::AppendFrame(f, 64 << 20, &out));
@@ -178,7 +172,7 @@ TEST_F(ConnectionLimitsTest, HeadersClaimingLargeFramesReserveNoMemoryForOthers)
   for (int i = 0; i < 32; ++i) {
     claimers.push_back(std::make_unique<RawClient>(broker_->address()));
     ASSERT_TRUE(claimers.back()->connected());
-    ASSERT_TRUE(claimers.back()->SendBytes(Header(8 << 20) + std::string(1000, 'x')));
+    ASSERT_TRUE(claimers.back()->SendBytes(FrameHeader(8 << 20) + std::string(1000, 'x')));
   }
   // Wait until the broker has read from all of them (each took its first
   // read's bytes), then send 1 MiB on a fresh connection.
@@ -208,11 +202,11 @@ TEST_F(ConnectionLimitsTest, AFrameThatStopsOrTricklesIsClosedAfterTheFrameTimeo
   Start({"--frame_timeout_ms=400"});
   RawClient stalled(broker_->address());
   ASSERT_TRUE(Answers(&stalled));
-  ASSERT_TRUE(stalled.SendBytes(Header(1000) + "only this"));
+  ASSERT_TRUE(stalled.SendBytes(FrameHeader(1000) + "only this"));
   RawClient trickle(broker_->address());
   ASSERT_TRUE(Answers(&trickle));
   // One byte every 50 ms of a 200-byte frame: 10 s, far past the timeout.
-  std::string frame = Header(196) + std::string(196, 'x');
+  std::string frame = FrameHeader(196) + std::string(196, 'x');
   bool closed = false;
   for (size_t i = 0; i < frame.size() && !closed; ++i) {
     if (!trickle.SendBytes(frame.substr(i, 1))) closed = true;
@@ -298,7 +292,7 @@ TEST_F(ConnectionLimitsTest, WarningsAboutBadConnectionsAreRateLimited) {
   Start({});
   for (int i = 0; i < 150; ++i) {
     RawClient bad(broker_->address());
-    ASSERT_TRUE(bad.SendBytes(Header(64 << 20)));
+    ASSERT_TRUE(bad.SendBytes(FrameHeader(64 << 20)));
     ASSERT_TRUE(bad.WaitForClose());
   }
   EXPECT_EQ(Stat("frames_oversize"), 150);

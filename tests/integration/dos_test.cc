@@ -27,12 +27,6 @@
 namespace halfmq::testing {
 namespace {
 
-std::string Header(uint32_t length) {
-  uint8_t h[proto::kFrameHeaderBytes];
-  proto::EncodeFrameLength(length, h);
-  return std::string(reinterpret_cast<const char*>(h), sizeof(h));
-}
-
 class DosTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -72,7 +66,7 @@ TEST_F(DosTest, HeadersClaimingHugeFramesThenNothing) {
   std::vector<std::unique_ptr<RawClient>> claimers;
   for (int i = 0; i < 32; ++i) {
     claimers.push_back(std::make_unique<RawClient>(broker_->address()));
-    ASSERT_TRUE(claimers.back()->SendBytes(Header(8 << 20)));
+    ASSERT_TRUE(claimers.back()->SendBytes(FrameHeader(8 << 20)));
   }
   ExpectTopicListAnswersQuickly("32 connections claiming 8 MiB frames");
 }
@@ -86,7 +80,7 @@ TEST_F(DosTest, AThousandConnectionsTricklingAByteASecond) {
         std::make_unique<RawClient>(broker_->address(), "127.0.1." + std::to_string(1 + i % 8)));
     ASSERT_TRUE(trickle.back()->connected()) << "connection " << i;
   }
-  std::string frame = Header(200) + std::string(200, 'x');
+  std::string frame = FrameHeader(200) + std::string(200, 'x');
   for (size_t second = 0; second < 5; ++second) {
     auto tick = std::chrono::steady_clock::now();
     for (auto& c : trickle) c->SendBytes(frame.substr(second, 1));

@@ -11,6 +11,12 @@
 
 namespace halfmq::testing {
 
+std::string FrameHeader(uint32_t length) {
+  uint8_t h[proto::kFrameHeaderBytes];
+  proto::EncodeFrameLength(length, h);
+  return std::string(reinterpret_cast<const char*>(h), sizeof(h));
+}
+
 RawClient::RawClient(const std::string& address, const std::string& source_ip) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) return;

@@ -5,6 +5,7 @@
 #ifndef HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
 #define HALFMQ_TESTS_UTIL_RAW_CLIENT_H_
 
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -12,6 +13,10 @@
 #include "proto/halfmq/v1/api.pb.h"
 
 namespace halfmq::testing {
+
+// The 4-byte header of a frame claiming `length` body bytes (for frames a
+// test builds by hand: oversize, truncated, trickled).
+std::string FrameHeader(uint32_t length);
 
 class RawClient {
  public:
