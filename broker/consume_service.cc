@@ -536,8 +536,10 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         if (!e.nacked && e.attempt > 0) {
           // The previous delivery was neither acked nor nacked in time: its
           // one trace event, which also tells when it began.
-          tracer_->Add(&batch, p.message->message_id(), e.invisible_until_ms,
-                       v1::TRACE_EXPIRED, sub.group(), e.client, e.attempt, "", e.delivered_ms);
+          tracer_->Add(&batch, {
+              .message_id = p.message->message_id(), .time_ms = e.invisible_until_ms,
+              .kind = v1::TRACE_EXPIRED, .group = sub.group(), .client = e.client,
+              .attempt = e.attempt, .delivered_ms = e.delivered_ms});
         }
         e.attempt++;
         e.nacked = false;
@@ -710,8 +712,10 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
       std::string group = it->second.message_group;
       // After a nack the delivery's event is the NACKED one already.
       const Subscription::Inflight& e = it->second;
-      tracer_->Add(&batch, e.message_id, clock_->NowMs(), v1::TRACE_ACKED, sub.group(),
-                   e.nacked ? "" : e.client, e.attempt, "", e.nacked ? 0 : e.delivered_ms);
+      tracer_->Add(&batch, {
+          .message_id = e.message_id, .time_ms = clock_->NowMs(), .kind = v1::TRACE_ACKED,
+          .group = sub.group(), .client = e.nacked ? "" : e.client, .attempt = e.attempt,
+          .delivered_ms = e.nacked ? 0 : e.delivered_ms});
       sub.EraseInflight(h.queue, h.offset.value());
       acked[h.queue.value()].push_back(h.offset.value());
       Inc(metrics_->messages_acked);
@@ -819,8 +823,10 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     e.nacked = true;
     e.visible_at_ms =
         now + (change.delay_ms.has_value() ? *change.delay_ms : RetryDelay(policy, e.attempt));
-    tracer_->Add(batch, e.message_id, now, v1::TRACE_NACKED, group, e.client, e.attempt,
-                 change.reason, e.delivered_ms);
+    tracer_->Add(batch, {
+        .message_id = e.message_id, .time_ms = now, .kind = v1::TRACE_NACKED, .group = group,
+        .client = e.client, .attempt = e.attempt, .detail = change.reason,
+        .delivered_ms = e.delivered_ms});
   } else {
     e.invisible_until_ms = now + change.delay_ms.value_or(0);
     e.visible_at_ms = final_attempt ? e.invisible_until_ms
@@ -1118,13 +1124,17 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   // The final delivery ends here: in its expiry, or (nacked) in the dead
   // letter itself.
   if (move.reason.empty()) {
-    tracer_->Add(&batch, stored.message_id(), expired_at, v1::TRACE_EXPIRED, sub.group(), client,
-                 move.attempt, "", delivered_ms);
+    tracer_->Add(&batch, {
+        .message_id = stored.message_id(), .time_ms = expired_at, .kind = v1::TRACE_EXPIRED,
+        .group = sub.group(), .client = client, .attempt = move.attempt,
+        .delivered_ms = delivered_ms});
     delivered_ms = 0;
     client.clear();
   }
-  tracer_->Add(&batch, stored.message_id(), now, v1::TRACE_DEAD_LETTERED, sub.group(), client,
-               move.attempt, reason, delivered_ms);
+  tracer_->Add(&batch, {
+      .message_id = stored.message_id(), .time_ms = now, .kind = v1::TRACE_DEAD_LETTERED,
+      .group = sub.group(), .client = client, .attempt = move.attempt, .detail = reason,
+      .delivered_ms = delivered_ms});
   AppendEntry entry;
   entry.topic = dlq;
   entry.queue = dlq->NextRoundRobinQueue();
@@ -1437,8 +1447,9 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
             batch.PutInflight(sub->id(), q, Offset(info.original_offset()), ToRecord(e));
             batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
                       record->SerializeAsString());
-            tracer_->Add(&batch, id, now, v1::TRACE_REDRIVEN, group, "", 0,
-                         "back to " + info.original_topic());
+            tracer_->Add(&batch, {
+                .message_id = id, .time_ms = now, .kind = v1::TRACE_REDRIVEN, .group = group,
+                .detail = "back to " + info.original_topic()});
             join->remaining.fetch_add(1);
             store_->Commit(std::move(batch), [join, done_redriving] {
               done_redriving();
@@ -1480,7 +1491,9 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
       storage::Batch batch = store_->NewBatch();
       batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
                 record->SerializeAsString());
-      tracer_->Add(&batch, id, now, v1::TRACE_REDRIVEN, group, "", 0, "copied to " + to->name());
+      tracer_->Add(&batch, {
+          .message_id = id, .time_ms = now, .kind = v1::TRACE_REDRIVEN, .group = group,
+          .detail = "copied to " + to->name()});
       std::vector<AppendEntry> entries;
       entries.push_back(std::move(entry));
       join->remaining.fetch_add(1);

@@ -151,8 +151,9 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
   storage::Batch batch = store_->NewBatch();
   for (int i = 0; i < messages->size(); ++i) {
     if (done[i]) {
-      tracer_->Add(&batch, results[i].message_id(), now, v1::TRACE_DEDUPLICATED, "", "", 0,
-                   "a retried send answered with the original");
+      tracer_->Add(&batch, {
+          .message_id = results[i].message_id(), .time_ms = now, .kind = v1::TRACE_DEDUPLICATED,
+          .detail = "a retried send answered with the original"});
     }
   }
   google::protobuf::RepeatedPtrField<v1::Message> immediate;
@@ -179,8 +180,9 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
     results[i].set_store_time_ms(now);
     results[i].set_deliver_at_ms(*due);
     delays_->Store(m, *due, &batch);
-    tracer_->Add(&batch, m.message_id(), now, v1::TRACE_DELAYED, "", "", 0,
-                 "topic " + m.topic() + ", due at " + std::to_string(*due));
+    tracer_->Add(&batch, {
+        .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_DELAYED,
+        .detail = "topic " + m.topic() + ", due at " + std::to_string(*due)});
     v1::IndexRecord index;  // so that a retry of it is deduplicated too
     index.set_store_time_ms(now);
     index.set_deliver_at_ms(*due);

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "proto/halfmq/v1/api.pb.h"
@@ -26,18 +27,31 @@ class Tracer {
 
   bool enabled() const { return enabled_; }
 
-  // `delivered_ms`: for an event that ends a delivery (ack, nack, expiry,
-  // dead letter), when that delivery began; `client` is then its client.
-  // Deliveries have no event of their own: one event per delivery, at its
-  // end, is half the writes on the consume path (TraceMessage shows the
-  // DELIVERED event from it, or from the in-flight entry while open).
-  // `half_stored_ms`, `half_detail`: for the outcome of a transaction
-  // settled before its first check, the HALF_STORED event folded into it
-  // (see TraceEvent in api.proto).
-  void Add(storage::Batch* batch, std::string_view message_id, int64_t time_ms,
-           v1::TraceKind kind, std::string_view group = "", std::string_view client = "",
-           uint32_t attempt = 0, std::string_view detail = "", int64_t delivered_ms = 0,
-           int64_t half_stored_ms = 0, std::string_view half_detail = "");
+  // One event of a message's history. Fields left at their defaults are not
+  // recorded.
+  struct Event {
+    std::string_view message_id;
+    int64_t time_ms = 0;
+    v1::TraceKind kind = v1::TRACE_KIND_UNSPECIFIED;
+    std::string_view group;   // producer or consumer group
+    std::string_view client;  // for a delivery's end: the client it went to
+    uint32_t attempt = 0;
+    std::string detail;
+    // For an event that ends a delivery (ack, nack, expiry, dead letter):
+    // when that delivery began. Deliveries have no event of their own: one
+    // event per delivery, at its end, is half the writes on the consume path
+    // (TraceMessage shows the DELIVERED event from it, or from the in-flight
+    // entry while open).
+    int64_t delivered_ms = 0;
+    // For the outcome of a transaction settled before its first check, the
+    // HALF_STORED event folded into it (see TraceEvent in api.proto).
+    int64_t half_stored_ms = 0;
+    std::string half_detail;
+  };
+
+  // Adds `event` to `batch` (nothing when tracing is off or the message has
+  // no id).
+  void Add(storage::Batch* batch, const Event& event);
 
  private:
   const bool enabled_;

@@ -267,9 +267,10 @@ size_t TxnService::ScanChecks(int64_t now) {
       send.connection = std::move(connection);
       send.txn_id = d.txn_id;
       for (const auto& m : *messages) {
-        tracer_->Add(&batch, m.message_id(), now, v1::TRACE_CHECKED, group,
-                     send.connection->client_id(), meta.checks(),
-                     "check #" + std::to_string(meta.checks()));
+        tracer_->Add(&batch, {
+            .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_CHECKED,
+            .group = group, .client = send.connection->client_id(), .attempt = meta.checks(),
+            .detail = "check #" + std::to_string(meta.checks())});
       }
       auto* check = send.frame.mutable_check_transaction();
       check->set_txn_id(d.txn_id);

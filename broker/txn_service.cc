@@ -347,8 +347,9 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     if (meta.half_untraced()) {
       meta.add_half_stored_ms(now);
     } else {
-      tracer_->Add(&batch, m.message_id(), now, v1::TRACE_HALF_STORED, req->producer_group(), "",
-                   0, HalfDetail(txn, m.topic()));
+      tracer_->Add(&batch, {
+          .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_HALF_STORED,
+          .group = req->producer_group(), .detail = HalfDetail(txn, m.topic())});
     }
     topics.insert(m.topic());
     ++added;
@@ -383,8 +384,10 @@ void TxnService::TraceHalves(v1::TxnRecord* meta,
                              storage::Batch* batch) const {
   if (!meta->half_untraced()) return;
   for (int i = 0; i < halves.size(); ++i) {
-    tracer_->Add(batch, halves[i].message_id(), HalfStoredMs(*meta, i), v1::TRACE_HALF_STORED,
-                 meta->producer_group(), "", 0, HalfDetail(meta->txn_id(), halves[i].topic()));
+    tracer_->Add(batch, {
+        .message_id = halves[i].message_id(), .time_ms = HalfStoredMs(*meta, i),
+        .kind = v1::TRACE_HALF_STORED, .group = meta->producer_group(),
+        .detail = HalfDetail(meta->txn_id(), halves[i].topic())});
   }
   meta->set_half_untraced(false);
   meta->clear_half_stored_ms();
@@ -572,9 +575,11 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
         for (int i = 0; i < half->size(); ++i) {
           const v1::Message& m = (*half)[i];
           bool fold = meta.half_untraced();
-          tracer_->Add(&batch, m.message_id(), now, v1::TRACE_ROLLED_BACK,
-                       meta.producer_group(), "", 0, "by " + by, 0,
-                       fold ? HalfStoredMs(meta, i) : 0, fold ? HalfDetail(txn_id, m.topic()) : "");
+          tracer_->Add(&batch, {
+              .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_ROLLED_BACK,
+              .group = meta.producer_group(), .detail = "by " + by,
+              .half_stored_ms = fold ? HalfStoredMs(meta, i) : 0,
+              .half_detail = fold ? HalfDetail(txn_id, m.topic()) : ""});
         }
       }
     }
@@ -602,9 +607,11 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   for (int i = 0; i < messages->size(); ++i) {
     v1::Message& m = (*messages)[i];
     bool fold = meta.half_untraced();
-    tracer_->Add(&batch, m.message_id(), now, v1::TRACE_COMMITTED, meta.producer_group(), "", 0,
-                 "by " + by, 0, fold ? HalfStoredMs(meta, i) : 0,
-                 fold ? HalfDetail(txn_id, m.topic()) : "");
+    tracer_->Add(&batch, {
+        .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_COMMITTED,
+        .group = meta.producer_group(), .detail = "by " + by,
+        .half_stored_ms = fold ? HalfStoredMs(meta, i) : 0,
+        .half_detail = fold ? HalfDetail(txn_id, m.topic()) : ""});
     if (auto due = MessageLog::DueTime(m, now)) {
       results[i].set_message_id(m.message_id());
       results[i].set_topic(m.topic());
@@ -618,8 +625,9 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
         batch.Put(Keyspace::kIndex, keys::IdIndexKey(m.message_id(), topic->id()),
                   index.SerializeAsString());
       }
-      tracer_->Add(&batch, m.message_id(), now, v1::TRACE_DELAYED, meta.producer_group(), "", 0,
-                   "topic " + m.topic() + ", due at " + std::to_string(*due));
+      tracer_->Add(&batch, {
+          .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_DELAYED,
+          .group = meta.producer_group(), .detail = "topic " + m.topic() + ", due at " + std::to_string(*due)});
       earliest_due = std::min(earliest_due, *due);
       ++delayed;
     } else {
