@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/coding.h"
 #include "common/ids.h"
 
 namespace halfmq::storage {
@@ -41,11 +42,11 @@ const char* KeyspaceName(Keyspace k);
 
 namespace keys {
 
-// Fixed-width big-endian helpers.
-void PutFixed32BE(std::string* dst, uint32_t v);
-void PutFixed64BE(std::string* dst, uint64_t v);
-uint32_t DecodeFixed32BE(const char* p);
-uint64_t DecodeFixed64BE(const char* p);
+// Fixed-width big-endian helpers (common/coding.h), under their old names.
+using ::halfmq::DecodeFixed32BE;
+using ::halfmq::DecodeFixed64BE;
+using ::halfmq::PutFixed32BE;
+using ::halfmq::PutFixed64BE;
 
 // kMeta: 'T' + topic name -> TopicRecord
 std::string TopicKey(std::string_view topic);

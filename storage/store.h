@@ -158,6 +158,10 @@ class Store {
   // Asks RocksDB to compact a queue's range [from, to) so that deleted
   // messages leave the disk soon. Blocking; background threads only.
   Status CompactMessages(TopicId topic, QueueId queue, Offset from, Offset to);
+  // Adds to `batch` the deletion of the dead-letter records (of every group)
+  // dead-lettered before cutoff_ms, until `batch` holds max_count
+  // operations (retention). Unreadable records are kept. Errors: INTERNAL.
+  Status DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count, Batch* batch) const;
 
   // --- Raw reads for keyspaces with their own encodings ------------------
   Result<std::optional<std::string>> Get(Keyspace keyspace, std::string_view key) const;

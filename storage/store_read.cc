@@ -198,4 +198,19 @@ Status Store::CompactMessages(TopicId topic, QueueId queue, Offset from, Offset 
                      "compacting retained range");
 }
 
+Status Store::DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count,
+                                      Batch* batch) const {
+  // Every group's records: the prefix byte of keys::DeadLetterPrefix.
+  std::string start = keys::DeadLetterPrefix("").substr(0, 1);
+  return Scan(Keyspace::kMeta, start, PrefixEnd(start),
+              [&](std::string_view key, std::string_view value) {
+                v1::DeadLetterRecord r;
+                if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+                    r.info().dead_lettered_ms() < cutoff_ms) {
+                  batch->Delete(Keyspace::kMeta, key);
+                }
+                return batch->count() < max_count;
+              });
+}
+
 }  // namespace halfmq::storage
