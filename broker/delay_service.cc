@@ -1,15 +1,12 @@
 #include "broker/delay_service.h"
 
-
 #include <glog/logging.h>
 
 #include "common/thread_name.h"
-#include "storage/keys.h"
 
 namespace halfmq::broker {
 
-namespace keys = storage::keys;
-using storage::Keyspace;
+using storage::DelayedTable;
 
 namespace {
 constexpr size_t kBatch = 1000;
@@ -18,6 +15,7 @@ constexpr size_t kBatch = 1000;
 DelayService::DelayService(storage::Store* store, TopicManager* topics, MessageLog* log,
                            Clock* clock, Metrics* metrics, std::chrono::milliseconds max_sleep)
     : store_(store),
+      table_(store),
       topics_(topics),
       log_(log),
       clock_(clock),
@@ -27,14 +25,10 @@ DelayService::DelayService(storage::Store* store, TopicManager* topics, MessageL
 DelayService::~DelayService() { Stop(); }
 
 Status DelayService::Recover() {
-  int64_t pending = 0;
-  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kDelayed, "", "",
-                                      [&](std::string_view, std::string_view) {
-                                        ++pending;
-                                        return true;
-                                      }));
-  metrics_->delayed_pending.store(pending);
-  LOG(INFO) << "recovered " << pending << " delayed messages";
+  auto pending = table_.Count();
+  if (!pending.ok()) return pending.status();
+  metrics_->delayed_pending.store(*pending);
+  LOG(INFO) << "recovered " << *pending << " delayed messages";
   return Status::Ok();
 }
 
@@ -59,7 +53,7 @@ void DelayService::Store(const v1::Message& message, int64_t due_ms, storage::Ba
     if (next_unique_ == 0) next_unique_ = static_cast<uint64_t>(clock_->NowMs()) << 20;
     unique = next_unique_++;
   }
-  batch->Put(Keyspace::kDelayed, keys::DelayedKey(due_ms, unique), message.SerializeAsString());
+  DelayedTable::Put(batch, {due_ms, unique}, message);
 }
 
 void DelayService::Scheduled(int64_t due_ms, int count) {
@@ -70,13 +64,9 @@ void DelayService::Scheduled(int64_t due_ms, int count) {
 }
 
 std::optional<int64_t> DelayService::NextDue() const {
-  std::optional<int64_t> due;
-  store_->Scan(Keyspace::kDelayed, "", "", [&](std::string_view key, std::string_view) {
-          due = keys::ParseDelayedDue(key);
-          return false;
-        })
-      .IgnoreError();
-  return due;
+  // An error only costs a sleep of at most max_sleep_.
+  auto due = table_.EarliestDue();
+  return due.ok() ? *due : std::nullopt;
 }
 
 void DelayService::Loop() {
@@ -110,26 +100,21 @@ size_t DelayService::RunOnce() {
   int64_t now = clock_->NowMs();
   google::protobuf::RepeatedPtrField<v1::Message> due;
   storage::Batch batch = store_->NewBatch();
-  Status parse;
-  Status s = store_->Scan(Keyspace::kDelayed, "", keys::DelayedKey(now + 1, 0),
-                          [&](std::string_view key, std::string_view value) {
-                            v1::Message m;
-                            batch.Delete(Keyspace::kDelayed, key);
-                            if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                              LOG(ERROR) << "dropping a corrupt delayed message";
-                            } else if (auto t = topics_->Find(m.topic()); t == nullptr) {
-                              LOG(ERROR) << "dropping a delayed message of missing topic "
-                                         << m.topic();
-                            } else if (m.queue_selector_case() == v1::Message::kQueueId &&
-                                       m.queue_id() >= t->queue_count()) {
-                              LOG(ERROR) << "dropping a delayed message for queue "
-                                         << m.queue_id() << " of " << m.topic()
-                                         << ", which has " << t->queue_count();
-                            } else {
-                              *due.Add() = std::move(m);
-                            }
-                            return batch.count() < kBatch;
-                          });
+  Status s = table_.ScanDue(now, [&](DelayedTable::Slot slot, v1::Message* m) {
+    DelayedTable::Delete(&batch, slot);
+    if (m == nullptr) {
+      LOG(ERROR) << "dropping a corrupt delayed message";
+    } else if (auto t = topics_->Find(m->topic()); t == nullptr) {
+      LOG(ERROR) << "dropping a delayed message of missing topic " << m->topic();
+    } else if (m->queue_selector_case() == v1::Message::kQueueId &&
+               m->queue_id() >= t->queue_count()) {
+      LOG(ERROR) << "dropping a delayed message for queue " << m->queue_id() << " of "
+                 << m->topic() << ", which has " << t->queue_count();
+    } else {
+      *due.Add() = std::move(*m);
+    }
+    return batch.count() < kBatch;
+  });
   if (!s.ok()) {
     LOG(ERROR) << "scanning delayed messages: " << s;
     return 0;

@@ -23,6 +23,7 @@
 #include "broker/topic_manager.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "storage/delayed_table.h"
 #include "storage/store.h"
 
 namespace halfmq::broker {
@@ -55,6 +56,7 @@ class DelayService {
   std::optional<int64_t> NextDue() const;
 
   storage::Store* const store_;
+  const storage::DelayedTable table_;
   TopicManager* const topics_;
   MessageLog* const log_;
   Clock* const clock_;

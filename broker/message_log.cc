@@ -6,7 +6,7 @@
 #include <glog/logging.h>
 
 #include "common/limits.h"
-#include "storage/keys.h"
+#include "storage/message_index.h"
 
 namespace halfmq::broker {
 
@@ -204,11 +204,9 @@ void MessageLog::Append(std::vector<AppendEntry> entries, storage::Batch batch,
     index.set_queue_id(e.queue.value());
     index.set_offset(offset);
     index.set_store_time_ms(now);
-    batch.Put(storage::Keyspace::kIndex, storage::keys::IdIndexKey(e.message_id, e.topic->id()),
-              index.SerializeAsString());
+    storage::MessageIndex::PutId(&batch, MessageId(e.message_id), e.topic->id(), index);
     for (const auto& key : e.record.keys()) {
-      batch.Put(storage::Keyspace::kIndex,
-                storage::keys::KeyIndexKey(e.topic->id(), key, now, e.queue, Offset(offset)), "");
+      storage::MessageIndex::PutKey(&batch, e.topic->id(), key, {now, e.queue, Offset(offset)});
     }
     v1::SendResult& r = results[i];
     r.set_message_id(e.message_id);

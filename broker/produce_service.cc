@@ -4,7 +4,7 @@
 
 #include "common/limits.h"
 #include "proto/halfmq/v1/records.pb.h"
-#include "storage/keys.h"
+#include "storage/message_index.h"
 
 namespace halfmq::broker {
 
@@ -127,11 +127,10 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
       const v1::Message& m = (*messages)[i];
       auto topic = log_->topics()->Find(m.topic());
       if (topic == nullptr || m.message_id().empty()) continue;  // fails validation below
-      auto value = store_->Get(storage::Keyspace::kIndex,
-                               storage::keys::IdIndexKey(m.message_id(), topic->id()));
-      if (!value.ok()) return responder->Error(value.status());
-      v1::IndexRecord index;
-      if (!value->has_value() || !index.ParseFromString(**value)) continue;
+      auto found = storage::MessageIndex(store_).FindId(MessageId(m.message_id()), topic->id());
+      if (!found.ok()) return responder->Error(found.status());
+      if (!found->has_value()) continue;
+      const v1::IndexRecord& index = **found;
       if (now - index.store_time_ms() > dedup_window_ms_) continue;
       v1::SendResult& r = results[i];
       r.set_message_id(m.message_id());
@@ -186,8 +185,7 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
     v1::IndexRecord index;  // so that a retry of it is deduplicated too
     index.set_store_time_ms(now);
     index.set_deliver_at_ms(*due);
-    batch.Put(storage::Keyspace::kIndex, storage::keys::IdIndexKey(m.message_id(), topic->id()),
-              index.SerializeAsString());
+    storage::MessageIndex::PutId(&batch, MessageId(m.message_id()), topic->id(), index);
     earliest_due = std::min(earliest_due, *due);
     ++delayed;
   }

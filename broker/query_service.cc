@@ -5,11 +5,8 @@
 
 #include "common/limits.h"
 #include "proto/halfmq/v1/records.pb.h"
-#include "storage/keys.h"
 
 namespace halfmq::broker {
-
-namespace keys = storage::keys;
 
 bool QueryService::Read(const Topic& topic, QueueId queue, Offset offset,
                         v1::FoundMessage* out) const {
@@ -46,18 +43,12 @@ void QueryService::GetMessage(v1::GetMessageRequest request, Responder responder
   asio::post(pool_, [this, request = std::move(request), only, resp] {
     v1::Frame frame;
     auto* out = frame.mutable_get_message_response();
-    std::string prefix = keys::IdIndexPrefix(request.message_id());
     std::vector<std::pair<TopicId, v1::IndexRecord>> hits;
-    Status scan = store_->Scan(storage::Keyspace::kIndex, prefix, keys::PrefixSuccessor(prefix),
-                               [&](std::string_view key, std::string_view value) {
-                                 if (key.size() != prefix.size() + 4) return true;
-                                 TopicId topic(keys::DecodeFixed32BE(key.data() + prefix.size()));
-                                 v1::IndexRecord r;
-                                 if (r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                                   hits.emplace_back(topic, std::move(r));
-                                 }
-                                 return hits.size() < 100;
-                               });
+    Status scan = index_.ScanId(MessageId(request.message_id()),
+                                [&](TopicId topic, v1::IndexRecord r) {
+                                  hits.emplace_back(topic, std::move(r));
+                                  return hits.size() < 100;
+                                });
     if (!scan.ok()) return resp->Error(scan);
     for (const auto& [topic_id, index] : hits) {
       if (only != nullptr && only->id() != topic_id) continue;
@@ -91,14 +82,11 @@ void QueryService::FindMessages(v1::FindMessagesRequest request, Responder respo
   auto resp = std::make_shared<Responder>(std::move(responder));
   asio::post(pool_, [this, request = std::move(request), topic, resp] {
     uint32_t limit = request.limit() == 0 ? 100 : std::min<uint32_t>(request.limit(), 1000);
-    std::string prefix = keys::KeyIndexPrefix(topic->id(), request.key());
-    std::vector<keys::KeyIndexParts> hits;
-    Status scan = store_->Scan(storage::Keyspace::kIndex, prefix, keys::PrefixSuccessor(prefix),
-                               [&](std::string_view key, std::string_view) {
-                                 auto p = keys::ParseKeyIndexSuffix(key.substr(prefix.size()));
-                                 if (p) hits.push_back(*p);
-                                 return hits.size() < limit;
-                               });
+    std::vector<storage::KeyedMessage> hits;
+    Status scan = index_.ScanKey(topic->id(), request.key(), [&](const storage::KeyedMessage& m) {
+      hits.push_back(m);
+      return hits.size() < limit;
+    });
     if (!scan.ok()) return resp->Error(scan);
     v1::Frame frame;
     auto* out = frame.mutable_find_messages_response();
@@ -115,75 +103,67 @@ void QueryService::FindMessages(v1::FindMessagesRequest request, Responder respo
   });
 }
 
+Status QueryService::AddStoredEvents(const MessageId& id,
+                                     std::vector<v1::TraceEvent>* events) const {
+  return index_.ScanId(id, [&](TopicId topic_id, v1::IndexRecord r) {
+    if (r.deliver_at_ms() != 0) return true;  // waiting: its TRACE_DELAYED event says so
+    auto topic = topics_->FindById(topic_id);
+    std::string name = topic ? topic->name() : "?";
+    v1::TraceEvent& e = events->emplace_back();
+    e.set_time_ms(r.store_time_ms());
+    e.set_kind(v1::TRACE_STORED);
+    e.set_detail("topic " + name + ", queue " + std::to_string(r.queue_id()) + ", offset " +
+                 std::to_string(r.offset()));
+    if (topic && open_deliveries_) {
+      for (auto& open : open_deliveries_(topic->id(), QueueId(r.queue_id()), r.offset())) {
+        events->push_back(std::move(open));
+      }
+    }
+    return events->size() < 1000;
+  });
+}
+
+Status QueryService::AddTracedEvents(const MessageId& id,
+                                     std::vector<v1::TraceEvent>* events) const {
+  return index_.ScanTraces(id, [&](v1::TraceEvent e) {
+    // Events stored inside this one: shown as their own.
+    auto inner = [&](int64_t time_ms, v1::TraceKind kind) {
+      v1::TraceEvent& d = events->emplace_back();
+      d.set_time_ms(time_ms);
+      d.set_kind(kind);
+      d.set_group(e.group());
+      return &d;
+    };
+    if (e.half_stored_ms() > 0) {
+      // A transaction settled before its first check: its half's event is
+      // stored with the outcome's.
+      inner(e.half_stored_ms(), v1::TRACE_HALF_STORED)->set_detail(e.half_detail());
+      e.clear_half_stored_ms();
+      e.clear_half_detail();
+    }
+    if (e.delivered_ms() > 0) {
+      // The delivery this event ends: stored with it.
+      v1::TraceEvent* d = inner(e.delivered_ms(), v1::TRACE_DELIVERED);
+      d->set_client(e.client());
+      d->set_attempt(e.attempt());
+    }
+    events->push_back(std::move(e));
+    return events->size() < 10000;
+  });
+}
+
 void QueryService::TraceMessage(v1::TraceMessageRequest request, Responder responder) {
   Status s = ValidateMessageId(request.message_id());
   if (!s.ok()) return responder.Error(s);
   auto resp = std::make_shared<Responder>(std::move(responder));
-  asio::post(pool_, [this, request = std::move(request), resp] {
+  asio::post(pool_, [this, id = MessageId(std::move(*request.mutable_message_id())), resp] {
     std::vector<v1::TraceEvent> events;
     // Stored (or waiting as a delayed message): from the id index.
-    std::string prefix = keys::IdIndexPrefix(request.message_id());
-    Status scan = store_->Scan(
-        storage::Keyspace::kIndex, prefix, keys::PrefixSuccessor(prefix),
-        [&](std::string_view key, std::string_view value) {
-          if (key.size() != prefix.size() + 4) return true;
-          v1::IndexRecord r;
-          if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
-          auto topic = topics_->FindById(TopicId(keys::DecodeFixed32BE(key.data() + prefix.size())));
-          std::string name = topic ? topic->name() : "?";
-          v1::TraceEvent e;
-          if (r.deliver_at_ms() != 0) {
-            return true;  // waiting: its TRACE_DELAYED event says so
-          } else {
-            e.set_time_ms(r.store_time_ms());
-            e.set_kind(v1::TRACE_STORED);
-            e.set_detail("topic " + name + ", queue " + std::to_string(r.queue_id()) +
-                         ", offset " + std::to_string(r.offset()));
-          }
-          events.push_back(std::move(e));
-          if (topic && open_deliveries_) {
-            for (auto& open : open_deliveries_(topic->id(), QueueId(r.queue_id()), r.offset())) {
-              events.push_back(std::move(open));
-            }
-          }
-          return events.size() < 1000;
-        });
-    if (!scan.ok()) return resp->Error(scan);
-    std::string trace = keys::TracePrefix(request.message_id());
-    scan = store_->Scan(storage::Keyspace::kIndex, trace, keys::PrefixSuccessor(trace),
-                        [&](std::string_view, std::string_view value) {
-                          v1::TraceEvent e;
-                          if (!e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                            return true;
-                          }
-                          // Events stored inside this one: shown as their own.
-                          auto inner = [&](int64_t time_ms, v1::TraceKind kind) {
-                            v1::TraceEvent& d = events.emplace_back();
-                            d.set_time_ms(time_ms);
-                            d.set_kind(kind);
-                            d.set_group(e.group());
-                            return &d;
-                          };
-                          if (e.half_stored_ms() > 0) {
-                            // A transaction settled before its first check:
-                            // its half's event is stored with the outcome's.
-                            inner(e.half_stored_ms(), v1::TRACE_HALF_STORED)
-                                ->set_detail(e.half_detail());
-                            e.clear_half_stored_ms();
-                            e.clear_half_detail();
-                          }
-                          if (e.delivered_ms() > 0) {
-                            // The delivery this event ends: stored with it.
-                            v1::TraceEvent* d = inner(e.delivered_ms(), v1::TRACE_DELIVERED);
-                            d->set_client(e.client());
-                            d->set_attempt(e.attempt());
-                          }
-                          events.push_back(std::move(e));
-                          return events.size() < 10000;
-                        });
+    Status scan = AddStoredEvents(id, &events);
+    if (scan.ok()) scan = AddTracedEvents(id, &events);
     if (!scan.ok()) return resp->Error(scan);
     if (events.empty()) {
-      return resp->Error(Status::NotFound("nothing is known of message '" + request.message_id() +
+      return resp->Error(Status::NotFound("nothing is known of message '" + id.value() +
                                           "' (never sent, or older than the retention)"));
     }
     std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {

@@ -10,6 +10,7 @@
 #include "broker/responder.h"
 #include "broker/topic_manager.h"
 #include "common/asio.h"
+#include "storage/message_index.h"
 #include "storage/store.h"
 
 namespace halfmq::broker {
@@ -24,6 +25,7 @@ class QueryService {
   QueryService(storage::Store* store, TopicManager* topics, asio::thread_pool& pool,
                OpenDeliveries open_deliveries = nullptr)
       : store_(store),
+        index_(store),
         topics_(topics),
         pool_(pool),
         open_deliveries_(std::move(open_deliveries)) {}
@@ -40,10 +42,15 @@ class QueryService {
   void TraceMessage(v1::TraceMessageRequest request, Responder responder);
 
  private:
+  // Add to `events` a STORED event per topic the id was stored in (and the
+  // open deliveries there), and the id's traced events.
+  Status AddStoredEvents(const MessageId& id, std::vector<v1::TraceEvent>* events) const;
+  Status AddTracedEvents(const MessageId& id, std::vector<v1::TraceEvent>* events) const;
   // Reads the message at a location into `out`; false if it is gone.
   bool Read(const Topic& topic, QueueId queue, Offset offset, v1::FoundMessage* out) const;
 
   storage::Store* const store_;
+  const storage::MessageIndex index_;
   TopicManager* const topics_;
   asio::thread_pool& pool_;
   const OpenDeliveries open_deliveries_;

@@ -3,7 +3,6 @@
 #include <glog/logging.h>
 
 #include "common/thread_name.h"
-#include "storage/keys.h"
 
 namespace halfmq::broker {
 
@@ -90,18 +89,8 @@ Result<uint64_t> RetentionService::RunOnce() {
   // Dead-letter records outlive nothing they point to: drop those older
   // than the retention (their dead-letter messages are gone by now too).
   {
-    std::string start(1, 'D');
     storage::Batch batch = store_->NewBatch();
-    Status s = store_->Scan(storage::Keyspace::kMeta, start, storage::keys::PrefixSuccessor(start),
-                            [&](std::string_view key, std::string_view value) {
-                              v1::DeadLetterRecord r;
-                              if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-                                  r.info().dead_lettered_ms() < cutoff) {
-                                batch.Delete(storage::Keyspace::kMeta, key);
-                              }
-                              return batch.count() < 10000;
-                            });
-    if (!s.ok()) return s;
+    HALFMQ_RETURN_IF_ERROR(store_->DeleteDeadLettersBefore(cutoff, /*max_count=*/10000, &batch));
     if (!batch.empty()) HALFMQ_RETURN_IF_ERROR(store_->CommitAndWait(std::move(batch)));
   }
   Inc(metrics_->retention_runs);

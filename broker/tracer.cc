@@ -1,6 +1,6 @@
 #include "broker/tracer.h"
 
-#include "storage/keys.h"
+#include "storage/message_index.h"
 
 namespace halfmq::broker {
 
@@ -18,9 +18,8 @@ void Tracer::Add(storage::Batch* batch, const Event& event) {
     e.set_half_stored_ms(event.half_stored_ms);
     e.set_half_detail(event.half_detail);
   }
-  batch->Put(storage::Keyspace::kIndex,
-             storage::keys::TraceKey(event.message_id, event.time_ms, seq_.fetch_add(1)),
-             e.SerializeAsString());
+  storage::MessageIndex::PutTrace(batch, MessageId(std::string(event.message_id)), event.time_ms,
+                                  seq_.fetch_add(1), e);
 }
 
 }  // namespace halfmq::broker

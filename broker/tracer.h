@@ -28,15 +28,16 @@ class Tracer {
   bool enabled() const { return enabled_; }
 
   // One event of a message's history. Fields left at their defaults are not
-  // recorded.
+  // recorded. (Every field has a default member initializer, so that callers
+  // name only the fields they set without -Wmissing-field-initializers.)
   struct Event {
-    std::string_view message_id;
+    std::string_view message_id{};
     int64_t time_ms = 0;
     v1::TraceKind kind = v1::TRACE_KIND_UNSPECIFIED;
-    std::string_view group;   // producer or consumer group
-    std::string_view client;  // for a delivery's end: the client it went to
+    std::string_view group{};   // producer or consumer group
+    std::string_view client{};  // for a delivery's end: the client it went to
     uint32_t attempt = 0;
-    std::string detail;
+    std::string detail{};
     // For an event that ends a delivery (ack, nack, expiry, dead letter):
     // when that delivery began. Deliveries have no event of their own: one
     // event per delivery, at its end, is half the writes on the consume path
@@ -46,7 +47,7 @@ class Tracer {
     // For the outcome of a transaction settled before its first check, the
     // HALF_STORED event folded into it (see TraceEvent in api.proto).
     int64_t half_stored_ms = 0;
-    std::string half_detail;
+    std::string half_detail{};
   };
 
   // Adds `event` to `batch` (nothing when tracing is off or the message has
