@@ -11,13 +11,18 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "broker/delay_service.h"
 #include "broker/message_log.h"
 #include "broker/metrics.h"
+#include "broker/produce_service.h"
+#include "broker/query_service.h"
 #include "broker/responder.h"
 #include "broker/topic_manager.h"
+#include "broker/tracer.h"
 #include "common/clock.h"
 #include "storage/store.h"
 #include "tests/util/temp_dir.h"
@@ -85,6 +90,92 @@ struct LogTestEnv {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<TopicManager> topics;
   std::unique_ptr<MessageLog> log;
+};
+
+// The send path with its delay scheduler and the query service, over a
+// LogTestEnv: sends go through a real ProduceService (so delayed messages,
+// id and key index records and trace events are stored as in the broker),
+// the DelayService is not started (tests move the clock and call RunOnce,
+// or Start it themselves), and queries answer on `pool`.
+struct SendQueryEnv {
+  void Open() {
+    log.Open();
+    StartServices();
+  }
+  // Closes and reopens the store (topics recovered), with new services.
+  void Reopen() {
+    StopServices();
+    log.log.reset();
+    log.topics.reset();
+    log.store.reset();
+    log.Open();
+    Status recovered = log.topics->Recover();
+    ASSERT_TRUE(recovered.ok()) << recovered;
+    StartServices();
+  }
+  ~SendQueryEnv() { StopServices(); }
+
+  // Sends `request` on a new connection; returns the response frame.
+  v1::Frame Send(v1::SendRequest request) {
+    auto conn = std::make_shared<RecordingConnection>(++next_connection);
+    produce->Send(std::move(request), Responder(conn, 1, BudgetLease()), conn);
+    return conn->Await(1);
+  }
+  // Sends one message; returns its result (the test fails on an error).
+  v1::SendResult SendOne(const v1::Message& message) {
+    v1::SendRequest request;
+    *request.add_messages() = message;
+    request.set_fresh_ids(true);
+    v1::Frame f = Send(std::move(request));
+    EXPECT_EQ(f.status().code(), v1::Status::OK) << f.status().message();
+    return f.send_response().results_size() == 1 ? f.send_response().results(0)
+                                                 : v1::SendResult();
+  }
+  // Runs one query (`call` starts it with a Responder) and returns its
+  // response frame.
+  template <typename Call>
+  v1::Frame Query(Call call) {
+    auto conn = std::make_shared<RecordingConnection>(++next_connection);
+    call(Responder(conn, 1, BudgetLease()));
+    return conn->Await(1);
+  }
+
+  LogTestEnv log;
+  Tracer tracer{true};
+  // The query service's answer to OpenDeliveries (none unless a test sets it).
+  QueryService::OpenDeliveries open_deliveries;
+  std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<DelayService> delays;
+  std::unique_ptr<ProduceService> produce;
+  std::unique_ptr<QueryService> queries;
+  uint64_t next_connection = 0;
+
+ private:
+  void StartServices() {
+    pool = std::make_unique<asio::thread_pool>(2);
+    delays = std::make_unique<DelayService>(log.store.get(), log.topics.get(), log.log.get(),
+                                            &log.clock, &log.metrics,
+                                            std::chrono::milliseconds(1000));
+    produce = std::make_unique<ProduceService>(log.store.get(), log.log.get(), delays.get(),
+                                               &tracer, &log.clock, &log.metrics,
+                                               /*dedup_window_ms=*/600000, *pool);
+    queries = std::make_unique<QueryService>(
+        log.store.get(), log.topics.get(), *pool,
+        [this](TopicId t, QueueId q, uint64_t offset) {
+          return open_deliveries ? open_deliveries(t, q, offset) : std::vector<v1::TraceEvent>();
+        });
+  }
+  void StopServices() {
+    if (pool) pool->join();
+    if (delays) delays->Stop();
+    // Committer callbacks of answered sends may hold dedup leases of the
+    // produce service: write everything queued before it goes.
+    log.store.reset();
+    queries.reset();
+    produce.reset();
+    delays.reset();
+    pool.reset();
+  }
 };
 
 }  // namespace halfmq::broker::test_util
