@@ -108,8 +108,8 @@ size_t DelayService::RunOnce() {
       LOG(ERROR) << "dropping a delayed message of missing topic " << m->topic();
     } else if (m->queue_selector_case() == v1::Message::kQueueId &&
                m->queue_id() >= t->queue_count()) {
-      LOG(ERROR) << "dropping a delayed message for queue " << m->queue_id() << " of "
-                 << m->topic() << ", which has " << t->queue_count();
+      LOG(ERROR) << "dropping a delayed message for queue " << m->queue_id() << " of " << m->topic()
+                 << ", which has " << t->queue_count();
     } else {
       *due.Add() = std::move(*m);
     }

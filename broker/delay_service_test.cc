@@ -32,8 +32,8 @@ class DelayServiceTest : public ::testing::Test {
   // Ids of the messages stored in queue 1, in offset order.
   std::vector<std::string> StoredIds() {
     std::vector<storage::LoggedMessage> out;
-    Status s = env_.log.store->ReadMessages(Orders()->id(), QueueId(1), Offset(0), Offset(100),
-                                            100, 1 << 20, &out);
+    Status s = env_.log.store->ReadMessages(Orders()->id(), QueueId(1), Offset(0), Offset(100), 100,
+                                            1 << 20, &out);
     EXPECT_TRUE(s.ok()) << s;
     std::vector<std::string> ids;
     for (const auto& m : out) ids.push_back(m.message.message_id());

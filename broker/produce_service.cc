@@ -113,37 +113,66 @@ void ProduceService::NextInLane(const std::shared_ptr<LaneQueue>& queue) {
   next();
 }
 
+Status ProduceService::AnswerDuplicates(
+    const google::protobuf::RepeatedPtrField<v1::Message>& messages, int64_t now,
+    std::vector<v1::SendResult>* results, std::vector<bool>* done) const {
+  storage::MessageIndex index(store_);
+  for (int i = 0; i < messages.size(); ++i) {
+    const v1::Message& m = messages[i];
+    auto topic = log_->topics()->Find(m.topic());
+    if (topic == nullptr || m.message_id().empty()) continue;  // fails validation later
+    auto found = index.FindId(MessageId(m.message_id()), topic->id());
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) continue;
+    const v1::IndexRecord& stored = **found;
+    if (now - stored.store_time_ms() > dedup_window_ms_) continue;
+    v1::SendResult& r = (*results)[i];
+    r.set_message_id(m.message_id());
+    r.set_topic(m.topic());
+    r.set_queue_id(stored.queue_id());
+    r.set_offset(stored.offset());
+    r.set_store_time_ms(stored.store_time_ms());
+    r.set_deliver_at_ms(stored.deliver_at_ms());
+    r.set_deduplicated(true);
+    (*done)[i] = true;
+  }
+  return Status::Ok();
+}
+
+Status ProduceService::StoreDelayed(const v1::Message& m, int64_t now, int64_t due,
+                                    v1::SendResult* result, storage::Batch* batch) {
+  Status s = log_->Validate(m);
+  auto topic = log_->topics()->Find(m.topic());
+  if (s.ok() && topic == nullptr) s = Status::NotFound("topic '" + m.topic() + "' does not exist");
+  if (!s.ok()) return s;
+  result->set_message_id(m.message_id());
+  result->set_topic(m.topic());
+  result->set_store_time_ms(now);
+  result->set_deliver_at_ms(due);
+  delays_->Store(m, due, batch);
+  tracer_->Add(batch, {
+      .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_DELAYED,
+      .detail = "topic " + m.topic() + ", due at " + std::to_string(due)});
+  v1::IndexRecord index;  // so that a retry of it is deduplicated too
+  index.set_store_time_ms(now);
+  index.set_deliver_at_ms(due);
+  storage::MessageIndex::PutId(batch, MessageId(m.message_id()), topic->id(), index);
+  return Status::Ok();
+}
+
 void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> responder,
                            std::shared_ptr<KeyGate::Lease> lease, bool fresh) {
   auto* messages = request.mutable_messages();
   int64_t now = clock_->NowMs();
   std::vector<v1::SendResult> results(messages->size());
   std::vector<bool> done(messages->size(), false);
-  int duplicates = 0;
   if (lease && !fresh) {
     // Within the dedup window an id already stored in the topic is answered
     // with where it was stored, and not stored again.
-    for (int i = 0; i < messages->size(); ++i) {
-      const v1::Message& m = (*messages)[i];
-      auto topic = log_->topics()->Find(m.topic());
-      if (topic == nullptr || m.message_id().empty()) continue;  // fails validation below
-      auto found = storage::MessageIndex(store_).FindId(MessageId(m.message_id()), topic->id());
-      if (!found.ok()) return responder->Error(found.status());
-      if (!found->has_value()) continue;
-      const v1::IndexRecord& index = **found;
-      if (now - index.store_time_ms() > dedup_window_ms_) continue;
-      v1::SendResult& r = results[i];
-      r.set_message_id(m.message_id());
-      r.set_topic(m.topic());
-      r.set_queue_id(index.queue_id());
-      r.set_offset(index.offset());
-      r.set_store_time_ms(index.store_time_ms());
-      r.set_deliver_at_ms(index.deliver_at_ms());
-      r.set_deduplicated(true);
-      done[i] = true;
-      ++duplicates;
-    }
+    Status s = AnswerDuplicates(*messages, now, &results, &done);
+    if (!s.ok()) return responder->Error(s);
   }
+  int duplicates = static_cast<int>(std::count(done.begin(), done.end(), true));
   if (duplicates > 0) Inc(metrics_->messages_deduplicated, duplicates);
   // Delayed messages wait in the delay keyspace; the others are appended.
   // Both go into one batch, so a request is stored entirely or not at all.
@@ -168,24 +197,8 @@ void ProduceService::Store(v1::SendRequest request, std::shared_ptr<Responder> r
       *immediate.Add() = std::move(m);
       continue;
     }
-    Status s = log_->Validate(m);
-    auto topic = log_->topics()->Find(m.topic());
-    if (s.ok() && topic == nullptr) {
-      s = Status::NotFound("topic '" + m.topic() + "' does not exist");
-    }
+    Status s = StoreDelayed(m, now, *due, &results[i], &batch);
     if (!s.ok()) return responder->Error(s);
-    results[i].set_message_id(m.message_id());
-    results[i].set_topic(m.topic());
-    results[i].set_store_time_ms(now);
-    results[i].set_deliver_at_ms(*due);
-    delays_->Store(m, *due, &batch);
-    tracer_->Add(&batch, {
-        .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_DELAYED,
-        .detail = "topic " + m.topic() + ", due at " + std::to_string(*due)});
-    v1::IndexRecord index;  // so that a retry of it is deduplicated too
-    index.set_store_time_ms(now);
-    index.set_deliver_at_ms(*due);
-    storage::MessageIndex::PutId(&batch, MessageId(m.message_id()), topic->id(), index);
     earliest_due = std::min(earliest_due, *due);
     ++delayed;
   }

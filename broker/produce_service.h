@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "broker/delay_service.h"
 #include "broker/key_gate.h"
@@ -55,6 +56,16 @@ class ProduceService {
   // write is durable) when dedup is on; null otherwise.
   void Store(v1::SendRequest request, std::shared_ptr<Responder> responder,
              std::shared_ptr<KeyGate::Lease> lease, bool fresh);
+  // Fills the results of the messages whose id the topic stored within the
+  // dedup window, and marks them done. Errors: the store's read error.
+  Status AnswerDuplicates(const google::protobuf::RepeatedPtrField<v1::Message>& messages,
+                          int64_t now, std::vector<v1::SendResult>* results,
+                          std::vector<bool>* done) const;
+  // Validates a message due at `due` and adds it to `batch` as a delayed
+  // message, with its id index record and trace event. Errors:
+  // INVALID_ARGUMENT (validation), NOT_FOUND (topic).
+  Status StoreDelayed(const v1::Message& m, int64_t now, int64_t due, v1::SendResult* result,
+                      storage::Batch* batch);
 
   storage::Store* const store_;
   MessageLog* const log_;

@@ -44,11 +44,11 @@ void QueryService::GetMessage(v1::GetMessageRequest request, Responder responder
     v1::Frame frame;
     auto* out = frame.mutable_get_message_response();
     std::vector<std::pair<TopicId, v1::IndexRecord>> hits;
-    Status scan = index_.ScanId(MessageId(request.message_id()),
-                                [&](TopicId topic, v1::IndexRecord r) {
-                                  hits.emplace_back(topic, std::move(r));
-                                  return hits.size() < 100;
-                                });
+    Status scan =
+        index_.ScanId(MessageId(request.message_id()), [&](TopicId topic, v1::IndexRecord r) {
+          hits.emplace_back(topic, std::move(r));
+          return hits.size() < 100;
+        });
     if (!scan.ok()) return resp->Error(scan);
     for (const auto& [topic_id, index] : hits) {
       if (only != nullptr && only->id() != topic_id) continue;

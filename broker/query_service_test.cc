@@ -130,8 +130,13 @@ TEST_F(QueryServiceTest, TraceShowsStoredDelayedTracedAndOpenEventsInTimeOrder) 
   // An ack that ends a delivery which began at 2500: the DELIVERED event
   // is stored inside it.
   storage::Batch batch = env_.log.store->NewBatch();
-  env_.tracer.Add(&batch, {.message_id = "t", .time_ms = 3000, .kind = v1::TRACE_ACKED,
-                           .group = "g", .client = "c1", .attempt = 1, .delivered_ms = 2500});
+  env_.tracer.Add(&batch, {.message_id = "t",
+                           .time_ms = 3000,
+                           .kind = v1::TRACE_ACKED,
+                           .group = "g",
+                           .client = "c1",
+                           .attempt = 1,
+                           .delivered_ms = 2500});
   ASSERT_TRUE(env_.log.store->CommitAndWait(std::move(batch)).ok());
   // And a delivery still open, as the consume service reports it.
   std::vector<std::string> asked;

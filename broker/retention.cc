@@ -44,16 +44,16 @@ void RetentionService::Loop() {
   }
 }
 
-Result<uint64_t> RetentionService::FirstToKeep(const Topic& topic, QueueId q, uint64_t lo,
-                                               uint64_t hi, int64_t cutoff_ms) {
+Result<Offset> RetentionService::FirstToKeep(const Topic& topic, QueueId q, Offset lo, Offset hi,
+                                             int64_t cutoff_ms) {
   // Invariant: everything before lo is expired; hi is the first known keeper
   // (or the end).
   while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    auto t = store_->MessageStoreTime(topic.id(), q, Offset(mid));
+    Offset mid(lo.value() + (hi.value() - lo.value()) / 2);
+    auto t = store_->MessageStoreTime(topic.id(), q, mid);
     if (!t.ok()) return t.status();
     if (!t->has_value() || **t < cutoff_ms) {
-      lo = mid + 1;
+      lo = Offset(mid.value() + 1);
     } else {
       hi = mid;
     }
@@ -68,21 +68,21 @@ Result<uint64_t> RetentionService::RunOnce() {
     for (uint32_t qi = 0; qi < topic->queue_count(); ++qi) {
       QueueId q(qi);
       QueueState& qs = topic->queue(q);
-      uint64_t lo = qs.min_offset.load();
-      uint64_t hi = qs.durable_end.load();
+      Offset lo(qs.min_offset.load());
+      Offset hi(qs.durable_end.load());
       if (lo >= hi) continue;
       auto keep = FirstToKeep(*topic, q, lo, hi, cutoff);
       if (!keep.ok()) return keep.status();
       if (*keep == lo) continue;
       storage::Batch batch = store_->NewBatch();
-      batch.DeleteMessages(topic->id(), q, Offset(lo), Offset(*keep));
-      batch.PutQueueLow(topic->id(), q, Offset(*keep));
+      batch.DeleteMessages(topic->id(), q, lo, *keep);
+      batch.PutQueueLow(topic->id(), q, *keep);
       HALFMQ_RETURN_IF_ERROR(store_->CommitAndWait(std::move(batch)));
-      qs.min_offset.store(*keep);
-      removed += *keep - lo;
+      qs.min_offset.store(keep->value());
+      removed += keep->value() - lo.value();
       VLOG(1) << "retention: " << topic->name() << "/" << qi << " removed [" << lo << ", "
               << *keep << ")";
-      Status s = store_->CompactMessages(topic->id(), q, Offset(lo), Offset(*keep));
+      Status s = store_->CompactMessages(topic->id(), q, lo, *keep);
       LOG_IF(WARNING, !s.ok()) << "compacting after retention: " << s;
     }
   }

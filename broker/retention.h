@@ -41,8 +41,8 @@ class RetentionService {
   void Loop() EXCLUDES(mu_);
   // First offset in [lo, hi) whose message is at least `cutoff_ms` old...
   // precisely: the first to keep. Returns hi if all are older.
-  Result<uint64_t> FirstToKeep(const Topic& topic, QueueId q, uint64_t lo, uint64_t hi,
-                               int64_t cutoff_ms);
+  Result<Offset> FirstToKeep(const Topic& topic, QueueId q, Offset lo, Offset hi,
+                             int64_t cutoff_ms);
 
   storage::Store* const store_;
   TopicManager* const topics_;

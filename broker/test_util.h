@@ -128,8 +128,7 @@ struct SendQueryEnv {
     request.set_fresh_ids(true);
     v1::Frame f = Send(std::move(request));
     EXPECT_EQ(f.status().code(), v1::Status::OK) << f.status().message();
-    return f.send_response().results_size() == 1 ? f.send_response().results(0)
-                                                 : v1::SendResult();
+    return f.send_response().results_size() == 1 ? f.send_response().results(0) : v1::SendResult();
   }
   // Runs one query (`call` starts it with a Responder) and returns its
   // response frame.
@@ -153,15 +152,14 @@ struct SendQueryEnv {
  private:
   void StartServices() {
     pool = std::make_unique<asio::thread_pool>(2);
-    delays = std::make_unique<DelayService>(log.store.get(), log.topics.get(), log.log.get(),
-                                            &log.clock, &log.metrics,
-                                            std::chrono::milliseconds(1000));
+    delays =
+        std::make_unique<DelayService>(log.store.get(), log.topics.get(), log.log.get(), &log.clock,
+                                       &log.metrics, std::chrono::milliseconds(1000));
     produce = std::make_unique<ProduceService>(log.store.get(), log.log.get(), delays.get(),
                                                &tracer, &log.clock, &log.metrics,
                                                /*dedup_window_ms=*/600000, *pool);
     queries = std::make_unique<QueryService>(
-        log.store.get(), log.topics.get(), *pool,
-        [this](TopicId t, QueueId q, uint64_t offset) {
+        log.store.get(), log.topics.get(), *pool, [this](TopicId t, QueueId q, uint64_t offset) {
           return open_deliveries ? open_deliveries(t, q, offset) : std::vector<v1::TraceEvent>();
         });
   }

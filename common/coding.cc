@@ -3,8 +3,8 @@
 namespace halfmq {
 
 void PutFixed32BE(std::string* dst, uint32_t v) {
-  char buf[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                 static_cast<char>(v >> 8), static_cast<char>(v)};
+  char buf[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                 static_cast<char>(v)};
   dst->append(buf, 4);
 }
 

@@ -23,7 +23,8 @@ Status DelayedTable::ScanDue(int64_t now_ms,
                         if (!due) return true;
                         Slot slot{*due, DecodeFixed64BE(key.data() + 8)};
                         v1::Message message;
-                        bool ok = message.ParseFromArray(value.data(), static_cast<int>(value.size()));
+                        bool ok =
+                            message.ParseFromArray(value.data(), static_cast<int>(value.size()));
                         return fn(slot, ok ? &message : nullptr);
                       });
 }
@@ -40,11 +41,11 @@ Result<std::optional<int64_t>> DelayedTable::EarliestDue() const {
 
 Result<int64_t> DelayedTable::Count() const {
   int64_t count = 0;
-  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kDelayed, "", "",
-                                      [&](std::string_view, std::string_view) {
-                                        ++count;
-                                        return true;
-                                      }));
+  HALFMQ_RETURN_IF_ERROR(
+      store_->Scan(Keyspace::kDelayed, "", "", [&](std::string_view, std::string_view) {
+        ++count;
+        return true;
+      }));
   return count;
 }
 

@@ -42,8 +42,8 @@ class DelayedTable {
   // until fn returns false. `message` is null when its record is
   // unreadable; the caller deletes it like any other. Errors: INTERNAL from
   // RocksDB.
-  Status ScanDue(int64_t now_ms, const std::function<bool(Slot slot, v1::Message* message)>& fn)
-      const;
+  Status ScanDue(int64_t now_ms,
+                 const std::function<bool(Slot slot, v1::Message* message)>& fn) const;
   // Due time of the earliest waiting message; nullopt when none waits.
   // Errors: INTERNAL from RocksDB.
   Result<std::optional<int64_t>> EarliestDue() const;

@@ -33,12 +33,12 @@ class DelayedTableTest : public ::testing::Test {
   // Ids of the messages due at `now_ms`, in scan order.
   std::vector<std::string> Due(int64_t now_ms) const {
     std::vector<std::string> ids;
-    Status s = DelayedTable(store_.get()).ScanDue(now_ms, [&](DelayedTable::Slot slot,
-                                                             v1::Message* m) {
-      EXPECT_LE(slot.due_ms, now_ms);
-      ids.push_back(m != nullptr ? m->message_id() : "<corrupt>");
-      return true;
-    });
+    Status s =
+        DelayedTable(store_.get()).ScanDue(now_ms, [&](DelayedTable::Slot slot, v1::Message* m) {
+          EXPECT_LE(slot.due_ms, now_ms);
+          ids.push_back(m != nullptr ? m->message_id() : "<corrupt>");
+          return true;
+        });
     EXPECT_TRUE(s.ok()) << s;
     return ids;
   }

@@ -18,8 +18,7 @@ void MessageIndex::PutKey(Batch* batch, TopicId topic, std::string_view key,
 
 void MessageIndex::PutTrace(Batch* batch, const MessageId& id, int64_t time_ms, uint64_t seq,
                             const v1::TraceEvent& event) {
-  batch->Put(Keyspace::kIndex, keys::TraceKey(id.value(), time_ms, seq),
-             event.SerializeAsString());
+  batch->Put(Keyspace::kIndex, keys::TraceKey(id.value(), time_ms, seq), event.SerializeAsString());
 }
 
 Result<std::optional<v1::IndexRecord>> MessageIndex::FindId(const MessageId& id,

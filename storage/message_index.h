@@ -68,8 +68,7 @@ class MessageIndex {
   // Calls fn with the trace events of `id` in key order (time, then
   // sequence) until fn returns false. Unreadable events are skipped.
   // Errors: INTERNAL from RocksDB.
-  Status ScanTraces(const MessageId& id,
-                    const std::function<bool(v1::TraceEvent event)>& fn) const;
+  Status ScanTraces(const MessageId& id, const std::function<bool(v1::TraceEvent event)>& fn) const;
 
  private:
   const Store* const store_;

@@ -198,8 +198,7 @@ Status Store::CompactMessages(TopicId topic, QueueId queue, Offset from, Offset 
                      "compacting retained range");
 }
 
-Status Store::DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count,
-                                      Batch* batch) const {
+Status Store::DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count, Batch* batch) const {
   // Every group's records: the prefix byte of keys::DeadLetterPrefix.
   std::string start = keys::DeadLetterPrefix("").substr(0, 1);
   return Scan(Keyspace::kMeta, start, PrefixEnd(start),
