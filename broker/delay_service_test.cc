@@ -1,6 +1,7 @@
 #include "broker/delay_service.h"
 
 #include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 

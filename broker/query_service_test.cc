@@ -1,5 +1,6 @@
 #include "broker/query_service.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
