@@ -23,6 +23,7 @@
 #include "storage/info_log.h"
 #include "storage/insert_hint.h"
 #include "storage/memtable_rep.h"
+#include "storage/rocksdb_internals.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
 #include "storage/wal_file.h"
@@ -128,6 +129,7 @@ Status MigrateFromFormat1(rocksdb::DB* db, const std::vector<rocksdb::ColumnFami
 }
 
 rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
+                                       const StorageComponents& components,
                                        const std::shared_ptr<rocksdb::Cache>& cache,
                                        const rocksdb::CompactionFilter* index_filter,
                                        const InsertHints& hints) {
@@ -230,8 +232,9 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
   }
   // Our single commit writer inserts without RocksDB's concurrent memtable
   // writes, which is what the hints need (see storage/insert_hint.h).
-  cf.memtable_insert_with_hint_prefix_extractor = hints.For(k);
-  if (options.own_memtable && kOrderedMemTableAvailable) cf.memtable_factory = std::make_shared<OrderedMemTableFactory>();
+  if (components.insert_hints) cf.memtable_insert_with_hint_prefix_extractor = hints.For(k);
+  // Otherwise RocksDB's default, its SkipListFactory.
+  if (components.own_memtable) cf.memtable_factory = NewOrderedMemTableFactory();
   if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
     // Small keys (and outcome records): smaller memtables.
     cf.write_buffer_size = 8 << 20;
@@ -243,6 +246,8 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  const StorageComponents components = ComponentsInUse(options);
+  LOG(INFO) << "storage: " << DescribeComponents(components);
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -266,7 +271,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
-  db_options.env = WalEnv();  // WAL preallocation and zero-fill ahead (wal_file.h)
+  // WAL preallocation and zero-fill ahead (wal_file.h).
+  db_options.env = WalEnv(components.wal_zero_fill);
   // On a nearly full disk (StoreOptions::low_disk): no flush during WAL
   // replay and no preallocation (the zero fill stops by itself there).
   db_options.avoid_flush_during_recovery = options.low_disk;
@@ -285,7 +291,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   for (int i = 0; i < kNumKeyspaces; ++i) {
     auto k = static_cast<Keyspace>(i);
     descriptors.emplace_back(KeyspaceName(k),
-                             CfOptions(k, options, cache, index_filter.get(), hints));
+                             CfOptions(k, options, components, cache, index_filter.get(), hints));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

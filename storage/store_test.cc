@@ -185,6 +185,7 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.Sub("db");
+  ApplyTestFlags(&options);
   options.memtable_budget_bytes = 1 << 20;  // the messages keyspace alone allows 4 x 64 MiB
   options.message_blob_min_bytes = 0;        // keep bodies in the memtable
   options.idle_flush_after = std::chrono::milliseconds(0);  // only the budget flushes
@@ -225,6 +226,7 @@ TEST(StoreIdleFlushTest, MemtablesAreFlushedWhenWritesStop) {
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.Sub("db");
+  ApplyTestFlags(&options);
   options.message_blob_min_bytes = 0;
   options.idle_flush_after = std::chrono::milliseconds(50);
   options.idle_flush_min_bytes = 256 << 10;
@@ -521,6 +523,7 @@ TEST(StoreOpenTest, SecondOpenOfSameDirectoryFails) {
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.Sub("db");
+  ApplyTestFlags(&options);
   auto first = Store::Open(options);
   ASSERT_TRUE(first.ok());
   auto second = Store::Open(options);
@@ -535,6 +538,7 @@ TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.Sub("db");
+  ApplyTestFlags(&options);
   const std::string big(4000, 'h');  // stored in a blob file
   {
     auto store = Store::Open(options);
@@ -583,6 +587,7 @@ TEST(StoreOpenTest, UnknownFormatIsRefused) {
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.Sub("db");
+  ApplyTestFlags(&options);
   {
     auto store = Store::Open(options);
     ASSERT_TRUE(store.ok());
