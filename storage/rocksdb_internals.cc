@@ -4,6 +4,8 @@
 
 namespace halfmq::storage {
 
+bool RocksDbInternalsChecked() { return HALFMQ_ROCKSDB_INTERNALS_CHECKED == 1; }
+
 StorageComponents ComponentsInUse(const StoreOptions& options) {
   StorageComponents c;
   c.own_memtable = RocksDbInternalsChecked() && options.own_memtable;
@@ -15,8 +17,8 @@ StorageComponents ComponentsInUse(const StoreOptions& options) {
 }
 
 std::string DescribeComponents(const StorageComponents& components) {
-  std::string s = "RocksDB " + std::to_string(ROCKSDB_MAJOR) + "." +
-                  std::to_string(ROCKSDB_MINOR) + "." + std::to_string(ROCKSDB_PATCH);
+  std::string s = "RocksDB " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) +
+                  "." + std::to_string(ROCKSDB_PATCH);
   s += RocksDbInternalsChecked() ? " (internals checked for " : " (internals checked only for ";
   s += std::to_string(HALFMQ_ROCKSDB_CHECKED_MAJOR) + "." +
        std::to_string(HALFMQ_ROCKSDB_CHECKED_MINOR);

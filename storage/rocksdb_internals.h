@@ -27,10 +27,11 @@
 #define HALFMQ_ROCKSDB_CHECKED_MINOR 8
 
 // 1 when building against that release: only then are the internals
-// compiled in. HALFMQ_ROCKSDB_INTERNALS_OFF (a compile definition) forces 0,
-// to build the fallbacks alone on the checked release.
-#if !defined(HALFMQ_ROCKSDB_INTERNALS_OFF) &&          \
-    ROCKSDB_MAJOR == HALFMQ_ROCKSDB_CHECKED_MAJOR && \
+// compiled in. HALFMQ_ROCKSDB_INTERNALS_OFF (a compile definition of the
+// storage library: cmake -DHALFMQ_ROCKSDB_INTERNALS=OFF) forces 0, to build
+// and test the fallbacks alone on the checked release. Only the storage
+// library's own sources may test this macro.
+#if !defined(HALFMQ_ROCKSDB_INTERNALS_OFF) && ROCKSDB_MAJOR == HALFMQ_ROCKSDB_CHECKED_MAJOR && \
     ROCKSDB_MINOR == HALFMQ_ROCKSDB_CHECKED_MINOR
 #define HALFMQ_ROCKSDB_INTERNALS_CHECKED 1
 #else
@@ -41,10 +42,11 @@ namespace halfmq::storage {
 
 struct StoreOptions;
 
-// Whether the RocksDB this is built against is the checked release, i.e.
+// Whether the storage module was built against the checked release, i.e.
 // whether our memtable, the WAL zero-filler and the insert hints are
-// available at all.
-constexpr bool RocksDbInternalsChecked() { return HALFMQ_ROCKSDB_INTERNALS_CHECKED == 1; }
+// available at all. A function of the library rather than the macro, which
+// code outside it (tests) may see with other compile definitions.
+bool RocksDbInternalsChecked();
 
 // The components a store opened with some options uses.
 struct StorageComponents {

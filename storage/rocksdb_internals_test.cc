@@ -35,8 +35,7 @@ TEST(RocksDbInternalsTest, DescriptionNamesEachComponent) {
                    std::to_string(ROCKSDB_MINOR) + "."),
             std::string::npos)
       << s;
-  EXPECT_NE(s.find("memtable halfmq, WAL zero fill off, insert hints on"), std::string::npos)
-      << s;
+  EXPECT_NE(s.find("memtable halfmq, WAL zero fill off, insert hints on"), std::string::npos) << s;
   EXPECT_NE(DescribeComponents(StorageComponents())
                 .find("memtable rocksdb, WAL zero fill off, insert hints off"),
             std::string::npos);

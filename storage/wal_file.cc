@@ -330,8 +330,9 @@ rocksdb::Env* WalEnv(bool zero_fill) {
   // Created on first use: a zeroer thread runs only in a process that
   // zero-fills.
   if (zero_fill) {
-    static rocksdb::Env* const env = rocksdb::NewCompositeEnv(
-        NewWalFileSystem(rocksdb::FileSystem::Default(), WalZeroOptions())).release();
+    static rocksdb::Env* const env =
+        rocksdb::NewCompositeEnv(NewWalFileSystem(rocksdb::FileSystem::Default(), WalZeroOptions()))
+            .release();
     return env;
   }
   WalZeroOptions none;
