@@ -34,6 +34,15 @@ inline void ApplyTestFlags(StoreOptions* options) {
   }
 }
 
+// Default options for a test store at `path`, with the test run's storage
+// flags (ApplyTestFlags).
+inline StoreOptions TestStoreOptions(const std::string& path) {
+  StoreOptions options;
+  options.path = path;
+  ApplyTestFlags(&options);
+  return options;
+}
+
 // Opens a store at `path` with `options` otherwise (and the test run's
 // storage flags, ApplyTestFlags); null, with a test failure, if it does not
 // open.
