@@ -64,6 +64,10 @@ DEFINE_int32(storage_idle_flush_ms, 1000,
 DEFINE_string(storage_memtable, "halfmq",
               "Memtable representation: halfmq (our skip list, see storage/memtable_rep.h) or "
               "rocksdb (RocksDB's own skip list)");
+DEFINE_bool(storage_wal_zero_fill, true,
+            "Zero-fill the WAL a few MiB ahead of its writer on a thread of its own, so the "
+            "commit's fdatasync writes data only (see storage/wal_file.h); false: the WAL is "
+            "only preallocated");
 // Disk space (broker/disk_monitor.h; docs/operations.md, "Disk full").
 DEFINE_uint64(min_free_disk_mb, 256,
               "Below this much free space on the data directory's file system (at most half "
@@ -150,6 +154,7 @@ Result<BrokerOptions> OptionsFromFlags() {
     return Status::InvalidArgument("--storage_memtable must be halfmq or rocksdb");
   }
   o.store.own_memtable = FLAGS_storage_memtable == "halfmq";
+  o.store.wal_zero_fill = FLAGS_storage_wal_zero_fill;
   if (FLAGS_storage_idle_flush_ms < 0) {
     return Status::InvalidArgument("--storage_idle_flush_ms must be >= 0");
   }

@@ -7,6 +7,9 @@
 #include <glog/logging.h>
 #include <rocksdb/slice.h>
 
+#include "storage/rocksdb_internals.h"
+
+#if HALFMQ_ROCKSDB_INTERNALS_CHECKED
 namespace rocksdb {
 
 // RocksDB passes the arena of a read to GetIterator, and MemTableIterator
@@ -31,8 +34,8 @@ namespace {
 // too, and for that read the key out of a LookupKey, another internal class:
 // its first member (db/dbformat.h, unchanged since LevelDB) points to the
 // memtable key, the length-prefixed internal key. Checked for the RocksDB
-// release this is built against (kOrderedMemTableAvailable); every Get in
-// memtable_rep_test.cc and the broker's tests reads through it.
+// release of rocksdb_internals.h only; every Get in memtable_rep_test.cc and
+// the broker's tests reads through it.
 const char* MemtableKeyOf(const rocksdb::LookupKey& k) {
   return *reinterpret_cast<const char* const*>(&k);
 }
@@ -351,12 +354,36 @@ class SkipListRep : public rocksdb::MemTableRep {
   uint32_t rnd_ = 0x9e3779b9u;
 };
 
+class OrderedMemTableFactory : public rocksdb::MemTableRepFactory {
+ public:
+  const char* Name() const override { return "HalfmqSkipList"; }
+
+  using rocksdb::MemTableRepFactory::CreateMemTableRep;
+  rocksdb::MemTableRep* CreateMemTableRep(const rocksdb::MemTableRep::KeyComparator& compare,
+                                          rocksdb::Allocator* allocator,
+                                          const rocksdb::SliceTransform* /*transform*/,
+                                          rocksdb::Logger* /*logger*/) override {
+    return new SkipListRep(compare, allocator);
+  }
+
+  bool IsInsertConcurrentlySupported() const override { return false; }
+  bool CanHandleDuplicatedKey() const override { return true; }
+};
+
 }  // namespace
 
-rocksdb::MemTableRep* OrderedMemTableFactory::CreateMemTableRep(
-    const rocksdb::MemTableRep::KeyComparator& compare, rocksdb::Allocator* allocator,
-    const rocksdb::SliceTransform* /*transform*/, rocksdb::Logger* /*logger*/) {
-  return new SkipListRep(compare, allocator);
+std::shared_ptr<rocksdb::MemTableRepFactory> NewOrderedMemTableFactory() {
+  return std::make_shared<OrderedMemTableFactory>();
 }
 
 }  // namespace halfmq::storage
+
+#else  // !HALFMQ_ROCKSDB_INTERNALS_CHECKED
+
+namespace halfmq::storage {
+
+std::shared_ptr<rocksdb::MemTableRepFactory> NewOrderedMemTableFactory() { return nullptr; }
+
+}  // namespace halfmq::storage
+
+#endif  // HALFMQ_ROCKSDB_INTERNALS_CHECKED

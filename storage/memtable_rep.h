@@ -20,30 +20,17 @@
 #ifndef HALFMQ_STORAGE_MEMTABLE_REP_H_
 #define HALFMQ_STORAGE_MEMTABLE_REP_H_
 
+#include <memory>
+
 #include <rocksdb/memtablerep.h>
-#include <rocksdb/version.h>
 
 namespace halfmq::storage {
 
-// The list reaches two internals of RocksDB (see memtable_rep.cc) whose
-// layout is checked for 7.8 only; built against another release, the store
-// keeps RocksDB's own memtable.
-inline constexpr bool kOrderedMemTableAvailable = ROCKSDB_MAJOR == 7 && ROCKSDB_MINOR == 8;
-
-class OrderedMemTableFactory : public rocksdb::MemTableRepFactory {
- public:
-  static const char* kClassName() { return "HalfmqSkipList"; }
-  const char* Name() const override { return kClassName(); }
-
-  using rocksdb::MemTableRepFactory::CreateMemTableRep;
-  rocksdb::MemTableRep* CreateMemTableRep(const rocksdb::MemTableRep::KeyComparator& compare,
-                                          rocksdb::Allocator* allocator,
-                                          const rocksdb::SliceTransform* transform,
-                                          rocksdb::Logger* logger) override;
-
-  bool IsInsertConcurrentlySupported() const override { return false; }
-  bool CanHandleDuplicatedKey() const override { return true; }
-};
+// Our memtable factory (Name() "HalfmqSkipList"), or null when this build
+// does not have it: the list reaches two internals of RocksDB (see
+// memtable_rep.cc) whose layout was checked for one release only
+// (rocksdb_internals.h); against another the store keeps RocksDB's own.
+std::shared_ptr<rocksdb::MemTableRepFactory> NewOrderedMemTableFactory();
 
 }  // namespace halfmq::storage
 

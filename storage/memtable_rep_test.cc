@@ -15,6 +15,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/slice_transform.h>
 
+#include "storage/rocksdb_internals.h"
 #include "tests/util/temp_dir.h"
 
 namespace halfmq::storage {
@@ -28,7 +29,7 @@ std::unique_ptr<rocksdb::DB> OpenDb(const std::string& path, bool hints) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.allow_concurrent_memtable_write = false;
-  options.memtable_factory = std::make_shared<OrderedMemTableFactory>();
+  options.memtable_factory = NewOrderedMemTableFactory();
   options.write_buffer_size = 64 << 20;
   if (hints) {
     // Two-byte streams, as insert_hint.h's extractors name a queue or a
@@ -124,7 +125,7 @@ class MemTableRepTest : public ::testing::TestWithParam<bool> {};
 // of the same keys, before and after the memtable is flushed (which reads
 // it in order and fails on any key out of order).
 TEST_P(MemTableRepTest, MatchesAnOrderedMapUnderRandomWrites) {
-  if (!kOrderedMemTableAvailable) GTEST_SKIP() << "not built for this RocksDB release";
+  if (!RocksDbInternalsChecked()) GTEST_SKIP() << "not built for this RocksDB release";
   testing::TempDir dir;
   auto db = OpenDb(dir.Sub("db"), /*hints=*/GetParam());
   ASSERT_NE(db, nullptr);
@@ -183,7 +184,7 @@ INSTANTIATE_TEST_SUITE_P(Hints, MemTableRepTest, ::testing::Bool(),
 // order and holds every key whose write returned before the scan began.
 // Under ThreadSanitizer this also checks the links' memory ordering.
 TEST(MemTableRepConcurrencyTest, ReadersSeeEveryFinishedInsertInOrder) {
-  if (!kOrderedMemTableAvailable) GTEST_SKIP() << "not built for this RocksDB release";
+  if (!RocksDbInternalsChecked()) GTEST_SKIP() << "not built for this RocksDB release";
   testing::TempDir dir;
   auto db = OpenDb(dir.Sub("db"), /*hints=*/true);
   ASSERT_NE(db, nullptr);

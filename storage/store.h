@@ -72,6 +72,9 @@ struct StoreOptions {
   uint64_t idle_flush_min_bytes = 1 << 20;
   // Memtables are our skip list (memtable_rep.h) rather than RocksDB's.
   bool own_memtable = true;
+  // The WAL is zero-filled ahead of its writer (wal_file.h). Both are used
+  // only on the RocksDB release they were checked for (rocksdb_internals.h).
+  bool wal_zero_fill = true;
   // Opening on a nearly full disk: replays the WAL into memtables without
   // flushing them to new files (RocksDB keeps the WAL until a later flush),
   // and preallocates nothing (no fallocate; the WAL zero fill stops by

@@ -23,6 +23,7 @@
 #include "storage/info_log.h"
 #include "storage/insert_hint.h"
 #include "storage/memtable_rep.h"
+#include "storage/rocksdb_internals.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
 #include "storage/wal_file.h"
@@ -127,11 +128,7 @@ Status MigrateFromFormat1(rocksdb::DB* db, const std::vector<rocksdb::ColumnFami
   return Status::Ok();
 }
 
-rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
-                                       const std::shared_ptr<rocksdb::Cache>& cache,
-                                       const rocksdb::CompactionFilter* index_filter,
-                                       const InsertHints& hints) {
-  rocksdb::ColumnFamilyOptions cf;
+rocksdb::BlockBasedTableOptions TableOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -148,7 +145,43 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
   table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
   table.partition_filters = true;
   table.metadata_block_size = 4096;
-  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return table;
+}
+
+// The options of CfOptions that do not follow its switch: small files for the
+// time indexes, the memtable representation, insert hints and small
+// memtables for small keys.
+void SetTimeIndexAndMemtableOptions(Keyspace k, const StorageComponents& components,
+                                    const InsertHints& hints, rocksdb::ColumnFamilyOptions* cf) {
+  if (k == Keyspace::kTxnDue || k == Keyspace::kDelayed) {
+    // Time indexes whose new keys land inside the range of the keys waiting
+    // in them (a check due in 6 s sorts before one due in an hour; a delay
+    // of 1 s before one of a day). A flush's compaction rewrites every file
+    // of the level below that its keys' range overlaps; with the default
+    // 64 MiB files that was the whole index, 1M pending checks (3.5 MiB
+    // compressed, ~0.3 s of CPU) again at every flush. Small files bound it
+    // to the few around the new keys.
+    cf->target_file_size_base = 256 << 10;
+  }
+  // Our single commit writer inserts without RocksDB's concurrent memtable
+  // writes, which is what the hints need (see storage/insert_hint.h).
+  if (components.insert_hints) cf->memtable_insert_with_hint_prefix_extractor = hints.For(k);
+  // Otherwise RocksDB's default, its SkipListFactory.
+  if (components.own_memtable) cf->memtable_factory = NewOrderedMemTableFactory();
+  if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
+    // Small keys (and outcome records): smaller memtables.
+    cf->write_buffer_size = 8 << 20;
+    cf->max_write_buffer_number = 2;
+  }
+}
+
+rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
+                                       const StorageComponents& components,
+                                       const std::shared_ptr<rocksdb::Cache>& cache,
+                                       const rocksdb::CompactionFilter* index_filter,
+                                       const InsertHints& hints) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(TableOptions(cache)));
   switch (k) {
     case Keyspace::kMessages:
       // The bulk of the data: large memtables so that most consumers read
@@ -218,31 +251,12 @@ rocksdb::ColumnFamilyOptions CfOptions(Keyspace k, const StoreOptions& options,
       cf.compression = rocksdb::kLZ4Compression;
       break;
   }
-  if (k == Keyspace::kTxnDue || k == Keyspace::kDelayed) {
-    // Time indexes whose new keys land inside the range of the keys waiting
-    // in them (a check due in 6 s sorts before one due in an hour; a delay
-    // of 1 s before one of a day). A flush's compaction rewrites every file
-    // of the level below that its keys' range overlaps; with the default
-    // 64 MiB files that was the whole index, 1M pending checks (3.5 MiB
-    // compressed, ~0.3 s of CPU) again at every flush. Small files bound it
-    // to the few around the new keys.
-    cf.target_file_size_base = 256 << 10;
-  }
-  // Our single commit writer inserts without RocksDB's concurrent memtable
-  // writes, which is what the hints need (see storage/insert_hint.h).
-  cf.memtable_insert_with_hint_prefix_extractor = hints.For(k);
-  if (options.own_memtable && kOrderedMemTableAvailable) cf.memtable_factory = std::make_shared<OrderedMemTableFactory>();
-  if (k == Keyspace::kTxnAge || k == Keyspace::kTxnOutcome || k == Keyspace::kTxnSettled) {
-    // Small keys (and outcome records): smaller memtables.
-    cf.write_buffer_size = 8 << 20;
-    cf.max_write_buffer_number = 2;
-  }
+  SetTimeIndexAndMemtableOptions(k, components, hints, &cf);
   return cf;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+// The options of the database (the data directory must exist).
+rocksdb::DBOptions DbOptions(const StoreOptions& options, const StorageComponents& components) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -251,11 +265,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.bytes_per_sync = 1 << 20;
   // RocksDB's info log (LOG) through our logger, which survives a full disk
   // (storage/info_log.h); at most LOG and LOG.old of 16 MiB each.
-  std::error_code dir_error;
-  std::filesystem::create_directories(options.path, dir_error);
-  if (dir_error) {
-    return Status::Internal("creating " + options.path + ": " + dir_error.message());
-  }
   db_options.info_log = std::make_shared<InfoLog>(options.path, 16 << 20);
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
   // One thread writes (the Committer), so RocksDB never has a group of
@@ -266,7 +275,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // buffer WAL writes in process memory, so that a crash of the process
   // never loses an acknowledged write.
   db_options.manual_wal_flush = false;
-  db_options.env = WalEnv();  // WAL preallocation and zero-fill ahead (wal_file.h)
+  // WAL preallocation and zero-fill ahead (wal_file.h).
+  db_options.env = WalEnv(components.wal_zero_fill);
   // On a nearly full disk (StoreOptions::low_disk): no flush during WAL
   // replay and no preallocation (the zero fill stops by itself there).
   db_options.avoid_flush_during_recovery = options.low_disk;
@@ -274,6 +284,20 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.background_nice > 0) {
     db_options.listeners.push_back(std::make_shared<BackgroundNice>(options.background_nice));
   }
+  return db_options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  const StorageComponents components = ComponentsInUse(options);
+  LOG(INFO) << "storage: " << DescribeComponents(components);
+  std::error_code dir_error;
+  std::filesystem::create_directories(options.path, dir_error);
+  if (dir_error) {
+    return Status::Internal("creating " + options.path + ": " + dir_error.message());
+  }
+  rocksdb::DBOptions db_options = DbOptions(options, components);
 
   // Half of the cache is reserved for index and filter blocks.
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/-1,
@@ -285,7 +309,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   for (int i = 0; i < kNumKeyspaces; ++i) {
     auto k = static_cast<Keyspace>(i);
     descriptors.emplace_back(KeyspaceName(k),
-                             CfOptions(k, options, cache, index_filter.get(), hints));
+                             CfOptions(k, options, components, cache, index_filter.get(), hints));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -183,8 +183,7 @@ TEST_P(StoreTest, RetentionReclaimsMessageBlobFiles) {
 // would have kept everything in memory.
 TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
+  StoreOptions options = TestStoreOptions(dir.Sub("db"));
   options.memtable_budget_bytes = 1 << 20;  // the messages keyspace alone allows 4 x 64 MiB
   options.message_blob_min_bytes = 0;        // keep bodies in the memtable
   options.idle_flush_after = std::chrono::milliseconds(0);  // only the budget flushes
@@ -223,8 +222,7 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
 // Once the writes stop, what they left in the memtables is flushed, once.
 TEST(StoreIdleFlushTest, MemtablesAreFlushedWhenWritesStop) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
+  StoreOptions options = TestStoreOptions(dir.Sub("db"));
   options.message_blob_min_bytes = 0;
   options.idle_flush_after = std::chrono::milliseconds(50);
   options.idle_flush_min_bytes = 256 << 10;
@@ -519,8 +517,7 @@ TEST(StoreOpenTest, FlushesAndCompactionsRunAtTheirNiceValue) {
 
 TEST(StoreOpenTest, SecondOpenOfSameDirectoryFails) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
+  StoreOptions options = TestStoreOptions(dir.Sub("db"));
   auto first = Store::Open(options);
   ASSERT_TRUE(first.ok());
   auto second = Store::Open(options);
@@ -533,8 +530,7 @@ TEST(StoreOpenTest, SecondOpenOfSameDirectoryFails) {
 // own keyspaces (same key bytes) and leaves the rest alone.
 TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
+  StoreOptions options = TestStoreOptions(dir.Sub("db"));
   const std::string big(4000, 'h');  // stored in a blob file
   {
     auto store = Store::Open(options);
@@ -581,8 +577,7 @@ TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
 
 TEST(StoreOpenTest, UnknownFormatIsRefused) {
   testing::TempDir dir;
-  StoreOptions options;
-  options.path = dir.Sub("db");
+  StoreOptions options = TestStoreOptions(dir.Sub("db"));
   {
     auto store = Store::Open(options);
     ASSERT_TRUE(store.ok());

@@ -17,13 +17,9 @@
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
 #include "common/thread_name.h"
+#include "storage/rocksdb_internals.h"
 
 namespace halfmq::storage {
-
-namespace {
-// Below this much free space the WAL is not zero-filled ahead.
-constexpr uint64_t kZeroFillMinFreeBytes = 64ull << 20;
-}  // namespace
 namespace {
 
 bool EndsWith(const std::string& name, std::string_view suffix) {
@@ -36,6 +32,13 @@ bool IsWal(const std::string& name) { return EndsWith(name, ".log"); }
 bool IsTableOrBlob(const std::string& name) {
   return EndsWith(name, ".sst") || EndsWith(name, ".blob");
 }
+
+// The zero-filler relies on how RocksDB writes its WAL (storage/README.md,
+// "RocksDB internals we depend on"): compiled only for the checked release.
+#if HALFMQ_ROCKSDB_INTERNALS_CHECKED
+
+// Below this much free space the WAL is not zero-filled ahead.
+constexpr uint64_t kZeroFillMinFreeBytes = 64ull << 20;
 
 // One open WAL file as the zeroer sees it. Offsets are file offsets.
 struct ZeroState {
@@ -248,13 +251,19 @@ class ZeroAheadWalFile : public rocksdb::FSWritableFileOwnerWrapper {
   std::shared_ptr<ZeroState> state_;
 };
 
+#endif  // HALFMQ_ROCKSDB_INTERNALS_CHECKED
+
 class WalFileSystem : public rocksdb::FileSystemWrapper {
  public:
   WalFileSystem(std::shared_ptr<rocksdb::FileSystem> target, WalZeroOptions options)
       : FileSystemWrapper(std::move(target)) {
+#if HALFMQ_ROCKSDB_INTERNALS_CHECKED
     if (options.ahead_bytes > 0 && options.chunk_bytes > 0) {
       zeroer_ = std::make_unique<Zeroer>(options);
     }
+#else
+    (void)options;
+#endif
   }
   const char* Name() const override { return "HalfmqWalFileSystem"; }
 
@@ -276,14 +285,7 @@ class WalFileSystem : public rocksdb::FileSystemWrapper {
     rocksdb::FileOptions extending = options;
     extending.fallocate_with_keep_size = false;
     rocksdb::IOStatus s = target()->NewWritableFile(name, extending, result, dbg);
-    if (!s.ok() || zeroer_ == nullptr || options.use_direct_writes) return s;
-    int fd = ::open(name.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      LOG(WARNING) << "not zero-filling WAL " << name << " ahead: " << std::strerror(errno);
-      return s;
-    }
-    *result = std::make_unique<ZeroAheadWalFile>(std::move(*result), zeroer_.get(),
-                                                 std::make_shared<ZeroState>(fd));
+    if (s.ok() && !options.use_direct_writes) ZeroAhead(name, result);
     return s;
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& name,
@@ -296,7 +298,25 @@ class WalFileSystem : public rocksdb::FileSystemWrapper {
   }
 
  private:
+#if HALFMQ_ROCKSDB_INTERNALS_CHECKED
+  // Wraps a new WAL so that the zeroer fills ahead of it, through a
+  // descriptor of our own.
+  void ZeroAhead(const std::string& name, std::unique_ptr<rocksdb::FSWritableFile>* file) {
+    if (zeroer_ == nullptr) return;
+    int fd = ::open(name.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      LOG(WARNING) << "not zero-filling WAL " << name << " ahead: " << std::strerror(errno);
+      return;
+    }
+    *file = std::make_unique<ZeroAheadWalFile>(std::move(*file), zeroer_.get(),
+                                               std::make_shared<ZeroState>(fd));
+  }
+
   std::unique_ptr<Zeroer> zeroer_;  // null without zeroing
+#else
+  // No zero fill on a release it was not checked for.
+  void ZeroAhead(const std::string&, std::unique_ptr<rocksdb::FSWritableFile>*) {}
+#endif
 };
 
 }  // namespace
@@ -306,11 +326,20 @@ std::shared_ptr<rocksdb::FileSystem> NewWalFileSystem(std::shared_ptr<rocksdb::F
   return std::make_shared<WalFileSystem>(std::move(base), options);
 }
 
-rocksdb::Env* WalEnv() {
-  static rocksdb::Env* env =
-      rocksdb::NewCompositeEnv(NewWalFileSystem(rocksdb::FileSystem::Default(), WalZeroOptions()))
-          .release();
-  return env;
+rocksdb::Env* WalEnv(bool zero_fill) {
+  // Created on first use: a zeroer thread runs only in a process that
+  // zero-fills.
+  if (zero_fill) {
+    static rocksdb::Env* const env =
+        rocksdb::NewCompositeEnv(NewWalFileSystem(rocksdb::FileSystem::Default(), WalZeroOptions()))
+            .release();
+    return env;
+  }
+  WalZeroOptions none;
+  none.ahead_bytes = 0;
+  static rocksdb::Env* const plain =
+      rocksdb::NewCompositeEnv(NewWalFileSystem(rocksdb::FileSystem::Default(), none)).release();
+  return plain;
 }
 
 }  // namespace halfmq::storage

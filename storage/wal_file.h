@@ -42,15 +42,18 @@ struct WalZeroOptions {
 };
 
 // Wraps `base`: files named *.log (RocksDB's WALs) are preallocated by
-// extending them and, with options.ahead_bytes > 0, zero-filled ahead;
-// table and blob files (*.sst, *.blob) are not preallocated at all (a
-// nearly full disk, see wal_file.cc).
+// extending them and, with options.ahead_bytes > 0, zero-filled ahead (only
+// when built against the RocksDB release this was checked for, see
+// rocksdb_internals.h); table and blob files (*.sst, *.blob) are not
+// preallocated at all (a nearly full disk, see wal_file.cc).
 std::shared_ptr<rocksdb::FileSystem> NewWalFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
                                                       WalZeroOptions options);
 
 // The Env the store opens RocksDB with: the default Env over
-// NewWalFileSystem(default file system, defaults). One per process.
-rocksdb::Env* WalEnv();
+// NewWalFileSystem(default file system, WalZeroOptions()), or with
+// ahead_bytes = 0 when !zero_fill. One of each per process, created on
+// first use.
+rocksdb::Env* WalEnv(bool zero_fill);
 
 }  // namespace halfmq::storage
 

@@ -21,12 +21,22 @@ std::string BinDir() {
   return dir ? dir : "./build/bin";
 }
 
+std::vector<std::string> TestRunBrokerFlags() {
+  const char* env = std::getenv("HALFMQ_TEST_BROKER_FLAGS");
+  std::istringstream in(env != nullptr ? env : "");
+  std::vector<std::string> flags;
+  for (std::string flag; in >> flag;) flags.push_back(flag);
+  return flags;
+}
+
 std::unique_ptr<BrokerProcess> BrokerProcess::Start(const std::string& data_dir,
                                                     const std::vector<std::string>& flags) {
   std::unique_ptr<BrokerProcess> p(new BrokerProcess());
   p->log_path_ = data_dir + ".log";
   std::vector<std::string> args = {BinDir() + "/halfmq-broker", "--listen=127.0.0.1:0",
                                    "--data_dir=" + data_dir, "--stats_log_interval_s=3600"};
+  std::vector<std::string> run_flags = TestRunBrokerFlags();
+  args.insert(args.end(), run_flags.begin(), run_flags.end());
   args.insert(args.end(), flags.begin(), flags.end());
   auto child = StartAndAwaitReady(std::move(args), p->log_path_, 60000);
   if (!child.ok()) {

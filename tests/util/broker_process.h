@@ -4,6 +4,12 @@
 // readiness by writing its address to a pipe (--ready_fd), so tests wait on
 // that event instead of sleeping. Its log goes to <data_dir>.log. Only the
 // process started here is ever signalled, by PID.
+//
+// HALFMQ_TEST_BROKER_FLAGS (whitespace-separated flags) is given to every
+// broker started here, before the test's own flags, which win where both
+// name a flag. scripts/test.sh uses it to run the storage and crash tests on
+// RocksDB's own components as well ("--storage_memtable=rocksdb
+// --storage_wal_zero_fill=false"; storage/test_util.h reads it too).
 #ifndef HALFMQ_TESTS_UTIL_BROKER_PROCESS_H_
 #define HALFMQ_TESTS_UTIL_BROKER_PROCESS_H_
 
@@ -16,9 +22,13 @@
 
 namespace halfmq::testing {
 
+// The flags of HALFMQ_TEST_BROKER_FLAGS, in order (none if unset).
+std::vector<std::string> TestRunBrokerFlags();
+
 class BrokerProcess {
  public:
-  // Starts a broker on `data_dir` with extra flags ("--flush=async", ...).
+  // Starts a broker on `data_dir` with extra flags ("--flush=async", ...)
+  // after those of TestRunBrokerFlags().
   // Aborts the test (ADD_FAILURE + nullptr) if it does not become ready
   // within 60 s.
   static std::unique_ptr<BrokerProcess> Start(const std::string& data_dir,
