@@ -9,12 +9,10 @@
 #include <glog/logging.h>
 
 #include "common/limits.h"
-#include "storage/keys.h"
 
 namespace halfmq::broker {
 
-namespace keys = storage::keys;
-using storage::Keyspace;
+using storage::TxnTable;
 
 namespace {
 
@@ -31,8 +29,8 @@ const char* OutcomeName(v1::TxnOutcome o) {
 }
 
 // The detail of a HALF_STORED event.
-std::string HalfDetail(const std::string& txn_id, const std::string& topic) {
-  return "transaction " + txn_id + ", topic " + topic;
+std::string HalfDetail(const TxnId& txn, const std::string& topic) {
+  return "transaction " + txn.value() + ", topic " + topic;
 }
 
 // When message `seq` of a transaction whose HALF_STORED events wait
@@ -55,6 +53,7 @@ TxnService::TxnService(storage::Store* store, TopicManager* topics, MessageLog* 
                        Clock* clock, Metrics* metrics, TxnOptions options,
                        asio::thread_pool& pool)
     : store_(store),
+      table_(store),
       topics_(topics),
       log_(log),
       delays_(delays),
@@ -72,25 +71,14 @@ TxnService::~TxnService() { Stop(); }
 
 Status TxnService::Recover() {
   int64_t pending = 0, unresolved = 0, settled = 0;
-  std::string start(1, keys::kTxnMetaPrefix);
-  Status parse;
-  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxn, start, keys::PrefixSuccessor(start),
-                                      [&](std::string_view, std::string_view value) {
-                                        v1::TxnRecord r;
-                                        if (!r.ParseFromArray(value.data(), value.size())) {
-                                          parse = Status::Internal("corrupt transaction record");
-                                          return false;
-                                        }
-                                        (r.state() == v1::UNRESOLVED ? unresolved : pending)++;
-                                        return true;
-                                      }));
-  HALFMQ_RETURN_IF_ERROR(parse);
-  std::string x(1, keys::kTxnSettledPrefix);
-  HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnSettled, x, keys::PrefixSuccessor(x),
-                                      [&](std::string_view, std::string_view) {
-                                        ++settled;
-                                        return true;
-                                      }));
+  HALFMQ_RETURN_IF_ERROR(table_.ScanRecords(TxnId(), [&](const v1::TxnRecord& r) {
+    (r.state() == v1::UNRESOLVED ? unresolved : pending)++;
+    return true;
+  }));
+  HALFMQ_RETURN_IF_ERROR(table_.ScanSettledByExpiry([&](const TxnTable::TimedTxn&) {
+    ++settled;
+    return true;
+  }));
   metrics_->txn_pending.store(pending);
   metrics_->txn_unresolved.store(unresolved);
   metrics_->txn_settled.store(settled);
@@ -101,29 +89,23 @@ Status TxnService::Recover() {
   return Status::Ok();
 }
 
-Result<TxnService::Loaded> TxnService::Load(const std::string& txn_id) const {
+Result<TxnService::Loaded> TxnService::Load(const TxnId& txn) const {
   Loaded out;
-  auto outcome = store_->Get(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id));
+  auto outcome = table_.GetOutcome(txn);
   if (!outcome.ok()) return outcome.status();
   if (outcome->has_value()) {
-    v1::TxnOutcomeRecord r;
-    if (!r.ParseFromString(**outcome)) return Status::Internal("corrupt transaction outcome");
-    out.outcome = std::move(r);
+    out.outcome = std::move(**outcome);
     return out;
   }
-  auto meta = store_->Get(Keyspace::kTxn, keys::TxnMetaKey(txn_id));
+  auto meta = table_.GetRecord(txn);
   if (!meta.ok()) return meta.status();
-  if (meta->has_value()) {
-    v1::TxnRecord r;
-    if (!r.ParseFromString(**meta)) return Status::Internal("corrupt transaction record");
-    out.meta = std::move(r);
-  }
+  out.meta = std::move(*meta);
   return out;
 }
 
-Result<TxnService::Loaded> TxnService::LoadState(const std::string& txn_id) {
-  if (auto entry = cache_.Take(txn_id)) return FromCache(std::move(*entry));
-  return Load(txn_id);
+Result<TxnService::Loaded> TxnService::LoadState(const TxnId& txn) {
+  if (auto entry = cache_.Take(txn)) return FromCache(std::move(*entry));
+  return Load(txn);
 }
 
 TxnService::Loaded TxnService::FromCache(TxnStateCache::Entry entry) {
@@ -144,19 +126,7 @@ void TxnService::AddStats(std::map<std::string, int64_t>* stats) const {
 
 Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnService::LoadHalfMessages(
     const v1::TxnRecord& meta) const {
-  // Point reads by sequence number, not a prefix scan: a Get is answered
-  // from the memtable or skips files by their bloom filters, while a seek
-  // would position an iterator in every file of every level (costly once
-  // many transactions are pending).
-  google::protobuf::RepeatedPtrField<v1::Message> out;
-  for (uint32_t seq = 0; seq < meta.message_count(); ++seq) {
-    auto value = store_->Get(Keyspace::kTxnHalf, keys::TxnHalfKey(meta.txn_id(), seq));
-    if (!value.ok()) return value.status();
-    if (!value->has_value()) return Status::Internal("half message missing");
-    v1::Message* m = out.Add();
-    if (!m->ParseFromString(**value)) return Status::Internal("corrupt half message");
-  }
-  return out;
+  return table_.ReadHalves(TxnId(meta.txn_id()), meta.message_count());
 }
 
 int64_t TxnService::Backoff(uint32_t checks) {
@@ -182,8 +152,10 @@ Status TxnService::RegisterProducer(const std::shared_ptr<Connection>& connectio
     HALFMQ_RETURN_IF_ERROR(ValidateName("producer group", g));
   }
   if (groups.empty()) return Status::Ok();
-  HALFMQ_RETURN_IF_ERROR(registry_->RegisterAll(
-      connection, std::vector<std::string>(groups.begin(), groups.end()), max_outstanding));
+  std::vector<ProducerGroup> named;
+  named.reserve(groups.size());
+  for (const std::string& g : groups) named.emplace_back(g);
+  HALFMQ_RETURN_IF_ERROR(registry_->RegisterAll(connection, named, max_outstanding));
   MutexLock lock(&scan_mu_);
   scan_cv_.SignalAll();  // checks that waited for a producer can go now
   return Status::Ok();
@@ -226,35 +198,35 @@ void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
   // The sender of a half message serves checks for its group, unless it
   // serves the most groups a connection may already: the half send is still
   // taken (checks go to the group's other connections, or wait for one).
-  if (registry_->Register(connection, request.producer_group(), 0) ==
+  if (registry_->Register(connection, ProducerGroup(request.producer_group()), 0) ==
       ProducerRegistry::Join::kOverLimit) {
     Inc(metrics_->txn_producer_groups_refused);
   }
   auto req = std::make_shared<v1::SendHalfRequest>(std::move(request));
   auto resp = std::make_shared<Responder>(std::move(responder));
-  const std::string& txn = req->txn_id();
+  const TxnId txn(req->txn_id());
   // No read needed: a transaction id the client just generated (first
   // attempt of its first half send) cannot have state yet, and a cached
   // transaction's state is in memory. Then the send runs right here. A
   // cached id flagged fresh is a client mistake: its state wins.
   bool cached = cache_.Contains(txn);
   if (req->fresh_txn() || cached) {
-    if (auto lease = gate_.TryAcquire(txn)) {
+    if (auto lease = gate_.TryAcquire(txn.value())) {
       if (!cached) return DoSendHalf(req, resp, std::move(lease), Loaded{});
       if (auto entry = cache_.Take(txn)) {
         return DoSendHalf(req, resp, std::move(lease), FromCache(std::move(*entry)));
       }
       // Evicted meanwhile: read on the pool, keeping the lease.
-      asio::post(pool_, [this, req, resp, lease = std::move(lease)]() mutable {
-        auto loaded = Load(req->txn_id());
+      asio::post(pool_, [this, req, resp, txn, lease = std::move(lease)]() mutable {
+        auto loaded = Load(txn);
         if (!loaded.ok()) return resp->Error(loaded.status());
         DoSendHalf(req, resp, std::move(lease), std::move(*loaded));
       });
       return;
     }
   }
-  gate_.Run(txn, [this, req, resp](std::shared_ptr<TxnLease> lease) {
-    auto loaded = LoadState(req->txn_id());
+  gate_.Run(txn.value(), [this, req, resp, txn](std::shared_ptr<TxnLease> lease) {
+    auto loaded = LoadState(txn);
     if (!loaded.ok()) return resp->Error(loaded.status());
     DoSendHalf(req, resp, std::move(lease), std::move(*loaded));
   });
@@ -263,9 +235,10 @@ void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
 void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
                             std::shared_ptr<Responder> resp, std::shared_ptr<TxnLease> lease,
                             Loaded loaded) {
-  const std::string& txn = req->txn_id();
+  const TxnId txn(req->txn_id());
+  const ProducerGroup group(req->producer_group());
   if (loaded.outcome) {
-    return resp->Error(Status::FailedPrecondition("transaction '" + txn + "' was already " +
+    return resp->Error(Status::FailedPrecondition("transaction '" + txn.value() + "' was already " +
                                                   OutcomeName(loaded.outcome->outcome())));
   }
   int64_t now = clock_->NowMs();
@@ -278,13 +251,14 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
   if (!is_new) {
     meta = std::move(*loaded.meta);
     if (meta.producer_group() != req->producer_group()) {
-      return resp->Error(Status::FailedPrecondition("transaction '" + txn +
+      return resp->Error(Status::FailedPrecondition("transaction '" + txn.value() +
                                                     "' belongs to producer group '" +
                                                     meta.producer_group() + "'"));
     }
     if (meta.state() != v1::PENDING) {
       return resp->Error(Status::FailedPrecondition(
-          "transaction '" + txn + "' is unresolved; an operator must commit or roll it back"));
+          "transaction '" + txn.value() +
+          "' is unresolved; an operator must commit or roll it back"));
     }
     if (!loaded.halves) {
       auto half = LoadHalfMessages(meta);
@@ -298,14 +272,12 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     int64_t first = req->check_immunity_ms() > 0 ? req->check_immunity_ms()
                                                  : options_.check_delay_ms;
     if (meta.next_check_ms() < now + first) {
-      batch.Delete(Keyspace::kTxnDue,
-                   keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
+      TxnTable::DeleteDueCheck(&batch, group, meta.next_check_ms(), txn);
       meta.set_next_check_ms(now + first);
-      batch.Put(Keyspace::kTxnDue,
-                keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn), "");
+      TxnTable::PutDueCheck(&batch, group, meta.next_check_ms(), txn);
     }
   } else {
-    meta.set_txn_id(txn);
+    meta.set_txn_id(txn.value());
     meta.set_producer_group(req->producer_group());
     meta.set_state(v1::PENDING);
     meta.set_created_ms(now);
@@ -316,15 +288,13 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     // Most transactions settle within ms: their HALF_STORED events then go
     // into the outcome's events instead of being written now.
     meta.set_half_untraced(tracer_->enabled());
-    batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn),
-              "");
-    batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn),
-              "");
+    TxnTable::PutDueCheck(&batch, group, meta.next_check_ms(), txn);
+    TxnTable::PutAgeDeadline(&batch, meta.age_deadline_ms(), txn);
   }
   std::set<std::string> topics(meta.topics().begin(), meta.topics().end());
   v1::Frame frame;
   auto* out = frame.mutable_send_half_response();
-  out->set_txn_id(txn);
+  out->set_txn_id(txn.value());
   uint32_t seq = meta.message_count();
   uint64_t bytes = meta.bytes();
   int added = 0;
@@ -342,7 +312,7 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
     if (m.born_time_ms() == 0) m.set_born_time_ms(now);
     value.clear();
     m.SerializeToString(&value);
-    batch.Put(Keyspace::kTxnHalf, keys::TxnHalfKey(txn, seq++), value);
+    TxnTable::PutHalf(&batch, txn, seq++, value);
     *cached.halves.Add() = m;
     if (meta.half_untraced()) {
       meta.add_half_stored_ms(now);
@@ -365,12 +335,12 @@ void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
   meta.set_bytes(bytes);
   meta.clear_topics();
   for (const auto& t : topics) meta.add_topics(t);
-  batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
+  TxnTable::PutRecord(&batch, meta);
   // The lease is held until the write is durable (and a failed write ends
   // the process), so no one reads the entry before it is true.
   cached.meta = meta;
   cache_.Put(std::move(cached));
-  store_->Commit(std::move(batch), [this, resp, lease, is_new, added, group = meta.producer_group(),
+  store_->Commit(std::move(batch), [this, resp, lease, is_new, added, group,
                                     due = meta.next_check_ms(), frame = std::move(frame)]() mutable {
     if (is_new) NoteDue(group, due);
     if (is_new) Inc(metrics_->txn_pending);
@@ -387,7 +357,7 @@ void TxnService::TraceHalves(v1::TxnRecord* meta,
     tracer_->Add(batch, {
         .message_id = halves[i].message_id(), .time_ms = HalfStoredMs(*meta, i),
         .kind = v1::TRACE_HALF_STORED, .group = meta->producer_group(),
-        .detail = HalfDetail(meta->txn_id(), halves[i].topic())});
+        .detail = HalfDetail(TxnId(meta->txn_id()), halves[i].topic())});
   }
   meta->set_half_untraced(false);
   meta->clear_half_stored_ms();
@@ -404,7 +374,7 @@ void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder res
   std::string by = request.from_operator() ? "operator" : request.from_check() ? "check"
                                                                                : "producer";
   auto resp = std::make_shared<Responder>(std::move(responder));
-  std::string txn = request.txn_id();
+  const TxnId txn(request.txn_id());
   v1::TxnOutcome outcome = request.outcome();
   SettleDone answer = [resp](Status status, v1::EndTransactionResponse r) {
     if (!status.ok()) return resp->Error(status);
@@ -414,7 +384,7 @@ void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder res
   };
   // A cached transaction settles right here, without reading RocksDB.
   if (cache_.Contains(txn)) {
-    if (auto lease = gate_.TryAcquire(txn)) {
+    if (auto lease = gate_.TryAcquire(txn.value())) {
       if (auto entry = cache_.Take(txn)) {
         return SettleLoaded(txn, outcome, by, std::move(lease), FromCache(std::move(*entry)),
                             std::move(answer));
@@ -426,34 +396,30 @@ void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder res
       return;
     }
   }
-  gate_.Run(txn, [this, txn, outcome, by, answer = std::move(answer)](
+  gate_.Run(txn.value(), [this, txn, outcome, by, answer = std::move(answer)](
                      std::shared_ptr<TxnLease> lease) mutable {
     Settle(txn, outcome, by, std::move(lease), std::move(answer));
   });
 }
 
 void TxnService::DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const {
-  const std::string& txn = meta.txn_id();
-  for (uint32_t seq = 0; seq < meta.message_count(); ++seq) {
-    batch->Delete(Keyspace::kTxnHalf, keys::TxnHalfKey(txn, seq));
-  }
-  batch->Delete(Keyspace::kTxn, keys::TxnMetaKey(txn));
+  const TxnId txn(meta.txn_id());
+  TxnTable::DeleteHalves(batch, txn, meta.message_count());
+  TxnTable::DeleteRecord(batch, txn);
   if (meta.state() == v1::PENDING) {
-    batch->Delete(Keyspace::kTxnDue,
-                  keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
-    batch->Delete(Keyspace::kTxnAge,
-                  keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn));
+    TxnTable::DeleteDueCheck(batch, ProducerGroup(meta.producer_group()), meta.next_check_ms(),
+                             txn);
+    TxnTable::DeleteAgeDeadline(batch, meta.age_deadline_ms(), txn);
   } else {
-    batch->Delete(Keyspace::kTxn, keys::TxnUnresolvedKey(txn));
+    TxnTable::DeleteUnresolved(batch, txn);
   }
 }
 
 void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, const char* why) {
-  const std::string& txn = meta->txn_id();
-  batch->Delete(Keyspace::kTxnDue,
-                keys::TxnCheckDueKey(meta->producer_group(), meta->next_check_ms(), txn));
-  batch->Delete(Keyspace::kTxnAge,
-                keys::TxnTimeKey(keys::kTxnAgePrefix, meta->age_deadline_ms(), txn));
+  const TxnId txn(meta->txn_id());
+  TxnTable::DeleteDueCheck(batch, ProducerGroup(meta->producer_group()), meta->next_check_ms(),
+                           txn);
+  TxnTable::DeleteAgeDeadline(batch, meta->age_deadline_ms(), txn);
   cache_.Erase(txn);
   if (meta->half_untraced()) {
     auto halves = LoadHalfMessages(*meta);
@@ -461,14 +427,14 @@ void TxnService::MarkUnresolved(v1::TxnRecord* meta, storage::Batch* batch, cons
   }
   meta->set_state(v1::UNRESOLVED);
   meta->set_next_check_ms(0);
-  batch->Put(Keyspace::kTxn, keys::TxnUnresolvedKey(txn), "");
-  batch->Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta->SerializeAsString());
+  TxnTable::PutUnresolved(batch, txn);
+  TxnTable::PutRecord(batch, *meta);
   LOG(WARNING) << "transaction " << txn << " of producer group " << meta->producer_group()
                << " is unresolved (" << why << ", " << meta->checks()
                << " checks); an operator must commit or roll it back";
 }
 
-void TxnService::GiveUp(const std::string& txn_id, const char* why) {
+void TxnService::GiveUp(const TxnId& txn_id, const char* why) {
   {
     MutexLock lock(&giving_up_mu_);
     if (!giving_up_.insert(txn_id).second) return;  // already on its way
@@ -478,7 +444,7 @@ void TxnService::GiveUp(const std::string& txn_id, const char* why) {
     MutexLock lock(&giving_up_mu_);
     giving_up_.erase(txn_id);
   });
-  gate_.Run(txn_id, [this, txn_id, why, guard](std::shared_ptr<TxnLease> lease) {
+  gate_.Run(txn_id.value(), [this, txn_id, why, guard](std::shared_ptr<TxnLease> lease) {
     // The reason may have gone away meanwhile (an un-counted check).
     auto still_due = [this](const v1::TxnRecord& meta) {
       return meta.state() == v1::PENDING && (meta.checks() >= options_.max_checks ||
@@ -509,19 +475,19 @@ void TxnService::GiveUp(const std::string& txn_id, const char* why) {
                return;  // settled, or settled the other way by someone else meanwhile
              }
              LOG(ERROR) << "--txn_unresolved_action could not settle " << txn_id << ": " << s;
-             gate_.Run(txn_id, mark);
+             gate_.Run(txn_id.value(), mark);
            });
   });
 }
 
-void TxnService::Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
+void TxnService::Settle(const TxnId& txn_id, v1::TxnOutcome outcome, const std::string& by,
                         std::shared_ptr<TxnLease> lease, SettleDone done) {
   auto loaded = LoadState(txn_id);
   if (!loaded.ok()) return done(loaded.status(), {});
   SettleLoaded(txn_id, outcome, by, std::move(lease), std::move(loaded).value(), std::move(done));
 }
 
-void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
+void TxnService::SettleLoaded(const TxnId& txn_id, v1::TxnOutcome outcome,
                               const std::string& by, std::shared_ptr<TxnLease> lease,
                               Loaded loaded, SettleDone done) {
   if (loaded.outcome) {
@@ -529,7 +495,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
     if (o.outcome() != outcome) {
       Inc(metrics_->txn_end_conflicts);
       return done(Status::FailedPrecondition(
-                      "transaction '" + txn_id + "' was already " + OutcomeName(o.outcome()) +
+                      "transaction '" + txn_id.value() + "' was already " + OutcomeName(o.outcome()) +
                       "; it cannot be " + OutcomeName(outcome)),
                   {});
     }
@@ -541,7 +507,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
     return done(Status::Ok(), std::move(r));
   }
   if (!loaded.meta) {
-    return done(Status::NotFound("transaction '" + txn_id +
+    return done(Status::NotFound("transaction '" + txn_id.value() +
                                  "' is unknown: never sent, or settled longer ago than "
                                  "--txn_settled_retention_ms"),
                 {});
@@ -549,7 +515,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   const v1::TxnRecord meta = std::move(*loaded.meta);
   int64_t now = clock_->NowMs();
   auto record = std::make_shared<v1::TxnOutcomeRecord>();
-  record->set_txn_id(txn_id);
+  record->set_txn_id(txn_id.value());
   record->set_outcome(outcome);
   record->set_settled_ms(now);
   record->set_settled_by(by);
@@ -557,8 +523,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   record->set_producer_group(meta.producer_group());
   storage::Batch batch = store_->NewBatch();
   DeleteState(meta, &batch);
-  batch.Put(Keyspace::kTxnSettled,
-            keys::TxnTimeKey(keys::kTxnSettledPrefix, record->expire_ms(), txn_id), "");
+  TxnTable::PutSettledExpiry(&batch, record->expire_ms(), txn_id);
   bool was_unresolved = meta.state() == v1::UNRESOLVED;
   auto account = [this, was_unresolved, outcome] {
     Inc(was_unresolved ? metrics_->txn_unresolved : metrics_->txn_pending, -1);
@@ -583,7 +548,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
         }
       }
     }
-    batch.Put(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+    TxnTable::PutOutcome(&batch, *record);
     store_->Commit(std::move(batch), [lease, account, done = std::move(done)] {
       account();
       v1::EndTransactionResponse r;
@@ -622,7 +587,9 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
         v1::IndexRecord index;  // lookups and dedup see it while it waits
         index.set_store_time_ms(now);
         index.set_deliver_at_ms(*due);
-        batch.Put(Keyspace::kIndex, keys::IdIndexKey(m.message_id(), topic->id()),
+        // The id index is not a transaction record: until storage has a
+        // typed operation for it, it is written here by its raw key.
+        batch.Put(storage::Keyspace::kIndex, storage::keys::IdIndexKey(m.message_id(), topic->id()),
                   index.SerializeAsString());
       }
       tracer_->Add(&batch, {
@@ -648,7 +615,7 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   };
   if (immediate.empty()) {
     for (const auto& res : results) *record->add_results() = res;
-    batch.Put(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+    TxnTable::PutOutcome(&batch, *record);
     store_->Commit(std::move(batch), [lease, respond, results]() mutable {
       respond(std::move(results));
     });
@@ -659,13 +626,13 @@ void TxnService::SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome,
   auto merged = std::make_shared<std::vector<v1::SendResult>>(std::move(results));
   auto index = std::make_shared<std::vector<int>>(std::move(immediate_index));
   log_->Append(
-      std::move(entries).value(), std::move(batch), txn_id,
+      std::move(entries).value(), std::move(batch), txn_id.value(),
       [lease, respond, merged](std::vector<v1::SendResult>) { respond(std::move(*merged)); },
-      [record, txn_id, merged, index](const std::vector<v1::SendResult>& appended,
+      [record, merged, index](const std::vector<v1::SendResult>& appended,
                                       storage::Batch* b) {
         for (size_t k = 0; k < appended.size(); ++k) (*merged)[(*index)[k]] = appended[k];
         for (const auto& res : *merged) *record->add_results() = res;
-        b->Put(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn_id), record->SerializeAsString());
+        TxnTable::PutOutcome(b, *record);
       });
 }
 
@@ -698,37 +665,18 @@ void TxnService::ListTransactions(v1::ListTransactionsRequest request, Responder
       info->set_message_count(r.message_count());
       bytes += info->ByteSizeLong() + 8;
     };
-    bool unresolved_only = request.state() == v1::UNRESOLVED;
-    char prefix = unresolved_only ? keys::kTxnUnresolvedPrefix : keys::kTxnMetaPrefix;
-    std::string start(1, prefix);
-    if (!request.start_after().empty()) {
-      start += request.start_after();
-      start.push_back('\0');  // the next key after start_after
-    }
-    Status error;
-    Status s = store_->Scan(
-        storage::Keyspace::kTxn, start, keys::PrefixSuccessor(std::string(1, prefix)),
-        [&](std::string_view key, std::string_view value) {
-          v1::TxnRecord r;
-          if (unresolved_only) {
-            auto meta = store_->Get(Keyspace::kTxn, keys::TxnMetaKey(key.substr(1)));
-            if (!meta.ok()) {
-              error = meta.status();
-              return false;
-            }
-            if (!meta->has_value() || !r.ParseFromString(**meta)) return true;
-          } else if (!r.ParseFromArray(value.data(), value.size())) {
-            error = Status::Internal("corrupt transaction record");
-            return false;
-          }
-          if (request.state() != v1::TXN_STATE_UNSPECIFIED && r.state() != request.state()) {
-            return true;
-          }
-          add(r);
-          // Bounded in count and bytes; the caller pages with start_after.
-          return static_cast<uint32_t>(out->transactions_size()) < limit && bytes < max_bytes;
-        });
-    if (s.ok()) s = error;
+    auto visit = [&](const v1::TxnRecord& r) {
+      if (request.state() != v1::TXN_STATE_UNSPECIFIED && r.state() != request.state()) {
+        return true;
+      }
+      add(r);
+      // Bounded in count and bytes; the caller pages with start_after.
+      return static_cast<uint32_t>(out->transactions_size()) < limit && bytes < max_bytes;
+    };
+    const TxnId start_after(request.start_after());
+    Status s = request.state() == v1::UNRESOLVED
+                   ? table_.ScanUnresolvedRecords(start_after, visit)
+                   : table_.ScanRecords(start_after, visit);
     if (!s.ok()) return resp->Error(s);
     resp->Ok(std::move(frame));
   });

@@ -57,6 +57,7 @@
 #include "common/mutex.h"
 #include "proto/halfmq/v1/records.pb.h"
 #include "storage/store.h"
+#include "storage/txn_table.h"
 
 namespace halfmq::broker {
 
@@ -130,9 +131,9 @@ class TxnService {
     std::optional<google::protobuf::RepeatedPtrField<v1::Message>> halves;
   };
   // Reads the state record and the remembered outcome of a transaction.
-  Result<Loaded> Load(const std::string& txn_id) const;
+  Result<Loaded> Load(const TxnId& txn) const;
   // Under the lease: the cached state (taken out of the cache), else Load().
-  Result<Loaded> LoadState(const std::string& txn_id);
+  Result<Loaded> LoadState(const TxnId& txn);
   static Loaded FromCache(TxnStateCache::Entry entry);
   Result<google::protobuf::RepeatedPtrField<v1::Message>> LoadHalfMessages(
       const v1::TxnRecord& meta) const;
@@ -144,11 +145,11 @@ class TxnService {
                   Loaded loaded);
   using SettleDone = std::function<void(Status, v1::EndTransactionResponse)>;
   // Settles a transaction (under its lease). `by` is recorded in the outcome.
-  void Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
+  void Settle(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
               std::shared_ptr<TxnLease> lease, SettleDone done);
   // Settle given the state; reads RocksDB only when `loaded` has a state
   // record without its half messages.
-  void SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
+  void SettleLoaded(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
                     std::shared_ptr<TxnLease> lease, Loaded loaded, SettleDone done);
   // Adds to `batch` what removes every trace of a pending/unresolved record.
   void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
@@ -161,7 +162,7 @@ class TxnService {
   // A transaction ran out of checks or time: keep it for an operator, or
   // settle it by --txn_unresolved_action (falling back to unresolved if that
   // fails). Runs under the transaction's gate.
-  void GiveUp(const std::string& txn_id, const char* why);
+  void GiveUp(const TxnId& txn, const char* why);
   int64_t Backoff(uint32_t checks);
 
   // Scanner pieces.
@@ -180,18 +181,19 @@ class TxnService {
     uint64_t generation = 0;  // bumped by every NoteDue
   };
   Status LoadNextDue() EXCLUDES(due_mu_);
-  void NoteDue(const std::string& group, int64_t due_ms) EXCLUDES(due_mu_);
-  std::vector<std::tuple<std::string, int64_t, uint64_t>> DueGroups(int64_t now)
+  void NoteDue(const ProducerGroup& group, int64_t due_ms) EXCLUDES(due_mu_);
+  std::vector<std::tuple<ProducerGroup, int64_t, uint64_t>> DueGroups(int64_t now)
       EXCLUDES(due_mu_);
   // Sets the group's next due time from its first key at or after `floor`
   // (a due time it had when `generation` was current).
-  void RecomputeNextDue(const std::string& group, uint64_t generation, int64_t floor)
+  void RecomputeNextDue(const ProducerGroup& group, uint64_t generation, int64_t floor)
       EXCLUDES(due_mu_);
-  std::optional<int64_t> FirstDue(const std::string& group, int64_t floor) const;
+  std::optional<int64_t> FirstDue(const ProducerGroup& group, int64_t floor) const;
   void OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response)
       EXCLUDES(outstanding_mu_);
 
   storage::Store* const store_;
+  const storage::TxnTable table_;  // the transaction records in store_
   TopicManager* const topics_;
   MessageLog* const log_;
   DelayService* const delays_;
@@ -209,7 +211,7 @@ class TxnService {
   struct OutstandingCheck {
     uint64_t connection_id;
     int64_t deadline_ms;
-    std::string txn_id;
+    TxnId txn;
     bool timed_out = false;  // slot still held until an answer or a close
   };
   Mutex outstanding_mu_;
@@ -217,10 +219,10 @@ class TxnService {
   uint64_t next_check_id_ GUARDED_BY(outstanding_mu_) = 1;
 
   Mutex due_mu_;
-  std::map<std::string, NextDue> next_due_ GUARDED_BY(due_mu_);
+  std::map<ProducerGroup, NextDue> next_due_ GUARDED_BY(due_mu_);
 
   Mutex giving_up_mu_;
-  std::set<std::string> giving_up_ GUARDED_BY(giving_up_mu_);
+  std::set<TxnId> giving_up_ GUARDED_BY(giving_up_mu_);
 
   Mutex rng_mu_;
   std::mt19937_64 rng_ GUARDED_BY(rng_mu_);
