@@ -134,17 +134,7 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
 }
 
 size_t TxnService::ScanChecks(int64_t now) {
-  struct Send {
-    std::shared_ptr<Connection> connection;
-    v1::Frame frame;
-    TxnId txn;
-  };
-  std::vector<Send> sends;
-  std::vector<std::shared_ptr<TxnLease>> leases;
-  std::vector<TxnId> give_up;
-  storage::Batch batch = store_->NewBatch();
-  uint64_t round_bytes = 0;
-
+  CheckRound round{.batch = store_->NewBatch()};
   // The earliest due check of each group is kept in memory (NextDue), so a
   // round touches RocksDB only for groups with checks due now: its cost
   // follows the checks that are due, not the pending transactions. It is
@@ -158,7 +148,7 @@ size_t TxnService::ScanChecks(int64_t now) {
   };
   std::vector<Visited> visited;
   for (const auto& [group, first_due, generation] : DueGroups(now)) {
-    if (round_bytes >= options_.max_check_bytes_per_round) break;
+    if (round.bytes >= options_.max_check_bytes_per_round) break;
     if (first_due > now) continue;
     if (!registry_->HasProducer(group)) {
       // Nobody to ask: leave the checks due and uncounted.
@@ -171,109 +161,128 @@ size_t TxnService::ScanChecks(int64_t now) {
       continue;
     }
     visited.push_back(Visited{group, generation, first_due});
-    std::vector<TxnTable::TimedTxn> due;
-    Status s = table_.ScanDueChecks(group, first_due, now, [&](const TxnTable::TimedTxn& t) {
-      due.push_back(t);
-      return due.size() < capacity;
-    });
-    if (!s.ok()) {
-      LOG(ERROR) << "scanning due checks of group " << group << ": " << s;
-      continue;
-    }
-    // The earliest key this round leaves in place: the next round's floor
-    // cannot be above it.
-    int64_t left_min = INT64_MAX;
-    for (const auto& d : due) {
-      auto lease = gate_.TryAcquire(d.txn.value());
-      if (!lease) {  // being settled right now
-        left_min = std::min(left_min, d.ms);
-        continue;
-      }
-      auto loaded = Load(d.txn);
-      if (!loaded.ok()) {
-        left_min = std::min(left_min, d.ms);
-        continue;
-      }
-      if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
-          loaded->meta->next_check_ms() != d.ms) {
-        TxnTable::DeleteDueCheck(&batch, group, d.ms, d.txn);
-        continue;
-      }
-      v1::TxnRecord meta = std::move(*loaded->meta);
-      if (meta.checks() >= options_.max_checks) {
-        give_up.push_back(d.txn);
-        left_min = std::min(left_min, d.ms);  // GiveUp removes it later
-        continue;
-      }
-      if (round_bytes >= options_.max_check_bytes_per_round) {
-        left_min = std::min(left_min, d.ms);  // and everything after it
-        break;
-      }
-      std::shared_ptr<Connection> connection;
-      ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
-      if (pick != ProducerRegistry::Pick::kPicked) {
-        if (pick == ProducerRegistry::Pick::kNoProducer) {
-          Inc(metrics_->txn_checks_no_producer);
-        } else {
-          Inc(metrics_->txn_checks_throttled);
-        }
-        left_min = std::min(left_min, d.ms);
-        break;
-      }
-      auto messages = LoadHalfMessages(meta);
-      if (!messages.ok()) {
-        registry_->Release(connection->id(), false, now);
-        left_min = std::min(left_min, d.ms);
-        continue;
-      }
-      int64_t next = now + Backoff(meta.checks() + 1);
-      TxnTable::DeleteDueCheck(&batch, group, d.ms, d.txn);
-      TxnTable::PutDueCheck(&batch, group, next, d.txn);
-      meta.set_checks(meta.checks() + 1);
-      meta.set_last_check_ms(now);
-      meta.set_next_check_ms(next);
-      if (meta.checks() >= options_.max_checks && meta.age_deadline_ms() > next) {
-        // The last allowed check: give up when its answer is overdue even if
-        // no producer of the group is online then (the age pass does not
-        // need one).
-        TxnTable::DeleteAgeDeadline(&batch, meta.age_deadline_ms(), d.txn);
-        meta.set_age_deadline_ms(next);
-        TxnTable::PutAgeDeadline(&batch, next, d.txn);
-      }
-      cache_.Erase(d.txn);
-      // Still pending at a check: its HALF_STORED events are written now.
-      TraceHalves(&meta, *messages, &batch);
-      TxnTable::PutRecord(&batch, meta);
-      round_bytes += meta.bytes();
-      Send send;
-      send.connection = std::move(connection);
-      send.txn = d.txn;
-      for (const auto& m : *messages) {
-        tracer_->Add(&batch, {
-            .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_CHECKED,
-            .group = group.value(), .client = send.connection->client_id(), .attempt = meta.checks(),
-            .detail = "check #" + std::to_string(meta.checks())});
-      }
-      auto* check = send.frame.mutable_check_transaction();
-      check->set_txn_id(d.txn.value());
-      check->set_producer_group(group.value());
-      *check->mutable_messages() = std::move(messages).value();
-      check->set_check_number(meta.checks());
-      check->set_created_ms(meta.created_ms());
-      sends.push_back(std::move(send));
-      leases.push_back(std::move(lease));
-    }
-    // A complete scan saw every key up to now: the first due key is at or
-    // after now + 1 or the earliest one left, so the recount need not walk
-    // again what this scan walked (tombstones of settled transactions).
-    if (due.size() < capacity) visited.back().floor = std::min(left_min, now + 1);
+    ScanGroupChecks(group, first_due, now, capacity, &round, &visited.back().floor);
   }
   // The counts and next due times are durable before any check goes out, so
   // a crash cannot lose the record of a delivered check.
-  if (!batch.empty() && !store_->CommitAndWait(std::move(batch)).ok()) return 0;
-  leases.clear();
+  if (!round.batch.empty() && !store_->CommitAndWait(std::move(round.batch)).ok()) return 0;
+  round.leases.clear();
   // Where the visited groups' due checks now begin.
   for (const auto& v : visited) RecomputeNextDue(v.group, v.generation, v.floor);
+  size_t sent = round.sends.size();
+  SendChecks(std::move(round.sends), now);
+  for (const auto& txn : round.give_up) GiveUp(txn, "reached --txn_max_checks");
+  return sent;
+}
+
+void TxnService::ScanGroupChecks(const ProducerGroup& group, int64_t first_due, int64_t now,
+                                 size_t capacity, CheckRound* round, int64_t* floor) {
+  std::vector<TxnTable::TimedTxn> due;
+  Status s = table_.ScanDueChecks(group, first_due, now, [&](const TxnTable::TimedTxn& t) {
+    due.push_back(t);
+    return due.size() < capacity;
+  });
+  if (!s.ok()) {
+    LOG(ERROR) << "scanning due checks of group " << group << ": " << s;
+    return;
+  }
+  // The earliest key this round leaves in place: the next round's floor
+  // cannot be above it.
+  int64_t left_min = INT64_MAX;
+  for (const auto& d : due) {
+    CheckStep step = PrepareCheck(group, d, now, round);
+    if (step == CheckStep::kLeft || step == CheckStep::kLeftAndStop) {
+      left_min = std::min(left_min, d.ms);
+    }
+    if (step == CheckStep::kLeftAndStop) break;  // and everything after it
+  }
+  // A complete scan saw every key up to now: the first due key is at or
+  // after now + 1 or the earliest one left, so the recount need not walk
+  // again what this scan walked (tombstones of settled transactions).
+  if (due.size() < capacity) *floor = std::min(left_min, now + 1);
+}
+
+TxnService::CheckStep TxnService::PrepareCheck(const ProducerGroup& group,
+                                               const TxnTable::TimedTxn& d, int64_t now,
+                                               CheckRound* round) {
+  auto lease = gate_.TryAcquire(d.txn.value());
+  if (!lease) return CheckStep::kLeft;  // being settled right now
+  auto loaded = Load(d.txn);
+  if (!loaded.ok()) return CheckStep::kLeft;
+  if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
+      loaded->meta->next_check_ms() != d.ms) {
+    TxnTable::DeleteDueCheck(&round->batch, group, d.ms, d.txn);
+    return CheckStep::kDone;
+  }
+  v1::TxnRecord meta = std::move(*loaded->meta);
+  if (meta.checks() >= options_.max_checks) {
+    round->give_up.push_back(d.txn);
+    return CheckStep::kLeft;  // GiveUp removes it later
+  }
+  if (round->bytes >= options_.max_check_bytes_per_round) return CheckStep::kLeftAndStop;
+  std::shared_ptr<Connection> connection;
+  ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
+  if (pick != ProducerRegistry::Pick::kPicked) {
+    if (pick == ProducerRegistry::Pick::kNoProducer) {
+      Inc(metrics_->txn_checks_no_producer);
+    } else {
+      Inc(metrics_->txn_checks_throttled);
+    }
+    return CheckStep::kLeftAndStop;
+  }
+  auto messages = LoadHalfMessages(meta);
+  if (!messages.ok()) {
+    registry_->Release(connection->id(), false, now);
+    return CheckStep::kLeft;
+  }
+  RecordCheck(&meta, *messages, now, &round->batch);
+  round->bytes += meta.bytes();
+  CheckSend send;
+  send.connection = std::move(connection);
+  send.txn = d.txn;
+  for (const auto& m : *messages) {
+    tracer_->Add(&round->batch, {
+        .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_CHECKED,
+        .group = group.value(), .client = send.connection->client_id(), .attempt = meta.checks(),
+        .detail = "check #" + std::to_string(meta.checks())});
+  }
+  auto* check = send.frame.mutable_check_transaction();
+  check->set_txn_id(d.txn.value());
+  check->set_producer_group(group.value());
+  *check->mutable_messages() = std::move(messages).value();
+  check->set_check_number(meta.checks());
+  check->set_created_ms(meta.created_ms());
+  round->sends.push_back(std::move(send));
+  round->leases.push_back(std::move(lease));
+  return CheckStep::kDone;
+}
+
+void TxnService::RecordCheck(v1::TxnRecord* meta,
+                             const google::protobuf::RepeatedPtrField<v1::Message>& halves,
+                             int64_t now, storage::Batch* batch) {
+  const TxnId txn(meta->txn_id());
+  const ProducerGroup group(meta->producer_group());
+  int64_t next = now + Backoff(meta->checks() + 1);
+  TxnTable::DeleteDueCheck(batch, group, meta->next_check_ms(), txn);
+  TxnTable::PutDueCheck(batch, group, next, txn);
+  meta->set_checks(meta->checks() + 1);
+  meta->set_last_check_ms(now);
+  meta->set_next_check_ms(next);
+  if (meta->checks() >= options_.max_checks && meta->age_deadline_ms() > next) {
+    // The last allowed check: give up when its answer is overdue even if
+    // no producer of the group is online then (the age pass does not
+    // need one).
+    TxnTable::DeleteAgeDeadline(batch, meta->age_deadline_ms(), txn);
+    meta->set_age_deadline_ms(next);
+    TxnTable::PutAgeDeadline(batch, next, txn);
+  }
+  cache_.Erase(txn);
+  // Still pending at a check: its HALF_STORED events are written now.
+  TraceHalves(meta, halves, batch);
+  TxnTable::PutRecord(batch, *meta);
+}
+
+void TxnService::SendChecks(std::vector<CheckSend> sends, int64_t now) {
   for (auto& send : sends) {
     uint64_t check_id;
     {
@@ -288,8 +297,6 @@ size_t TxnService::ScanChecks(int64_t now) {
                                    OnCheckAnswered(check_id, response);
                                  });
   }
-  for (const auto& txn : give_up) GiveUp(txn, "reached --txn_max_checks");
-  return sends.size();
 }
 
 std::optional<int64_t> TxnService::FirstDue(const ProducerGroup& group, int64_t floor) const {

@@ -143,6 +143,17 @@ class TxnService {
   void DoSendHalf(std::shared_ptr<v1::SendHalfRequest> request,
                   std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease,
                   Loaded loaded);
+  // DoSendHalf's parts (txn_send.cc). The state record of a new
+  // transaction, or the loaded one checked (FAILED_PRECONDITION: settled,
+  // unresolved, another group's) with its first check moved out; `cached`
+  // gets the halves stored so far.
+  Status OpenHalfState(const v1::SendHalfRequest& request, Loaded loaded, int64_t now,
+                       v1::TxnRecord* meta, TxnStateCache::Entry* cached, storage::Batch* batch);
+  // Stores the request's messages that are not stored yet; how many.
+  // Errors: INVALID_ARGUMENT beyond a transaction's bounds.
+  Result<int> AddHalves(v1::SendHalfRequest* request, int64_t now, v1::TxnRecord* meta,
+                        TxnStateCache::Entry* cached, v1::SendHalfResponse* out,
+                        storage::Batch* batch);
   using SettleDone = std::function<void(Status, v1::EndTransactionResponse)>;
   // Settles a transaction (under its lease). `by` is recorded in the outcome.
   void Settle(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
@@ -151,6 +162,38 @@ class TxnService {
   // record without its half messages.
   void SettleLoaded(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
                     std::shared_ptr<TxnLease> lease, Loaded loaded, SettleDone done);
+  // SettleLoaded's parts (txn_settle.cc). A settle under way: the state it
+  // ends, the outcome record and the batch being built, the lease.
+  struct Settling {
+    v1::TxnRecord meta;
+    std::string by;
+    int64_t now = 0;
+    std::optional<google::protobuf::RepeatedPtrField<v1::Message>> halves;  // if loaded
+    std::shared_ptr<v1::TxnOutcomeRecord> record;
+    storage::Batch batch;
+    std::shared_ptr<TxnLease> lease;
+    SettleDone done;
+  };
+  // What a commit appends now and what waits for its delay.
+  struct StagedCommit {
+    google::protobuf::RepeatedPtrField<v1::Message> immediate;
+    std::vector<int> immediate_index;      // position of each immediate message
+    std::vector<v1::SendResult> results;  // per message; appended ones filled later
+    int64_t earliest_due = INT64_MAX;
+    int delayed = 0;
+  };
+  // A transaction settled already: its first outcome again, or
+  // FAILED_PRECONDITION for the other outcome.
+  void AnswerSettled(const TxnId& txn, v1::TxnOutcome outcome,
+                     const v1::TxnOutcomeRecord& settled, const SettleDone& done);
+  void FinishRollback(Settling s);
+  void FinishCommit(Settling s);
+  // Traces the commit of each message and stages it: delayed ones into the
+  // delay keyspace (in s->batch), the others for the log.
+  StagedCommit StageCommit(Settling* s, google::protobuf::RepeatedPtrField<v1::Message>* messages);
+  Result<google::protobuf::RepeatedPtrField<v1::Message>> TakeHalves(Settling* s) const;
+  void TraceSettled(Settling* s, const v1::Message& m, int seq, v1::TraceKind kind) const;
+  void CountSettled(bool was_unresolved, v1::TxnOutcome outcome);
   // Adds to `batch` what removes every trace of a pending/unresolved record.
   void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
   // Turns a pending transaction unresolved (in `batch`).
@@ -170,6 +213,35 @@ class TxnService {
   size_t ScanAgeDeadlines(int64_t now);
   size_t ScanSettledExpiry(int64_t now);
   size_t ScanChecks(int64_t now);
+  // ScanChecks' parts. A round's checks: recorded in `batch`, sent once it
+  // is durable.
+  struct CheckSend {
+    std::shared_ptr<Connection> connection;
+    v1::Frame frame;
+    TxnId txn;
+  };
+  struct CheckRound {
+    storage::Batch batch;
+    std::vector<CheckSend> sends;
+    std::vector<std::shared_ptr<TxnLease>> leases;  // of the transactions checked
+    std::vector<TxnId> give_up;
+    uint64_t bytes = 0;  // of the checks' messages
+  };
+  // What became of one due key: handled (a check prepared, or a stale key
+  // deleted), left in place, or left with the rest of the group's keys.
+  enum class CheckStep { kDone, kLeft, kLeftAndStop };
+  // Prepares the due checks of one group, at most `capacity`; lowers
+  // `floor` to where its first due key now is, when it can tell.
+  void ScanGroupChecks(const ProducerGroup& group, int64_t first_due, int64_t now,
+                       size_t capacity, CheckRound* round, int64_t* floor);
+  CheckStep PrepareCheck(const ProducerGroup& group, const storage::TxnTable::TimedTxn& due,
+                         int64_t now, CheckRound* round);
+  // Counts a check in the record (next due time with backoff, the age
+  // deadline pulled in for the last allowed one), into `batch`.
+  void RecordCheck(v1::TxnRecord* meta,
+                   const google::protobuf::RepeatedPtrField<v1::Message>& halves, int64_t now,
+                   storage::Batch* batch);
+  void SendChecks(std::vector<CheckSend> sends, int64_t now) EXCLUDES(outstanding_mu_);
   void SweepCheckTimeouts(int64_t now) EXCLUDES(outstanding_mu_);
 
   // In-memory earliest due check per producer group, never later than the
