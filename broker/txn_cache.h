@@ -5,9 +5,9 @@
 // An entry is an exact copy of what the transaction's last write put into
 // RocksDB (its state record and its half messages). The rule that keeps it
 // exact: an entry is only read or written by an operation that holds the
-// transaction's TxnLease, and every operation that writes the transaction's
-// state either replaces the entry (SendHalf), takes it out (settling), or
-// erases it (check-back, unresolved). A missing entry only means "read
+// transaction's lease (TxnService's KeyGate), and every operation that
+// writes the transaction's state either replaces the entry (SendHalf), takes
+// it out (settling), or erases it (check-back, unresolved). A missing entry only means "read
 // RocksDB"; entries are evicted oldest-written first beyond the byte bound,
 // so a backlog of long-pending transactions cannot crowd out fresh ones for
 // long.

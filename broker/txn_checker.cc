@@ -73,7 +73,7 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
     return 0;
   }
   storage::Batch batch = store_->NewBatch();
-  std::vector<std::shared_ptr<TxnLease>> leases;
+  std::vector<std::shared_ptr<KeyGate::Lease>> leases;
   std::vector<TxnId> give_up;
   for (const auto& d : due) {
     auto lease = gate_.TryAcquire(d.txn.value());
@@ -364,7 +364,7 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
     // The connection went away before the producer answered: the check was
     // not delivered, so it does not count against --txn_max_checks.
     TxnId txn = check.txn;
-    gate_.Run(txn.value(), [this, txn](std::shared_ptr<TxnLease> lease) {
+    gate_.Run(txn.value(), pool_, [this, txn](std::shared_ptr<KeyGate::Lease> lease) {
       auto loaded = Load(txn);
       if (!loaded.ok() || !loaded->meta || loaded->meta->state() != v1::PENDING ||
           loaded->meta->checks() == 0 || loaded->meta->uncounted() >= options_.max_uncounted) {

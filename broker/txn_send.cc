@@ -75,7 +75,7 @@ void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
       return;
     }
   }
-  gate_.Run(txn.value(), [this, req, resp, txn](std::shared_ptr<TxnLease> lease) {
+  gate_.Run(txn.value(), pool_, [this, req, resp, txn](std::shared_ptr<KeyGate::Lease> lease) {
     auto loaded = LoadState(txn);
     if (!loaded.ok()) return resp->Error(loaded.status());
     DoSendHalf(req, resp, std::move(lease), std::move(*loaded));
@@ -83,7 +83,7 @@ void TxnService::SendHalf(v1::SendHalfRequest request, Responder responder,
 }
 
 void TxnService::DoSendHalf(std::shared_ptr<v1::SendHalfRequest> req,
-                            std::shared_ptr<Responder> resp, std::shared_ptr<TxnLease> lease,
+                            std::shared_ptr<Responder> resp, std::shared_ptr<KeyGate::Lease> lease,
                             Loaded loaded) {
   int64_t now = clock_->NowMs();
   storage::Batch batch = store_->NewBatch();

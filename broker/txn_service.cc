@@ -41,7 +41,6 @@ TxnService::TxnService(storage::Store* store, TopicManager* topics, MessageLog* 
       metrics_(metrics),
       options_(options),
       pool_(pool),
-      gate_(pool),
       cache_(options.cache_bytes),
       rng_(std::random_device()()) {}
 
@@ -199,13 +198,14 @@ void TxnService::GiveUp(const TxnId& txn_id, const char* why) {
     MutexLock lock(&giving_up_mu_);
     giving_up_.erase(txn_id);
   });
-  gate_.Run(txn_id.value(), [this, txn_id, why, guard](std::shared_ptr<TxnLease> lease) {
+  gate_.Run(txn_id.value(), pool_, [this, txn_id, why,
+                                    guard](std::shared_ptr<KeyGate::Lease> lease) {
     // The reason may have gone away meanwhile (an un-counted check).
     auto still_due = [this](const v1::TxnRecord& meta) {
       return meta.state() == v1::PENDING && (meta.checks() >= options_.max_checks ||
                                              clock_->NowMs() >= meta.age_deadline_ms());
     };
-    auto mark = [this, txn_id, why, guard, still_due](std::shared_ptr<TxnLease> held) {
+    auto mark = [this, txn_id, why, guard, still_due](std::shared_ptr<KeyGate::Lease> held) {
       auto loaded = Load(txn_id);
       if (!loaded.ok() || !loaded->meta || !still_due(*loaded->meta)) return;
       v1::TxnRecord meta = std::move(*loaded->meta);
@@ -230,7 +230,7 @@ void TxnService::GiveUp(const TxnId& txn_id, const char* why) {
                return;  // settled, or settled the other way by someone else meanwhile
              }
              LOG(ERROR) << "--txn_unresolved_action could not settle " << txn_id << ": " << s;
-             gate_.Run(txn_id.value(), mark);
+             gate_.Run(txn_id.value(), pool_, mark);
            });
   });
 }

@@ -20,7 +20,7 @@
 // pending transactions.
 //
 // Threading: request handlers validate on the network thread, then run
-// under the TxnGate of their transaction: on the blocking pool when they
+// under the KeyGate lease of their transaction: on the blocking pool when they
 // must read RocksDB, or right on the network thread when they need no read
 // (a SendHalf that opens a transaction the client just named, flagged
 // fresh_txn; a SendHalf or EndTransaction whose state is in the
@@ -51,7 +51,7 @@
 #include "broker/topic_manager.h"
 #include "broker/tracer.h"
 #include "broker/txn_cache.h"
-#include "broker/txn_gate.h"
+#include "broker/key_gate.h"
 #include "common/asio.h"
 #include "common/clock.h"
 #include "common/mutex.h"
@@ -141,7 +141,7 @@ class TxnService {
   // Under the lease, given the transaction's current state. Reads RocksDB
   // only when `loaded` has a state record without its half messages.
   void DoSendHalf(std::shared_ptr<v1::SendHalfRequest> request,
-                  std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease,
+                  std::shared_ptr<Responder> responder, std::shared_ptr<KeyGate::Lease> lease,
                   Loaded loaded);
   // DoSendHalf's parts (txn_send.cc). The state record of a new
   // transaction, or the loaded one checked (FAILED_PRECONDITION: settled,
@@ -157,11 +157,11 @@ class TxnService {
   using SettleDone = std::function<void(Status, v1::EndTransactionResponse)>;
   // Settles a transaction (under its lease). `by` is recorded in the outcome.
   void Settle(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
-              std::shared_ptr<TxnLease> lease, SettleDone done);
+              std::shared_ptr<KeyGate::Lease> lease, SettleDone done);
   // Settle given the state; reads RocksDB only when `loaded` has a state
   // record without its half messages.
   void SettleLoaded(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
-                    std::shared_ptr<TxnLease> lease, Loaded loaded, SettleDone done);
+                    std::shared_ptr<KeyGate::Lease> lease, Loaded loaded, SettleDone done);
   // SettleLoaded's parts (txn_settle.cc). A settle under way: the state it
   // ends, the outcome record and the batch being built, the lease.
   struct Settling {
@@ -171,7 +171,7 @@ class TxnService {
     std::optional<google::protobuf::RepeatedPtrField<v1::Message>> halves;  // if loaded
     std::shared_ptr<v1::TxnOutcomeRecord> record;
     storage::Batch batch;
-    std::shared_ptr<TxnLease> lease;
+    std::shared_ptr<KeyGate::Lease> lease;
     SettleDone done;
   };
   // What a commit appends now and what waits for its delay.
@@ -223,7 +223,7 @@ class TxnService {
   struct CheckRound {
     storage::Batch batch;
     std::vector<CheckSend> sends;
-    std::vector<std::shared_ptr<TxnLease>> leases;  // of the transactions checked
+    std::vector<std::shared_ptr<KeyGate::Lease>> leases;  // of the transactions checked
     std::vector<TxnId> give_up;
     uint64_t bytes = 0;  // of the checks' messages
   };
@@ -275,7 +275,7 @@ class TxnService {
   Metrics* const metrics_;
   const TxnOptions options_;
   asio::thread_pool& pool_;
-  TxnGate gate_;
+  KeyGate gate_;  // one key per operation: its transaction id
   TxnStateCache cache_;
 
   std::atomic<int64_t> settled_count_{0};

@@ -48,21 +48,21 @@ void TxnService::EndTransaction(v1::EndTransactionRequest request, Responder res
       return;
     }
   }
-  gate_.Run(txn.value(), [this, txn, outcome, by, answer = std::move(answer)](
-                     std::shared_ptr<TxnLease> lease) mutable {
+  gate_.Run(txn.value(), pool_, [this, txn, outcome, by, answer = std::move(answer)](
+                     std::shared_ptr<KeyGate::Lease> lease) mutable {
     Settle(txn, outcome, by, std::move(lease), std::move(answer));
   });
 }
 
 void TxnService::Settle(const TxnId& txn_id, v1::TxnOutcome outcome, const std::string& by,
-                        std::shared_ptr<TxnLease> lease, SettleDone done) {
+                        std::shared_ptr<KeyGate::Lease> lease, SettleDone done) {
   auto loaded = LoadState(txn_id);
   if (!loaded.ok()) return done(loaded.status(), {});
   SettleLoaded(txn_id, outcome, by, std::move(lease), std::move(loaded).value(), std::move(done));
 }
 
 void TxnService::SettleLoaded(const TxnId& txn_id, v1::TxnOutcome outcome,
-                              const std::string& by, std::shared_ptr<TxnLease> lease,
+                              const std::string& by, std::shared_ptr<KeyGate::Lease> lease,
                               Loaded loaded, SettleDone done) {
   if (loaded.outcome) return AnswerSettled(txn_id, outcome, *loaded.outcome, done);
   if (!loaded.meta) {

@@ -136,8 +136,8 @@ void TxnTable::PutOutcome(Batch* batch, const v1::TxnOutcomeRecord& record) {
 }
 
 void TxnTable::PutSettledExpiry(Batch* batch, int64_t expire_ms, const TxnId& txn) {
-  batch->Put(Keyspace::kTxnSettled, keys::TxnTimeKey(keys::kTxnSettledPrefix, expire_ms, txn.value()),
-             "");
+  batch->Put(Keyspace::kTxnSettled,
+             keys::TxnTimeKey(keys::kTxnSettledPrefix, expire_ms, txn.value()), "");
 }
 
 void TxnTable::ForgetOutcome(Batch* batch, int64_t expire_ms, const TxnId& txn) {
