@@ -1,7 +1,7 @@
 // KeyGate: runs operations that name a set of keys one after the other when
 // their sets overlap, and in parallel otherwise, without blocking a thread.
 //
-// Two users, one gate type each instance:
+// Two users, each with its own instance:
 //  - producer dedup (ProduceService): two sends carrying the same message id
 //    (a retry racing its original) must not both find the id unused and both
 //    store it. An operation names all its (topic, message id) keys and runs
