@@ -22,6 +22,14 @@ bool KeyGate::Available(const std::vector<std::string>& keys) const {
 }
 
 void KeyGate::Run(std::vector<std::string> keys, Executor executor, Operation op) {
+  RunOn(std::move(keys), std::move(executor), std::move(op));
+}
+
+void KeyGate::Run(std::string key, asio::thread_pool& pool, Operation op) {
+  RunOn({std::move(key)}, pool.get_executor(), std::move(op));
+}
+
+void KeyGate::RunOn(std::vector<std::string> keys, asio::any_io_executor executor, Operation op) {
   {
     MutexLock lock(&mu_);
     // Behind an earlier waiter on the same keys, or on held keys: wait.
@@ -34,7 +42,8 @@ void KeyGate::Run(std::vector<std::string> keys, Executor executor, Operation op
   Start(std::move(keys), std::move(executor), std::move(op));
 }
 
-void KeyGate::Start(std::vector<std::string> keys, Executor executor, Operation op) {
+void KeyGate::Start(std::vector<std::string> keys, asio::any_io_executor executor,
+                    Operation op) {
   auto lease = std::make_shared<Lease>(this, std::move(keys));
   asio::post(executor, [op = std::move(op), lease = std::move(lease)]() mutable {
     op(std::move(lease));
@@ -72,6 +81,16 @@ std::shared_ptr<KeyGate::Lease> KeyGate::TryAcquire(const std::vector<std::strin
     for (const auto& k : keys) held_.insert(k);
   }
   return std::make_shared<Lease>(this, keys);
+}
+
+std::shared_ptr<KeyGate::Lease> KeyGate::TryAcquire(std::string key) {
+  std::vector<std::string> keys{std::move(key)};
+  return TryAcquire(keys);
+}
+
+size_t KeyGate::held() const {
+  MutexLock lock(&mu_);
+  return held_.size();
 }
 
 size_t KeyGate::waiting() const {

@@ -20,7 +20,7 @@ ProducerRegistry::Conn& ProducerRegistry::ConnFor(const std::shared_ptr<Connecti
   return c;
 }
 
-void ProducerRegistry::AddMember(uint64_t connection_id, Conn* c, const std::string& group) {
+void ProducerRegistry::AddMember(uint64_t connection_id, Conn* c, const ProducerGroup& group) {
   c->groups.insert(group);
   Group& g = groups_[group];
   if (g.members.empty() && g.refilled_ms == 0) g.tokens = options_.check_rate_per_group;
@@ -29,7 +29,7 @@ void ProducerRegistry::AddMember(uint64_t connection_id, Conn* c, const std::str
 }
 
 ProducerRegistry::Join ProducerRegistry::Register(const std::shared_ptr<Connection>& conn,
-                                                  const std::string& group,
+                                                  const ProducerGroup& group,
                                                   uint32_t advertised_max) {
   bool log_refusal = false;
   {
@@ -52,16 +52,16 @@ ProducerRegistry::Join ProducerRegistry::Register(const std::shared_ptr<Connecti
 }
 
 Status ProducerRegistry::RegisterAll(const std::shared_ptr<Connection>& conn,
-                                     const std::vector<std::string>& groups,
+                                     const std::vector<ProducerGroup>& groups,
                                      uint32_t advertised_max) {
   if (groups.empty()) return Status::Ok();
   MutexLock lock(&mu_);
   auto existing = conns_.find(conn->id());
   size_t joined = existing == conns_.end() ? 0 : existing->second.groups.size();
   std::unordered_set<std::string_view> fresh;
-  for (const std::string& group : groups) {
+  for (const ProducerGroup& group : groups) {
     if (existing != conns_.end() && existing->second.groups.count(group) > 0) continue;
-    if (fresh.insert(group).second && joined + fresh.size() > kMaxProducerGroupsPerConnection) {
+    if (fresh.insert(group.value()).second && joined + fresh.size() > kMaxProducerGroupsPerConnection) {
       return Status::InvalidArgument("producer_groups: this connection would serve more than " +
                                      std::to_string(kMaxProducerGroupsPerConnection) +
                                      " producer groups (it serves " + std::to_string(joined) +
@@ -69,7 +69,7 @@ Status ProducerRegistry::RegisterAll(const std::shared_ptr<Connection>& conn,
     }
   }
   Conn& c = ConnFor(conn, advertised_max);
-  for (const std::string& group : groups) {
+  for (const ProducerGroup& group : groups) {
     if (c.groups.count(group) == 0) AddMember(conn->id(), &c, group);
   }
   return Status::Ok();
@@ -106,7 +106,7 @@ void ProducerRegistry::Refill(Group* g, int64_t now_ms) {
   g->refilled_ms = now_ms;
 }
 
-ProducerRegistry::Pick ProducerRegistry::PickConnection(const std::string& group, int64_t now_ms,
+ProducerRegistry::Pick ProducerRegistry::PickConnection(const ProducerGroup& group, int64_t now_ms,
                                                         std::shared_ptr<Connection>* out) {
   MutexLock lock(&mu_);
   auto git = groups_.find(group);
@@ -150,21 +150,21 @@ void ProducerRegistry::MarkFailing(uint64_t connection_id, int64_t now_ms) {
   if (it != conns_.end()) it->second.failing_until_ms = now_ms + options_.failing_cooldown_ms;
 }
 
-std::vector<std::string> ProducerRegistry::Groups() const {
+std::vector<ProducerGroup> ProducerRegistry::Groups() const {
   MutexLock lock(&mu_);
-  std::vector<std::string> out;
+  std::vector<ProducerGroup> out;
   for (const auto& [name, g] : groups_) out.push_back(name);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-bool ProducerRegistry::HasProducer(const std::string& group) const {
+bool ProducerRegistry::HasProducer(const ProducerGroup& group) const {
   MutexLock lock(&mu_);
   auto it = groups_.find(group);
   return it != groups_.end() && !it->second.members.empty();
 }
 
-size_t ProducerRegistry::Capacity(const std::string& group, int64_t now_ms) {
+size_t ProducerRegistry::Capacity(const ProducerGroup& group, int64_t now_ms) {
   MutexLock lock(&mu_);
   auto git = groups_.find(group);
   if (git == groups_.end()) return 0;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "broker/responder.h"
+#include "common/ids.h"
 #include "common/mutex.h"
 #include "common/status.h"
 
@@ -46,20 +47,21 @@ class ProducerRegistry {
   // kOverLimit: the connection already serves the most groups it may; it is
   // not added and nothing changes (the first refusal per connection is
   // logged).
-  Join Register(const std::shared_ptr<Connection>& conn, const std::string& group,
+  Join Register(const std::shared_ptr<Connection>& conn, const ProducerGroup& group,
                 uint32_t advertised_max) EXCLUDES(mu_);
   // Adds `conn` to every group of `groups`, or to none when that would take
   // it over kMaxProducerGroupsPerConnection. Names are not validated here.
   // Errors: INVALID_ARGUMENT naming the limit (nothing changed).
   Status RegisterAll(const std::shared_ptr<Connection>& conn,
-                     const std::vector<std::string>& groups, uint32_t advertised_max) EXCLUDES(mu_);
+                     const std::vector<ProducerGroup>& groups, uint32_t advertised_max)
+      EXCLUDES(mu_);
   // Removes the connection from its groups: O(its groups).
   void Unregister(uint64_t connection_id) EXCLUDES(mu_);
 
   enum class Pick { kPicked, kNoProducer, kBusy, kRateLimited };
   // Chooses a connection of `group` for one check and reserves a slot and a
   // token. Release() must follow every kPicked.
-  Pick PickConnection(const std::string& group, int64_t now_ms,
+  Pick PickConnection(const ProducerGroup& group, int64_t now_ms,
                       std::shared_ptr<Connection>* out) EXCLUDES(mu_);
   // Frees the slot of a check; `failed` (timeout or error) starts the
   // connection's cool-down.
@@ -69,10 +71,10 @@ class ProducerRegistry {
   void MarkFailing(uint64_t connection_id, int64_t now_ms) EXCLUDES(mu_);
 
   // Groups with at least one live connection, sorted.
-  std::vector<std::string> Groups() const EXCLUDES(mu_);
-  bool HasProducer(const std::string& group) const EXCLUDES(mu_);
+  std::vector<ProducerGroup> Groups() const EXCLUDES(mu_);
+  bool HasProducer(const ProducerGroup& group) const EXCLUDES(mu_);
   // Checks `group` could take right now (tokens and free slots).
-  size_t Capacity(const std::string& group, int64_t now_ms) EXCLUDES(mu_);
+  size_t Capacity(const ProducerGroup& group, int64_t now_ms) EXCLUDES(mu_);
   // Outstanding checks of one connection (tests and stats).
   uint32_t Outstanding(uint64_t connection_id) const EXCLUDES(mu_);
   // Groups one connection serves (tests).
@@ -84,7 +86,7 @@ class ProducerRegistry {
     uint32_t max = 0;
     uint32_t outstanding = 0;
     int64_t failing_until_ms = 0;
-    std::unordered_set<std::string> groups;
+    std::unordered_set<ProducerGroup> groups;
     bool refusal_logged = false;
   };
   struct Group {
@@ -97,13 +99,13 @@ class ProducerRegistry {
   // The connection's entry, created (with the broker's bound) if new.
   Conn& ConnFor(const std::shared_ptr<Connection>& conn, uint32_t advertised_max) REQUIRES(mu_);
   // Adds a connection known not to be a member of `group` yet.
-  void AddMember(uint64_t connection_id, Conn* c, const std::string& group) REQUIRES(mu_);
+  void AddMember(uint64_t connection_id, Conn* c, const ProducerGroup& group) REQUIRES(mu_);
   void Refill(Group* g, int64_t now_ms) REQUIRES(mu_);
 
   const ProducerRegistryOptions options_;
   mutable Mutex mu_;
   std::unordered_map<uint64_t, Conn> conns_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, Group> groups_ GUARDED_BY(mu_);
+  std::unordered_map<ProducerGroup, Group> groups_ GUARDED_BY(mu_);
 };
 
 }  // namespace halfmq::broker

@@ -18,14 +18,14 @@ using IdOnlyConnection = test_util::RecordingConnection;
 TEST(ProducerRegistryTest, NoProducerUntilRegistered) {
   ProducerRegistry r({});
   std::shared_ptr<Connection> picked;
-  EXPECT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kNoProducer);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kNoProducer);
   auto c = std::make_shared<IdOnlyConnection>(1);
-  r.Register(c, "pg", 0);
-  EXPECT_TRUE(r.HasProducer("pg"));
-  EXPECT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
+  r.Register(c, ProducerGroup("pg"), 0);
+  EXPECT_TRUE(r.HasProducer(ProducerGroup("pg")));
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kPicked);
   EXPECT_EQ(picked->id(), 1u);
   r.Unregister(1);
-  EXPECT_FALSE(r.HasProducer("pg"));
+  EXPECT_FALSE(r.HasProducer(ProducerGroup("pg")));
 }
 
 TEST(ProducerRegistryTest, RoundRobinAndPerConnectionBound) {
@@ -35,19 +35,19 @@ TEST(ProducerRegistryTest, RoundRobinAndPerConnectionBound) {
   ProducerRegistry r(o);
   auto a = std::make_shared<IdOnlyConnection>(1);
   auto b = std::make_shared<IdOnlyConnection>(2);
-  r.Register(a, "pg", 0);
-  r.Register(b, "pg", 0);
+  r.Register(a, ProducerGroup("pg"), 0);
+  r.Register(b, ProducerGroup("pg"), 0);
   std::vector<uint64_t> order;
   std::shared_ptr<Connection> picked;
   for (int i = 0; i < 4; ++i) {
-    ASSERT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
+    ASSERT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kPicked);
     order.push_back(picked->id());
   }
   EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 1, 2}));
-  EXPECT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kBusy);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kBusy);
   EXPECT_EQ(r.Outstanding(1), 2u);
   r.Release(1, false, 0);
-  ASSERT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
+  ASSERT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kPicked);
   EXPECT_EQ(picked->id(), 1u);
 }
 
@@ -56,11 +56,11 @@ TEST(ProducerRegistryTest, AdvertisedMaxOnlyLowersTheBound) {
   o.max_checks_per_connection = 4;
   ProducerRegistry r(o);
   auto a = std::make_shared<IdOnlyConnection>(1);
-  r.Register(a, "pg", 1);
+  r.Register(a, ProducerGroup("pg"), 1);
   std::shared_ptr<Connection> picked;
-  EXPECT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
-  EXPECT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kBusy);
-  EXPECT_EQ(r.Capacity("pg", 0), 0u);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kPicked);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kBusy);
+  EXPECT_EQ(r.Capacity(ProducerGroup("pg"), 0), 0u);
 }
 
 TEST(ProducerRegistryTest, TokenBucketLimitsChecksPerGroup) {
@@ -69,13 +69,13 @@ TEST(ProducerRegistryTest, TokenBucketLimitsChecksPerGroup) {
   o.check_rate_per_group = 2;  // burst 2, then 2 per second
   ProducerRegistry r(o);
   auto a = std::make_shared<IdOnlyConnection>(1);
-  r.Register(a, "pg", 0);
+  r.Register(a, ProducerGroup("pg"), 0);
   std::shared_ptr<Connection> picked;
-  EXPECT_EQ(r.PickConnection("pg", 1000, &picked), ProducerRegistry::Pick::kPicked);
-  EXPECT_EQ(r.PickConnection("pg", 1000, &picked), ProducerRegistry::Pick::kPicked);
-  EXPECT_EQ(r.PickConnection("pg", 1000, &picked), ProducerRegistry::Pick::kRateLimited);
-  EXPECT_EQ(r.PickConnection("pg", 1500, &picked), ProducerRegistry::Pick::kPicked);
-  EXPECT_EQ(r.PickConnection("pg", 1500, &picked), ProducerRegistry::Pick::kRateLimited);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 1000, &picked), ProducerRegistry::Pick::kPicked);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 1000, &picked), ProducerRegistry::Pick::kPicked);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 1000, &picked), ProducerRegistry::Pick::kRateLimited);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 1500, &picked), ProducerRegistry::Pick::kPicked);
+  EXPECT_EQ(r.PickConnection(ProducerGroup("pg"), 1500, &picked), ProducerRegistry::Pick::kRateLimited);
 }
 
 TEST(ProducerRegistryTest, FailingConnectionIsSkippedWhileOthersCanServe) {
@@ -84,50 +84,50 @@ TEST(ProducerRegistryTest, FailingConnectionIsSkippedWhileOthersCanServe) {
   ProducerRegistry r(o);
   auto a = std::make_shared<IdOnlyConnection>(1);
   auto b = std::make_shared<IdOnlyConnection>(2);
-  r.Register(a, "pg", 0);
-  r.Register(b, "pg", 0);
+  r.Register(a, ProducerGroup("pg"), 0);
+  r.Register(b, ProducerGroup("pg"), 0);
   std::shared_ptr<Connection> picked;
-  ASSERT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
+  ASSERT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kPicked);
   uint64_t first = picked->id();
   r.Release(first, /*failed=*/true, 0);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(r.PickConnection("pg", 10, &picked), ProducerRegistry::Pick::kPicked);
+    ASSERT_EQ(r.PickConnection(ProducerGroup("pg"), 10, &picked), ProducerRegistry::Pick::kPicked);
     EXPECT_NE(picked->id(), first);
     r.Release(picked->id(), false, 10);
   }
   // After the cool-down it is used again.
   bool used_again = false;
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(r.PickConnection("pg", 2000, &picked), ProducerRegistry::Pick::kPicked);
+    ASSERT_EQ(r.PickConnection(ProducerGroup("pg"), 2000, &picked), ProducerRegistry::Pick::kPicked);
     used_again |= picked->id() == first;
     r.Release(picked->id(), false, 2000);
   }
   EXPECT_TRUE(used_again);
 }
 
-std::vector<std::string> GroupNames(size_t n, const std::string& prefix = "g") {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
+std::vector<ProducerGroup> GroupNames(size_t n, const std::string& prefix = "g") {
+  std::vector<ProducerGroup> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(ProducerGroup(prefix + std::to_string(i)));
   return out;
 }
 
 TEST(ProducerRegistryTest, AConnectionServesAtMost64Groups) {
   ProducerRegistry r({});
   auto a = std::make_shared<IdOnlyConnection>(1);
-  for (const std::string& g : GroupNames(kMaxProducerGroupsPerConnection)) {
+  for (const ProducerGroup& g : GroupNames(kMaxProducerGroupsPerConnection)) {
     EXPECT_EQ(r.Register(a, g, 0), ProducerRegistry::Join::kJoined) << g;
   }
-  EXPECT_EQ(r.Register(a, "g0", 0), ProducerRegistry::Join::kAlreadyMember);
+  EXPECT_EQ(r.Register(a, ProducerGroup("g0"), 0), ProducerRegistry::Join::kAlreadyMember);
   // The 65th group (a SendHalf's) is refused: nothing changes, also not on
   // a second try.
-  EXPECT_EQ(r.Register(a, "one-too-many", 0), ProducerRegistry::Join::kOverLimit);
-  EXPECT_EQ(r.Register(a, "one-too-many", 0), ProducerRegistry::Join::kOverLimit);
-  EXPECT_FALSE(r.HasProducer("one-too-many"));
+  EXPECT_EQ(r.Register(a, ProducerGroup("one-too-many"), 0), ProducerRegistry::Join::kOverLimit);
+  EXPECT_EQ(r.Register(a, ProducerGroup("one-too-many"), 0), ProducerRegistry::Join::kOverLimit);
+  EXPECT_FALSE(r.HasProducer(ProducerGroup("one-too-many")));
   EXPECT_EQ(r.GroupCount(1), kMaxProducerGroupsPerConnection);
   // Other connections are not affected by this one's groups.
   auto b = std::make_shared<IdOnlyConnection>(2);
-  EXPECT_EQ(r.Register(b, "one-too-many", 0), ProducerRegistry::Join::kJoined);
-  EXPECT_TRUE(r.HasProducer("one-too-many"));
+  EXPECT_EQ(r.Register(b, ProducerGroup("one-too-many"), 0), ProducerRegistry::Join::kJoined);
+  EXPECT_TRUE(r.HasProducer(ProducerGroup("one-too-many")));
 }
 
 TEST(ProducerRegistryTest, RegisterAllJoinsAllOrNone) {
@@ -136,21 +136,21 @@ TEST(ProducerRegistryTest, RegisterAllJoinsAllOrNone) {
   ASSERT_TRUE(r.RegisterAll(a, GroupNames(60), 0).ok());
   EXPECT_EQ(r.GroupCount(1), 60u);
   // Groups it serves already and repeats within the list count once.
-  std::vector<std::string> again = GroupNames(60);
-  for (int i = 0; i < 4; ++i) again.push_back("new" + std::to_string(i));
-  again.push_back("new0");
+  std::vector<ProducerGroup> again = GroupNames(60);
+  for (int i = 0; i < 4; ++i) again.push_back(ProducerGroup("new" + std::to_string(i)));
+  again.push_back(ProducerGroup("new0"));
   ASSERT_TRUE(r.RegisterAll(a, again, 0).ok());
   EXPECT_EQ(r.GroupCount(1), 64u);
   // One more would make 65: refused, nothing joined.
-  Status s = r.RegisterAll(a, {"late0", "new0"}, 0);
+  Status s = r.RegisterAll(a, {ProducerGroup("late0"), ProducerGroup("new0")}, 0);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("64"), std::string::npos) << s;
-  EXPECT_FALSE(r.HasProducer("late0"));
+  EXPECT_FALSE(r.HasProducer(ProducerGroup("late0")));
   EXPECT_EQ(r.GroupCount(1), 64u);
   // A fresh connection with 65 at once: refused, not even created.
   auto b = std::make_shared<IdOnlyConnection>(2);
   EXPECT_FALSE(r.RegisterAll(b, GroupNames(65, "b"), 0).ok());
-  EXPECT_FALSE(r.HasProducer("b0"));
+  EXPECT_FALSE(r.HasProducer(ProducerGroup("b0")));
   EXPECT_EQ(r.GroupCount(2), 0u);
 }
 
@@ -163,7 +163,7 @@ TEST(ProducerRegistryTest, UnregisterKeepsTheOtherMembersInRotation) {
   std::vector<std::shared_ptr<Connection>> conns;
   for (uint64_t id = 1; id <= 6; ++id) {
     conns.push_back(std::make_shared<IdOnlyConnection>(id));
-    ASSERT_TRUE(r.RegisterAll(conns.back(), {"pg", "other"}, 0).ok());
+    ASSERT_TRUE(r.RegisterAll(conns.back(), {ProducerGroup("pg"), ProducerGroup("other")}, 0).ok());
   }
   r.Unregister(2);
   r.Unregister(6);  // the last member
@@ -171,14 +171,14 @@ TEST(ProducerRegistryTest, UnregisterKeepsTheOtherMembersInRotation) {
   std::set<uint64_t> seen;
   std::shared_ptr<Connection> picked;
   for (int i = 0; i < 6; ++i) {
-    ASSERT_EQ(r.PickConnection("pg", 0, &picked), ProducerRegistry::Pick::kPicked);
+    ASSERT_EQ(r.PickConnection(ProducerGroup("pg"), 0, &picked), ProducerRegistry::Pick::kPicked);
     seen.insert(picked->id());
     r.Release(picked->id(), false, 0);
   }
   EXPECT_EQ(seen, (std::set<uint64_t>{3, 4, 5}));
-  EXPECT_EQ(r.Groups(), (std::vector<std::string>{"other", "pg"}));
+  EXPECT_EQ(r.Groups(), (std::vector<ProducerGroup>{ProducerGroup("other"), ProducerGroup("pg")}));
   for (uint64_t id = 3; id <= 5; ++id) r.Unregister(id);
-  EXPECT_FALSE(r.HasProducer("pg"));
+  EXPECT_FALSE(r.HasProducer(ProducerGroup("pg")));
   EXPECT_TRUE(r.Groups().empty());
 }
 
@@ -191,13 +191,13 @@ TEST(ProducerRegistryTest, ManyMembersJoinAndLeave) {
   std::vector<std::shared_ptr<Connection>> conns;
   for (uint64_t id = 1; id <= kConnections; ++id) {
     conns.push_back(std::make_shared<IdOnlyConnection>(id));
-    ASSERT_TRUE(r.RegisterAll(conns.back(), {"pay", "g" + std::to_string(id % 64)}, 0).ok());
+    ASSERT_TRUE(r.RegisterAll(conns.back(), {ProducerGroup("pay"), ProducerGroup("g" + std::to_string(id % 64))}, 0).ok());
   }
   EXPECT_EQ(r.Groups().size(), 65u);
   for (uint64_t id = 1; id < kConnections; ++id) r.Unregister(id);
-  EXPECT_TRUE(r.HasProducer("pay"));
+  EXPECT_TRUE(r.HasProducer(ProducerGroup("pay")));
   std::shared_ptr<Connection> picked;
-  ASSERT_EQ(r.PickConnection("pay", 0, &picked), ProducerRegistry::Pick::kPicked);
+  ASSERT_EQ(r.PickConnection(ProducerGroup("pay"), 0, &picked), ProducerRegistry::Pick::kPicked);
   EXPECT_EQ(picked->id(), kConnections);
   r.Unregister(kConnections);
   EXPECT_TRUE(r.Groups().empty());

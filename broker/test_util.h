@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "broker/responder.h"
 #include "broker/topic_manager.h"
 #include "broker/tracer.h"
+#include "broker/txn_service.h"
 #include "common/clock.h"
 #include "storage/store.h"
 #include "tests/util/temp_dir.h"
@@ -174,6 +176,134 @@ struct SendQueryEnv {
     delays.reset();
     pool.reset();
   }
+};
+
+// --- TxnService ---------------------------------------------------------------
+
+// A producer connection that serves transaction checks: it records each
+// CheckTransaction the broker sends, and the test answers it (Answer) or
+// fails it as a closed connection would (Drop).
+class CheckingConnection : public RecordingConnection {
+ public:
+  using RecordingConnection::RecordingConnection;
+  void SendRequest(v1::Frame frame, std::function<void(Result<v1::Frame>)> done) override {
+    std::lock_guard<std::mutex> lock(checks_mu_);
+    checks_.push_back(Check{std::move(frame), std::move(done)});
+    checks_cv_.notify_all();
+  }
+  // The oldest check not yet answered; fails the test if none comes in 10 s.
+  v1::CheckTransactionRequest AwaitCheck() {
+    std::unique_lock<std::mutex> lock(checks_mu_);
+    bool got = checks_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !checks_.empty(); });
+    EXPECT_TRUE(got) << "no check sent";
+    return got ? checks_.front().frame.check_transaction() : v1::CheckTransactionRequest();
+  }
+  // Answers the oldest check with OK (the producer took it).
+  void Answer() { Finish(Result<v1::Frame>(v1::Frame())); }
+  // The connection closed before the producer answered.
+  void Drop() { Finish(Status::Unavailable("connection closed")); }
+  size_t pending() {
+    std::lock_guard<std::mutex> lock(checks_mu_);
+    return checks_.size();
+  }
+
+ private:
+  struct Check {
+    v1::Frame frame;
+    std::function<void(Result<v1::Frame>)> done;
+  };
+  void Finish(Result<v1::Frame> response) {
+    std::function<void(Result<v1::Frame>)> done;
+    {
+      std::lock_guard<std::mutex> lock(checks_mu_);
+      EXPECT_FALSE(checks_.empty()) << "no check to answer";
+      if (checks_.empty()) return;
+      done = std::move(checks_.front().done);
+      checks_.pop_front();
+    }
+    done(std::move(response));
+  }
+
+  std::mutex checks_mu_;
+  std::condition_variable checks_cv_;
+  std::deque<Check> checks_;
+};
+
+// A TxnService over a LogTestEnv's store, with its own delay service,
+// producer registry, tracer and blocking pool. Close() and Open() again
+// restart it on the same data directory, as a broker restart would. The
+// scanner thread is not started: tests drive it with ScanOnce().
+struct TxnTestEnv {
+  void Open(TxnOptions options = {}) {
+    base.Open();
+    ASSERT_TRUE(base.topics->Recover().ok());
+    pool = std::make_unique<asio::thread_pool>(2);
+    delays = std::make_unique<DelayService>(base.store.get(), base.topics.get(), base.log.get(),
+                                            &base.clock, &base.metrics,
+                                            std::chrono::milliseconds(1000));
+    registry = std::make_unique<ProducerRegistry>(ProducerRegistryOptions{});
+    txn = std::make_unique<TxnService>(base.store.get(), base.topics.get(), base.log.get(),
+                                       delays.get(), registry.get(), &tracer, &base.clock,
+                                       &base.metrics, options, *pool);
+    ASSERT_TRUE(txn->Recover().ok());
+  }
+  // Finishes queued work, then closes the store (its committer runs or drops
+  // the callbacks that hold gate leases) before the services go.
+  void Close() {
+    if (pool) pool->join();
+    base.store.reset();
+    txn.reset();
+    delays.reset();
+    registry.reset();
+    base.log.reset();
+    base.topics.reset();
+    pool.reset();
+  }
+  ~TxnTestEnv() { Close(); }
+
+  // Request helpers: each sends one request and returns its answer.
+  v1::Frame SendHalf(const std::string& txn_id, const std::vector<std::string>& message_ids,
+                     const std::string& group = "pg", const std::string& topic = "orders") {
+    v1::SendHalfRequest r;
+    r.set_txn_id(txn_id);
+    r.set_producer_group(group);
+    for (const auto& id : message_ids) {
+      v1::Message* m = r.add_messages();
+      m->set_topic(topic);
+      m->set_message_id(id);
+      m->set_body("body of " + id);
+    }
+    uint64_t request_id = ++next_request;
+    txn->SendHalf(std::move(r), Responder(producer, request_id, BudgetLease()), producer);
+    return producer->Await(request_id);
+  }
+  v1::Frame End(const std::string& txn_id, v1::TxnOutcome outcome, bool from_operator = false) {
+    v1::EndTransactionRequest r;
+    r.set_txn_id(txn_id);
+    r.set_outcome(outcome);
+    r.set_from_operator(from_operator);
+    uint64_t request_id = ++next_request;
+    txn->EndTransaction(std::move(r), Responder(producer, request_id, BudgetLease()));
+    return producer->Await(request_id);
+  }
+  v1::Frame List(v1::TxnState state) {
+    v1::ListTransactionsRequest r;
+    r.set_state(state);
+    uint64_t request_id = ++next_request;
+    txn->ListTransactions(std::move(r), Responder(producer, request_id, BudgetLease()));
+    return producer->Await(request_id);
+  }
+
+  LogTestEnv base;
+  Tracer tracer{true};
+  std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<DelayService> delays;
+  std::unique_ptr<ProducerRegistry> registry;
+  std::unique_ptr<TxnService> txn;
+  // The producer's connection: requests are answered on it, and it serves
+  // checks once registered (RegisterProducer).
+  std::shared_ptr<CheckingConnection> producer = std::make_shared<CheckingConnection>(1);
+  uint64_t next_request = 0;
 };
 
 }  // namespace halfmq::broker::test_util

@@ -16,9 +16,9 @@ uint64_t EntryBytes(const TxnStateCache::Entry& e) {
 
 }  // namespace
 
-std::optional<TxnStateCache::Entry> TxnStateCache::Take(const std::string& txn_id) {
+std::optional<TxnStateCache::Entry> TxnStateCache::Take(const TxnId& txn) {
   MutexLock lock(&mu_);
-  auto it = slots_.find(txn_id);
+  auto it = slots_.find(txn);
   if (it == slots_.end()) {
     ++misses_;
     return std::nullopt;
@@ -31,30 +31,30 @@ std::optional<TxnStateCache::Entry> TxnStateCache::Take(const std::string& txn_i
 
 void TxnStateCache::Put(Entry entry) {
   uint64_t bytes = EntryBytes(entry);
-  std::string txn_id = entry.meta.txn_id();
+  TxnId txn(entry.meta.txn_id());
   MutexLock lock(&mu_);
-  auto it = slots_.find(txn_id);
+  auto it = slots_.find(txn);
   if (it != slots_.end()) EraseLocked(it);
   if (bytes > max_bytes_) return;
   while (bytes_ + bytes > max_bytes_ && !order_.empty()) {
     EraseLocked(slots_.find(order_.front()));
     ++evictions_;
   }
-  order_.push_back(txn_id);
+  order_.push_back(txn);
   auto last = std::prev(order_.end());
-  slots_.emplace(std::move(txn_id), Slot{std::move(entry), bytes, last});
+  slots_.emplace(std::move(txn), Slot{std::move(entry), bytes, last});
   bytes_ += bytes;
 }
 
-void TxnStateCache::Erase(const std::string& txn_id) {
+void TxnStateCache::Erase(const TxnId& txn) {
   MutexLock lock(&mu_);
-  auto it = slots_.find(txn_id);
+  auto it = slots_.find(txn);
   if (it != slots_.end()) EraseLocked(it);
 }
 
-bool TxnStateCache::Contains(const std::string& txn_id) const {
+bool TxnStateCache::Contains(const TxnId& txn) const {
   MutexLock lock(&mu_);
-  return slots_.count(txn_id) > 0;
+  return slots_.count(txn) > 0;
 }
 
 TxnStateCache::Stats TxnStateCache::stats() const {
@@ -62,7 +62,7 @@ TxnStateCache::Stats TxnStateCache::stats() const {
   return Stats{hits_, misses_, evictions_, slots_.size(), bytes_};
 }
 
-void TxnStateCache::EraseLocked(std::unordered_map<std::string, Slot>::iterator it) {
+void TxnStateCache::EraseLocked(std::unordered_map<TxnId, Slot>::iterator it) {
   bytes_ -= it->second.bytes;
   order_.erase(it->second.order);
   slots_.erase(it);

@@ -27,16 +27,16 @@ TxnStateCache::Entry MakeEntry(const std::string& txn, int messages, size_t body
 
 TEST(TxnStateCacheTest, TakeReturnsWhatWasPutOnceAndCounts) {
   TxnStateCache cache(1 << 20);
-  EXPECT_FALSE(cache.Take("a").has_value());
+  EXPECT_FALSE(cache.Take(TxnId("a")).has_value());
   cache.Put(MakeEntry("a", 2, 100));
-  EXPECT_TRUE(cache.Contains("a"));
-  auto e = cache.Take("a");
+  EXPECT_TRUE(cache.Contains(TxnId("a")));
+  auto e = cache.Take(TxnId("a"));
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->meta.txn_id(), "a");
   ASSERT_EQ(e->halves.size(), 2);
   EXPECT_EQ(e->halves[1].message_id(), "a-1");
-  EXPECT_FALSE(cache.Contains("a"));
-  EXPECT_FALSE(cache.Take("a").has_value());
+  EXPECT_FALSE(cache.Contains(TxnId("a")));
+  EXPECT_FALSE(cache.Take(TxnId("a")).has_value());
   auto s = cache.stats();
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.misses, 2u);
@@ -49,13 +49,13 @@ TEST(TxnStateCacheTest, PutReplacesAndEraseDrops) {
   cache.Put(MakeEntry("a", 1, 10));
   cache.Put(MakeEntry("a", 3, 10));
   EXPECT_EQ(cache.stats().entries, 1u);
-  auto e = cache.Take("a");
+  auto e = cache.Take(TxnId("a"));
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->halves.size(), 3);
   cache.Put(MakeEntry("b", 1, 10));
-  cache.Erase("b");
-  cache.Erase("never");
-  EXPECT_FALSE(cache.Contains("b"));
+  cache.Erase(TxnId("b"));
+  cache.Erase(TxnId("never"));
+  EXPECT_FALSE(cache.Contains(TxnId("b")));
   EXPECT_EQ(cache.stats().bytes, 0u);
 }
 
@@ -67,25 +67,25 @@ TEST(TxnStateCacheTest, EvictsOldestWrittenBeyondTheBound) {
   EXPECT_LE(s.bytes, 6000u);
   EXPECT_GT(s.entries, 0u);
   EXPECT_EQ(s.entries + s.evictions, 10u);
-  EXPECT_TRUE(cache.Contains("t9"));   // newest kept
-  EXPECT_FALSE(cache.Contains("t0"));  // oldest gone
+  EXPECT_TRUE(cache.Contains(TxnId("t9")));   // newest kept
+  EXPECT_FALSE(cache.Contains(TxnId("t0")));  // oldest gone
   // Rewriting an entry makes it the newest.
   uint64_t kept = s.entries;
   std::string oldest = "t" + std::to_string(10 - kept);
-  ASSERT_TRUE(cache.Contains(oldest));
+  ASSERT_TRUE(cache.Contains(TxnId(oldest)));
   cache.Put(MakeEntry(oldest, 1, 1000));
   cache.Put(MakeEntry("t10", 1, 1000));
-  EXPECT_TRUE(cache.Contains(oldest));
-  EXPECT_FALSE(cache.Contains("t" + std::to_string(11 - kept)));
+  EXPECT_TRUE(cache.Contains(TxnId(oldest)));
+  EXPECT_FALSE(cache.Contains(TxnId("t" + std::to_string(11 - kept))));
 }
 
 TEST(TxnStateCacheTest, TooLargeEntriesAndZeroBoundKeepNothing) {
   TxnStateCache small(1000);
   small.Put(MakeEntry("big", 1, 5000));
-  EXPECT_FALSE(small.Contains("big"));
+  EXPECT_FALSE(small.Contains(TxnId("big")));
   TxnStateCache off(0);
   off.Put(MakeEntry("a", 1, 1));
-  EXPECT_FALSE(off.Take("a").has_value());
+  EXPECT_FALSE(off.Take(TxnId("a")).has_value());
   EXPECT_EQ(off.stats().bytes, 0u);
 }
 

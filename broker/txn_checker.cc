@@ -18,12 +18,10 @@
 #include "broker/txn_service.h"
 
 #include "common/thread_name.h"
-#include "storage/keys.h"
 
 namespace halfmq::broker {
 
-namespace keys = storage::keys;
-using storage::Keyspace;
+using storage::TxnTable;
 
 void TxnService::Start() {
   scanner_ = std::thread([this] {
@@ -65,12 +63,9 @@ size_t TxnService::ScanOnce() {
 }
 
 size_t TxnService::ScanAgeDeadlines(int64_t now) {
-  std::string start(1, keys::kTxnAgePrefix);
-  std::string end = keys::TxnTimeKey(keys::kTxnAgePrefix, now + 1, "");
-  std::vector<keys::TxnDueKeyParts> due;
-  Status s = store_->Scan(Keyspace::kTxnAge, start, end, [&](std::string_view key, std::string_view) {
-    auto parts = keys::ParseTxnTimeKey(key);
-    if (parts) due.push_back(std::move(*parts));
+  std::vector<TxnTable::TimedTxn> due;
+  Status s = table_.ScanAgeDeadlines(now, [&](const TxnTable::TimedTxn& t) {
+    due.push_back(t);
     return due.size() < options_.scan_batch;
   });
   if (!s.ok()) {
@@ -78,19 +73,19 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
     return 0;
   }
   storage::Batch batch = store_->NewBatch();
-  std::vector<std::shared_ptr<TxnLease>> leases;
-  std::vector<std::string> give_up;
+  std::vector<std::shared_ptr<KeyGate::Lease>> leases;
+  std::vector<TxnId> give_up;
   for (const auto& d : due) {
-    auto lease = gate_.TryAcquire(d.txn_id);
+    auto lease = gate_.TryAcquire(d.txn.value());
     if (!lease) continue;
-    auto loaded = Load(d.txn_id);
+    auto loaded = Load(d.txn);
     if (!loaded.ok()) continue;
     if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
-        loaded->meta->age_deadline_ms() != d.due_ms) {
-      batch.Delete(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, d.due_ms, d.txn_id));
+        loaded->meta->age_deadline_ms() != d.ms) {
+      TxnTable::DeleteAgeDeadline(&batch, d.ms, d.txn);
       continue;
     }
-    give_up.push_back(d.txn_id);
+    give_up.push_back(d.txn);
     leases.push_back(std::move(lease));
   }
   if (!batch.empty() && !store_->CommitAndWait(std::move(batch)).ok()) return 0;
@@ -105,33 +100,25 @@ size_t TxnService::ScanAgeDeadlines(int64_t now) {
 
 size_t TxnService::ScanSettledExpiry(int64_t now) {
   // Past their retention, and then the oldest beyond --txn_settled_max.
-  std::vector<std::pair<std::string, std::string>> expired;  // index key, txn id
-  std::string start(1, keys::kTxnSettledPrefix);
-  std::string by_time = keys::TxnTimeKey(keys::kTxnSettledPrefix, now + 1, "");
+  std::vector<TxnTable::TimedTxn> expired;
   int64_t excess = settled_count_.load() - static_cast<int64_t>(options_.settled_max);
   size_t limit = 10000;
   int64_t evicted = 0;  // forgotten before their retention ended
-  Status s = store_->Scan(
-      Keyspace::kTxnSettled, start, keys::PrefixSuccessor(start),
-      [&](std::string_view key, std::string_view) {
-        bool past_retention = key < by_time;
-        bool over_count = static_cast<int64_t>(expired.size()) < excess;
-        if (!past_retention && !over_count) return false;
-        if (!past_retention) ++evicted;
-        auto parts = keys::ParseTxnTimeKey(key);
-        if (parts) expired.emplace_back(std::string(key), parts->txn_id);
-        return expired.size() < limit;
-      });
+  Status s = table_.ScanSettledByExpiry([&](const TxnTable::TimedTxn& t) {
+    bool past_retention = t.ms <= now;
+    bool over_count = static_cast<int64_t>(expired.size()) < excess;
+    if (!past_retention && !over_count) return false;
+    if (!past_retention) ++evicted;
+    expired.push_back(t);
+    return expired.size() < limit;
+  });
   if (!s.ok()) {
     LOG(ERROR) << "scanning settled transactions: " << s;
     return 0;
   }
   if (expired.empty()) return 0;
   storage::Batch batch = store_->NewBatch();
-  for (const auto& [index_key, txn] : expired) {
-    batch.Delete(Keyspace::kTxnSettled, index_key);
-    batch.Delete(Keyspace::kTxnOutcome, keys::TxnOutcomeKey(txn));
-  }
+  for (const auto& t : expired) TxnTable::ForgetOutcome(&batch, t.ms, t.txn);
   if (!store_->CommitAndWait(std::move(batch)).ok()) return 0;
   if (evicted > 0) {
     // Forgotten before their retention ended: a very late repeat of these
@@ -147,17 +134,7 @@ size_t TxnService::ScanSettledExpiry(int64_t now) {
 }
 
 size_t TxnService::ScanChecks(int64_t now) {
-  struct Send {
-    std::shared_ptr<Connection> connection;
-    v1::Frame frame;
-    std::string txn_id;
-  };
-  std::vector<Send> sends;
-  std::vector<std::shared_ptr<TxnLease>> leases;
-  std::vector<std::string> give_up;
-  storage::Batch batch = store_->NewBatch();
-  uint64_t round_bytes = 0;
-
+  CheckRound round{.batch = store_->NewBatch()};
   // The earliest due check of each group is kept in memory (NextDue), so a
   // round touches RocksDB only for groups with checks due now: its cost
   // follows the checks that are due, not the pending transactions. It is
@@ -165,14 +142,13 @@ size_t TxnService::ScanChecks(int64_t now) {
   // there rather than at the group's first key: the tombstones that settled
   // transactions leave below it are never walked again.
   struct Visited {
-    std::string group;
+    ProducerGroup group;
     uint64_t generation;
     int64_t floor;
   };
   std::vector<Visited> visited;
   for (const auto& [group, first_due, generation] : DueGroups(now)) {
-    if (round_bytes >= options_.max_check_bytes_per_round) break;
-    std::string prefix = keys::TxnCheckDuePrefix(group);
+    if (round.bytes >= options_.max_check_bytes_per_round) break;
     if (first_due > now) continue;
     if (!registry_->HasProducer(group)) {
       // Nobody to ask: leave the checks due and uncounted.
@@ -185,120 +161,135 @@ size_t TxnService::ScanChecks(int64_t now) {
       continue;
     }
     visited.push_back(Visited{group, generation, first_due});
-    std::vector<keys::TxnDueKeyParts> due;
-    Status s = store_->Scan(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, first_due, ""),
-                            keys::TxnCheckDueKey(group, now + 1, ""),
-                     [&](std::string_view key, std::string_view) {
-                       auto parts = keys::ParseTxnCheckDueKey(key);
-                       if (parts) due.push_back(std::move(*parts));
-                       return due.size() < capacity;
-                     });
-    if (!s.ok()) {
-      LOG(ERROR) << "scanning due checks of group " << group << ": " << s;
-      continue;
-    }
-    // The earliest key this round leaves in place: the next round's floor
-    // cannot be above it.
-    int64_t left_min = INT64_MAX;
-    for (const auto& d : due) {
-      auto lease = gate_.TryAcquire(d.txn_id);
-      if (!lease) {  // being settled right now
-        left_min = std::min(left_min, d.due_ms);
-        continue;
-      }
-      auto loaded = Load(d.txn_id);
-      if (!loaded.ok()) {
-        left_min = std::min(left_min, d.due_ms);
-        continue;
-      }
-      if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
-          loaded->meta->next_check_ms() != d.due_ms) {
-        batch.Delete(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, d.due_ms, d.txn_id));
-        continue;
-      }
-      v1::TxnRecord meta = std::move(*loaded->meta);
-      if (meta.checks() >= options_.max_checks) {
-        give_up.push_back(d.txn_id);
-        left_min = std::min(left_min, d.due_ms);  // GiveUp removes it later
-        continue;
-      }
-      if (round_bytes >= options_.max_check_bytes_per_round) {
-        left_min = std::min(left_min, d.due_ms);  // and everything after it
-        break;
-      }
-      std::shared_ptr<Connection> connection;
-      ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
-      if (pick != ProducerRegistry::Pick::kPicked) {
-        if (pick == ProducerRegistry::Pick::kNoProducer) {
-          Inc(metrics_->txn_checks_no_producer);
-        } else {
-          Inc(metrics_->txn_checks_throttled);
-        }
-        left_min = std::min(left_min, d.due_ms);
-        break;
-      }
-      auto messages = LoadHalfMessages(meta);
-      if (!messages.ok()) {
-        registry_->Release(connection->id(), false, now);
-        left_min = std::min(left_min, d.due_ms);
-        continue;
-      }
-      int64_t next = now + Backoff(meta.checks() + 1);
-      batch.Delete(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, d.due_ms, d.txn_id));
-      batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, next, d.txn_id), "");
-      meta.set_checks(meta.checks() + 1);
-      meta.set_last_check_ms(now);
-      meta.set_next_check_ms(next);
-      if (meta.checks() >= options_.max_checks && meta.age_deadline_ms() > next) {
-        // The last allowed check: give up when its answer is overdue even if
-        // no producer of the group is online then (the age pass does not
-        // need one).
-        batch.Delete(Keyspace::kTxnAge,
-                     keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), d.txn_id));
-        meta.set_age_deadline_ms(next);
-        batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, next, d.txn_id), "");
-      }
-      cache_.Erase(d.txn_id);
-      // Still pending at a check: its HALF_STORED events are written now.
-      TraceHalves(&meta, *messages, &batch);
-      batch.Put(Keyspace::kTxn, keys::TxnMetaKey(d.txn_id), meta.SerializeAsString());
-      round_bytes += meta.bytes();
-      Send send;
-      send.connection = std::move(connection);
-      send.txn_id = d.txn_id;
-      for (const auto& m : *messages) {
-        tracer_->Add(&batch, {
-            .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_CHECKED,
-            .group = group, .client = send.connection->client_id(), .attempt = meta.checks(),
-            .detail = "check #" + std::to_string(meta.checks())});
-      }
-      auto* check = send.frame.mutable_check_transaction();
-      check->set_txn_id(d.txn_id);
-      check->set_producer_group(group);
-      *check->mutable_messages() = std::move(messages).value();
-      check->set_check_number(meta.checks());
-      check->set_created_ms(meta.created_ms());
-      sends.push_back(std::move(send));
-      leases.push_back(std::move(lease));
-    }
-    // A complete scan saw every key up to now: the first due key is at or
-    // after now + 1 or the earliest one left, so the recount need not walk
-    // again what this scan walked (tombstones of settled transactions).
-    if (due.size() < capacity) visited.back().floor = std::min(left_min, now + 1);
+    ScanGroupChecks(group, first_due, now, capacity, &round, &visited.back().floor);
   }
   // The counts and next due times are durable before any check goes out, so
   // a crash cannot lose the record of a delivered check.
-  if (!batch.empty() && !store_->CommitAndWait(std::move(batch)).ok()) return 0;
-  leases.clear();
+  if (!round.batch.empty() && !store_->CommitAndWait(std::move(round.batch)).ok()) return 0;
+  round.leases.clear();
   // Where the visited groups' due checks now begin.
   for (const auto& v : visited) RecomputeNextDue(v.group, v.generation, v.floor);
+  size_t sent = round.sends.size();
+  SendChecks(std::move(round.sends), now);
+  for (const auto& txn : round.give_up) GiveUp(txn, "reached --txn_max_checks");
+  return sent;
+}
+
+void TxnService::ScanGroupChecks(const ProducerGroup& group, int64_t first_due, int64_t now,
+                                 size_t capacity, CheckRound* round, int64_t* floor) {
+  std::vector<TxnTable::TimedTxn> due;
+  Status s = table_.ScanDueChecks(group, first_due, now, [&](const TxnTable::TimedTxn& t) {
+    due.push_back(t);
+    return due.size() < capacity;
+  });
+  if (!s.ok()) {
+    LOG(ERROR) << "scanning due checks of group " << group << ": " << s;
+    return;
+  }
+  // The earliest key this round leaves in place: the next round's floor
+  // cannot be above it.
+  int64_t left_min = INT64_MAX;
+  for (const auto& d : due) {
+    CheckStep step = PrepareCheck(group, d, now, round);
+    if (step == CheckStep::kLeft || step == CheckStep::kLeftAndStop) {
+      left_min = std::min(left_min, d.ms);
+    }
+    if (step == CheckStep::kLeftAndStop) break;  // and everything after it
+  }
+  // A complete scan saw every key up to now: the first due key is at or
+  // after now + 1 or the earliest one left, so the recount need not walk
+  // again what this scan walked (tombstones of settled transactions).
+  if (due.size() < capacity) *floor = std::min(left_min, now + 1);
+}
+
+TxnService::CheckStep TxnService::PrepareCheck(const ProducerGroup& group,
+                                               const TxnTable::TimedTxn& d, int64_t now,
+                                               CheckRound* round) {
+  auto lease = gate_.TryAcquire(d.txn.value());
+  if (!lease) return CheckStep::kLeft;  // being settled right now
+  auto loaded = Load(d.txn);
+  if (!loaded.ok()) return CheckStep::kLeft;
+  if (!loaded->meta || loaded->meta->state() != v1::PENDING ||
+      loaded->meta->next_check_ms() != d.ms) {
+    TxnTable::DeleteDueCheck(&round->batch, group, d.ms, d.txn);
+    return CheckStep::kDone;
+  }
+  v1::TxnRecord meta = std::move(*loaded->meta);
+  if (meta.checks() >= options_.max_checks) {
+    round->give_up.push_back(d.txn);
+    return CheckStep::kLeft;  // GiveUp removes it later
+  }
+  if (round->bytes >= options_.max_check_bytes_per_round) return CheckStep::kLeftAndStop;
+  std::shared_ptr<Connection> connection;
+  ProducerRegistry::Pick pick = registry_->PickConnection(group, now, &connection);
+  if (pick != ProducerRegistry::Pick::kPicked) {
+    if (pick == ProducerRegistry::Pick::kNoProducer) {
+      Inc(metrics_->txn_checks_no_producer);
+    } else {
+      Inc(metrics_->txn_checks_throttled);
+    }
+    return CheckStep::kLeftAndStop;
+  }
+  auto messages = LoadHalfMessages(meta);
+  if (!messages.ok()) {
+    registry_->Release(connection->id(), false, now);
+    return CheckStep::kLeft;
+  }
+  RecordCheck(&meta, *messages, now, &round->batch);
+  round->bytes += meta.bytes();
+  CheckSend send;
+  send.connection = std::move(connection);
+  send.txn = d.txn;
+  for (const auto& m : *messages) {
+    tracer_->Add(&round->batch, {
+        .message_id = m.message_id(), .time_ms = now, .kind = v1::TRACE_CHECKED,
+        .group = group.value(), .client = send.connection->client_id(), .attempt = meta.checks(),
+        .detail = "check #" + std::to_string(meta.checks())});
+  }
+  auto* check = send.frame.mutable_check_transaction();
+  check->set_txn_id(d.txn.value());
+  check->set_producer_group(group.value());
+  *check->mutable_messages() = std::move(messages).value();
+  check->set_check_number(meta.checks());
+  check->set_created_ms(meta.created_ms());
+  round->sends.push_back(std::move(send));
+  round->leases.push_back(std::move(lease));
+  return CheckStep::kDone;
+}
+
+void TxnService::RecordCheck(v1::TxnRecord* meta,
+                             const google::protobuf::RepeatedPtrField<v1::Message>& halves,
+                             int64_t now, storage::Batch* batch) {
+  const TxnId txn(meta->txn_id());
+  const ProducerGroup group(meta->producer_group());
+  int64_t next = now + Backoff(meta->checks() + 1);
+  TxnTable::DeleteDueCheck(batch, group, meta->next_check_ms(), txn);
+  TxnTable::PutDueCheck(batch, group, next, txn);
+  meta->set_checks(meta->checks() + 1);
+  meta->set_last_check_ms(now);
+  meta->set_next_check_ms(next);
+  if (meta->checks() >= options_.max_checks && meta->age_deadline_ms() > next) {
+    // The last allowed check: give up when its answer is overdue even if
+    // no producer of the group is online then (the age pass does not
+    // need one).
+    TxnTable::DeleteAgeDeadline(batch, meta->age_deadline_ms(), txn);
+    meta->set_age_deadline_ms(next);
+    TxnTable::PutAgeDeadline(batch, next, txn);
+  }
+  cache_.Erase(txn);
+  // Still pending at a check: its HALF_STORED events are written now.
+  TraceHalves(meta, halves, batch);
+  TxnTable::PutRecord(batch, *meta);
+}
+
+void TxnService::SendChecks(std::vector<CheckSend> sends, int64_t now) {
   for (auto& send : sends) {
     uint64_t check_id;
     {
       MutexLock lock(&outstanding_mu_);
       check_id = next_check_id_++;
       outstanding_[check_id] =
-          OutstandingCheck{send.connection->id(), now + options_.check_timeout_ms, send.txn_id};
+          OutstandingCheck{send.connection->id(), now + options_.check_timeout_ms, send.txn};
     }
     Inc(metrics_->txn_checks_sent);
     send.connection->SendRequest(std::move(send.frame),
@@ -306,54 +297,34 @@ size_t TxnService::ScanChecks(int64_t now) {
                                    OnCheckAnswered(check_id, response);
                                  });
   }
-  for (const auto& txn : give_up) GiveUp(txn, "reached --txn_max_checks");
-  return sends.size();
 }
 
-std::optional<int64_t> TxnService::FirstDue(const std::string& group, int64_t floor) const {
-  std::string prefix = keys::TxnCheckDuePrefix(group);
-  std::optional<int64_t> first;
-  store_->Scan(Keyspace::kTxnDue, keys::TxnCheckDueKey(group, floor, ""),
-               keys::PrefixSuccessor(prefix),
-               [&](std::string_view key, std::string_view) {
-                 if (auto parts = keys::ParseTxnCheckDueKey(key)) first = parts->due_ms;
-                 return false;
-               })
-      .IgnoreError();
-  return first;
+std::optional<int64_t> TxnService::FirstDue(const ProducerGroup& group, int64_t floor) const {
+  // A failed read leaves the group without a next due time until the next
+  // NoteDue, as a group with nothing due would.
+  auto first = table_.FirstDueCheck(group, floor);
+  return first.ok() ? *first : std::nullopt;
 }
 
 Status TxnService::LoadNextDue() {
-  // One seek per group (skip-scan over the 'C' keys), at start-up only.
-  std::string all(1, keys::kTxnCheckDuePrefix);
-  std::string all_end = keys::PrefixSuccessor(all);
-  std::string pos = all;
-  std::map<std::string, int64_t> found;
-  for (;;) {
-    std::optional<keys::TxnDueKeyParts> first;
-    HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnDue, pos, all_end,
-                                        [&](std::string_view key, std::string_view) {
-                                          first = keys::ParseTxnCheckDueKey(key);
-                                          return false;
-                                        }));
-    if (!first) break;
-    found[first->group] = first->due_ms;
-    pos = keys::PrefixSuccessor(keys::TxnCheckDuePrefix(first->group));
-  }
+  // One seek per group, at start-up only.
+  std::map<ProducerGroup, int64_t> found;
+  HALFMQ_RETURN_IF_ERROR(table_.ScanFirstDuePerGroup(
+      [&](const ProducerGroup& group, int64_t due_ms) { found[group] = due_ms; }));
   MutexLock lock(&due_mu_);
   for (const auto& [group, due] : found) next_due_[group].due = due;
   return Status::Ok();
 }
 
-void TxnService::NoteDue(const std::string& group, int64_t due_ms) {
+void TxnService::NoteDue(const ProducerGroup& group, int64_t due_ms) {
   MutexLock lock(&due_mu_);
   NextDue& n = next_due_[group];
   n.due = std::min(n.due, due_ms);
   ++n.generation;
 }
 
-std::vector<std::tuple<std::string, int64_t, uint64_t>> TxnService::DueGroups(int64_t now) {
-  std::vector<std::tuple<std::string, int64_t, uint64_t>> out;
+std::vector<std::tuple<ProducerGroup, int64_t, uint64_t>> TxnService::DueGroups(int64_t now) {
+  std::vector<std::tuple<ProducerGroup, int64_t, uint64_t>> out;
   MutexLock lock(&due_mu_);
   for (const auto& [group, n] : next_due_) {
     if (n.due <= now) out.emplace_back(group, n.due, n.generation);
@@ -361,7 +332,7 @@ std::vector<std::tuple<std::string, int64_t, uint64_t>> TxnService::DueGroups(in
   return out;
 }
 
-void TxnService::RecomputeNextDue(const std::string& group, uint64_t generation,
+void TxnService::RecomputeNextDue(const ProducerGroup& group, uint64_t generation,
                                   int64_t floor) {
   std::optional<int64_t> first = FirstDue(group, floor);
   int64_t due = first.value_or(INT64_MAX);
@@ -392,8 +363,8 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
   } else if (!response.ok()) {
     // The connection went away before the producer answered: the check was
     // not delivered, so it does not count against --txn_max_checks.
-    std::string txn = check.txn_id;
-    gate_.Run(txn, [this, txn](std::shared_ptr<TxnLease> lease) {
+    TxnId txn = check.txn;
+    gate_.Run(txn.value(), pool_, [this, txn](std::shared_ptr<KeyGate::Lease> lease) {
       auto loaded = Load(txn);
       if (!loaded.ok() || !loaded->meta || loaded->meta->state() != v1::PENDING ||
           loaded->meta->checks() == 0 || loaded->meta->uncounted() >= options_.max_uncounted) {
@@ -408,24 +379,22 @@ void TxnService::OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& res
       // backoff), and restore the age deadline if the last allowed check
       // had pulled it in.
       int64_t again = now_ms + options_.check_delay_ms;
+      const ProducerGroup group(meta.producer_group());
       if (meta.next_check_ms() > again) {
-        batch.Delete(Keyspace::kTxnDue,
-                     keys::TxnCheckDueKey(meta.producer_group(), meta.next_check_ms(), txn));
+        TxnTable::DeleteDueCheck(&batch, group, meta.next_check_ms(), txn);
         meta.set_next_check_ms(again);
-        batch.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey(meta.producer_group(), again, txn), "");
+        TxnTable::PutDueCheck(&batch, group, again, txn);
       }
       int64_t full_age = meta.created_ms() + options_.max_age_ms;
       if (meta.age_deadline_ms() < full_age) {
-        batch.Delete(Keyspace::kTxnAge,
-                     keys::TxnTimeKey(keys::kTxnAgePrefix, meta.age_deadline_ms(), txn));
+        TxnTable::DeleteAgeDeadline(&batch, meta.age_deadline_ms(), txn);
         meta.set_age_deadline_ms(full_age);
-        batch.Put(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, full_age, txn), "");
+        TxnTable::PutAgeDeadline(&batch, full_age, txn);
       }
       Inc(metrics_->txn_checks_uncounted);
-      std::string group = meta.producer_group();
       int64_t due = meta.next_check_ms();
       cache_.Erase(txn);
-      batch.Put(Keyspace::kTxn, keys::TxnMetaKey(txn), meta.SerializeAsString());
+      TxnTable::PutRecord(&batch, meta);
       store_->Commit(std::move(batch), [this, lease, group, due] { NoteDue(group, due); });
     });
   }
@@ -448,7 +417,7 @@ void TxnService::SweepCheckTimeouts(int64_t now) {
   for (const auto& c : timed_out) {
     registry_->MarkFailing(c.connection_id, now);
     Inc(metrics_->txn_check_timeouts);
-    LOG(WARNING) << "check of transaction " << c.txn_id << " unanswered after "
+    LOG(WARNING) << "check of transaction " << c.txn << " unanswered after "
                  << options_.check_timeout_ms << " ms";
   }
 }

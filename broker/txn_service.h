@@ -20,7 +20,7 @@
 // pending transactions.
 //
 // Threading: request handlers validate on the network thread, then run
-// under the TxnGate of their transaction: on the blocking pool when they
+// under the KeyGate lease of their transaction: on the blocking pool when they
 // must read RocksDB, or right on the network thread when they need no read
 // (a SendHalf that opens a transaction the client just named, flagged
 // fresh_txn; a SendHalf or EndTransaction whose state is in the
@@ -51,12 +51,13 @@
 #include "broker/topic_manager.h"
 #include "broker/tracer.h"
 #include "broker/txn_cache.h"
-#include "broker/txn_gate.h"
+#include "broker/key_gate.h"
 #include "common/asio.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "proto/halfmq/v1/records.pb.h"
 #include "storage/store.h"
+#include "storage/txn_table.h"
 
 namespace halfmq::broker {
 
@@ -130,9 +131,9 @@ class TxnService {
     std::optional<google::protobuf::RepeatedPtrField<v1::Message>> halves;
   };
   // Reads the state record and the remembered outcome of a transaction.
-  Result<Loaded> Load(const std::string& txn_id) const;
+  Result<Loaded> Load(const TxnId& txn) const;
   // Under the lease: the cached state (taken out of the cache), else Load().
-  Result<Loaded> LoadState(const std::string& txn_id);
+  Result<Loaded> LoadState(const TxnId& txn);
   static Loaded FromCache(TxnStateCache::Entry entry);
   Result<google::protobuf::RepeatedPtrField<v1::Message>> LoadHalfMessages(
       const v1::TxnRecord& meta) const;
@@ -140,16 +141,59 @@ class TxnService {
   // Under the lease, given the transaction's current state. Reads RocksDB
   // only when `loaded` has a state record without its half messages.
   void DoSendHalf(std::shared_ptr<v1::SendHalfRequest> request,
-                  std::shared_ptr<Responder> responder, std::shared_ptr<TxnLease> lease,
+                  std::shared_ptr<Responder> responder, std::shared_ptr<KeyGate::Lease> lease,
                   Loaded loaded);
+  // DoSendHalf's parts (txn_send.cc). The state record of a new
+  // transaction, or the loaded one checked (FAILED_PRECONDITION: settled,
+  // unresolved, another group's) with its first check moved out; `cached`
+  // gets the halves stored so far.
+  Status OpenHalfState(const v1::SendHalfRequest& request, Loaded loaded, int64_t now,
+                       v1::TxnRecord* meta, TxnStateCache::Entry* cached, storage::Batch* batch);
+  // Stores the request's messages that are not stored yet; how many.
+  // Errors: INVALID_ARGUMENT beyond a transaction's bounds.
+  Result<int> AddHalves(v1::SendHalfRequest* request, int64_t now, v1::TxnRecord* meta,
+                        TxnStateCache::Entry* cached, v1::SendHalfResponse* out,
+                        storage::Batch* batch);
   using SettleDone = std::function<void(Status, v1::EndTransactionResponse)>;
   // Settles a transaction (under its lease). `by` is recorded in the outcome.
-  void Settle(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
-              std::shared_ptr<TxnLease> lease, SettleDone done);
+  void Settle(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
+              std::shared_ptr<KeyGate::Lease> lease, SettleDone done);
   // Settle given the state; reads RocksDB only when `loaded` has a state
   // record without its half messages.
-  void SettleLoaded(const std::string& txn_id, v1::TxnOutcome outcome, const std::string& by,
-                    std::shared_ptr<TxnLease> lease, Loaded loaded, SettleDone done);
+  void SettleLoaded(const TxnId& txn, v1::TxnOutcome outcome, const std::string& by,
+                    std::shared_ptr<KeyGate::Lease> lease, Loaded loaded, SettleDone done);
+  // SettleLoaded's parts (txn_settle.cc). A settle under way: the state it
+  // ends, the outcome record and the batch being built, the lease.
+  struct Settling {
+    v1::TxnRecord meta;
+    std::string by;
+    int64_t now = 0;
+    std::optional<google::protobuf::RepeatedPtrField<v1::Message>> halves;  // if loaded
+    std::shared_ptr<v1::TxnOutcomeRecord> record;
+    storage::Batch batch;
+    std::shared_ptr<KeyGate::Lease> lease;
+    SettleDone done;
+  };
+  // What a commit appends now and what waits for its delay.
+  struct StagedCommit {
+    google::protobuf::RepeatedPtrField<v1::Message> immediate;
+    std::vector<int> immediate_index;      // position of each immediate message
+    std::vector<v1::SendResult> results;  // per message; appended ones filled later
+    int64_t earliest_due = INT64_MAX;
+    int delayed = 0;
+  };
+  // A transaction settled already: its first outcome again, or
+  // FAILED_PRECONDITION for the other outcome.
+  void AnswerSettled(const TxnId& txn, v1::TxnOutcome outcome,
+                     const v1::TxnOutcomeRecord& settled, const SettleDone& done);
+  void FinishRollback(Settling s);
+  void FinishCommit(Settling s);
+  // Traces the commit of each message and stages it: delayed ones into the
+  // delay keyspace (in s->batch), the others for the log.
+  StagedCommit StageCommit(Settling* s, google::protobuf::RepeatedPtrField<v1::Message>* messages);
+  Result<google::protobuf::RepeatedPtrField<v1::Message>> TakeHalves(Settling* s) const;
+  void TraceSettled(Settling* s, const v1::Message& m, int seq, v1::TraceKind kind) const;
+  void CountSettled(bool was_unresolved, v1::TxnOutcome outcome);
   // Adds to `batch` what removes every trace of a pending/unresolved record.
   void DeleteState(const v1::TxnRecord& meta, storage::Batch* batch) const;
   // Turns a pending transaction unresolved (in `batch`).
@@ -161,7 +205,7 @@ class TxnService {
   // A transaction ran out of checks or time: keep it for an operator, or
   // settle it by --txn_unresolved_action (falling back to unresolved if that
   // fails). Runs under the transaction's gate.
-  void GiveUp(const std::string& txn_id, const char* why);
+  void GiveUp(const TxnId& txn, const char* why);
   int64_t Backoff(uint32_t checks);
 
   // Scanner pieces.
@@ -169,6 +213,35 @@ class TxnService {
   size_t ScanAgeDeadlines(int64_t now);
   size_t ScanSettledExpiry(int64_t now);
   size_t ScanChecks(int64_t now);
+  // ScanChecks' parts. A round's checks: recorded in `batch`, sent once it
+  // is durable.
+  struct CheckSend {
+    std::shared_ptr<Connection> connection;
+    v1::Frame frame;
+    TxnId txn;
+  };
+  struct CheckRound {
+    storage::Batch batch;
+    std::vector<CheckSend> sends;
+    std::vector<std::shared_ptr<KeyGate::Lease>> leases;  // of the transactions checked
+    std::vector<TxnId> give_up;
+    uint64_t bytes = 0;  // of the checks' messages
+  };
+  // What became of one due key: handled (a check prepared, or a stale key
+  // deleted), left in place, or left with the rest of the group's keys.
+  enum class CheckStep { kDone, kLeft, kLeftAndStop };
+  // Prepares the due checks of one group, at most `capacity`; lowers
+  // `floor` to where its first due key now is, when it can tell.
+  void ScanGroupChecks(const ProducerGroup& group, int64_t first_due, int64_t now,
+                       size_t capacity, CheckRound* round, int64_t* floor);
+  CheckStep PrepareCheck(const ProducerGroup& group, const storage::TxnTable::TimedTxn& due,
+                         int64_t now, CheckRound* round);
+  // Counts a check in the record (next due time with backoff, the age
+  // deadline pulled in for the last allowed one), into `batch`.
+  void RecordCheck(v1::TxnRecord* meta,
+                   const google::protobuf::RepeatedPtrField<v1::Message>& halves, int64_t now,
+                   storage::Batch* batch);
+  void SendChecks(std::vector<CheckSend> sends, int64_t now) EXCLUDES(outstanding_mu_);
   void SweepCheckTimeouts(int64_t now) EXCLUDES(outstanding_mu_);
 
   // In-memory earliest due check per producer group, never later than the
@@ -180,18 +253,19 @@ class TxnService {
     uint64_t generation = 0;  // bumped by every NoteDue
   };
   Status LoadNextDue() EXCLUDES(due_mu_);
-  void NoteDue(const std::string& group, int64_t due_ms) EXCLUDES(due_mu_);
-  std::vector<std::tuple<std::string, int64_t, uint64_t>> DueGroups(int64_t now)
+  void NoteDue(const ProducerGroup& group, int64_t due_ms) EXCLUDES(due_mu_);
+  std::vector<std::tuple<ProducerGroup, int64_t, uint64_t>> DueGroups(int64_t now)
       EXCLUDES(due_mu_);
   // Sets the group's next due time from its first key at or after `floor`
   // (a due time it had when `generation` was current).
-  void RecomputeNextDue(const std::string& group, uint64_t generation, int64_t floor)
+  void RecomputeNextDue(const ProducerGroup& group, uint64_t generation, int64_t floor)
       EXCLUDES(due_mu_);
-  std::optional<int64_t> FirstDue(const std::string& group, int64_t floor) const;
+  std::optional<int64_t> FirstDue(const ProducerGroup& group, int64_t floor) const;
   void OnCheckAnswered(uint64_t check_id, const Result<v1::Frame>& response)
       EXCLUDES(outstanding_mu_);
 
   storage::Store* const store_;
+  const storage::TxnTable table_;  // the transaction records in store_
   TopicManager* const topics_;
   MessageLog* const log_;
   DelayService* const delays_;
@@ -201,7 +275,7 @@ class TxnService {
   Metrics* const metrics_;
   const TxnOptions options_;
   asio::thread_pool& pool_;
-  TxnGate gate_;
+  KeyGate gate_;  // one key per operation: its transaction id
   TxnStateCache cache_;
 
   std::atomic<int64_t> settled_count_{0};
@@ -209,7 +283,7 @@ class TxnService {
   struct OutstandingCheck {
     uint64_t connection_id;
     int64_t deadline_ms;
-    std::string txn_id;
+    TxnId txn;
     bool timed_out = false;  // slot still held until an answer or a close
   };
   Mutex outstanding_mu_;
@@ -217,10 +291,10 @@ class TxnService {
   uint64_t next_check_id_ GUARDED_BY(outstanding_mu_) = 1;
 
   Mutex due_mu_;
-  std::map<std::string, NextDue> next_due_ GUARDED_BY(due_mu_);
+  std::map<ProducerGroup, NextDue> next_due_ GUARDED_BY(due_mu_);
 
   Mutex giving_up_mu_;
-  std::set<std::string> giving_up_ GUARDED_BY(giving_up_mu_);
+  std::set<TxnId> giving_up_ GUARDED_BY(giving_up_mu_);
 
   Mutex rng_mu_;
   std::mt19937_64 rng_ GUARDED_BY(rng_mu_);
