@@ -9,7 +9,6 @@
 #include "broker/receipt_handle.h"
 #include "common/limits.h"
 #include "common/thread_name.h"
-#include "storage/keys.h"
 
 namespace halfmq::broker {
 
@@ -38,7 +37,7 @@ struct Join {
   }
 };
 
-void FillReceived(const Topic& topic, QueueId q, uint64_t offset, v1::StoredMessage&& stored,
+void FillReceived(const Topic& topic, QueueId q, Offset offset, v1::StoredMessage&& stored,
                   uint32_t attempt, int64_t invisible_until, SubscriptionId sub,
                   v1::ReceivedMessage* out) {
   v1::Message* m = out->mutable_message();
@@ -52,11 +51,11 @@ void FillReceived(const Topic& topic, QueueId q, uint64_t offset, v1::StoredMess
   m->set_message_group(std::move(*stored.mutable_message_group()));
   if (stored.has_dead_letter()) *out->mutable_dead_letter() = std::move(*stored.mutable_dead_letter());
   out->set_queue_id(q.value());
-  out->set_offset(offset);
+  out->set_offset(offset.value());
   out->set_store_time_ms(stored.store_time_ms());
   out->set_attempt(attempt);
   out->set_invisible_until_ms(invisible_until);
-  out->set_receipt_handle(ReceiptHandle{sub, q, Offset(offset), attempt}.Encode());
+  out->set_receipt_handle(ReceiptHandle{sub, q, offset, attempt}.Encode());
 }
 
 v1::InflightRecord ToRecord(const Subscription::Inflight& e, const std::string& reason = "") {
@@ -83,10 +82,16 @@ constexpr size_t kMinRangeDelete = 4;
 
 v1::CursorRecord ToRecord(const Subscription::Cursor& c) {
   v1::CursorRecord r;
-  r.set_delivered_offset(c.delivered);
+  r.set_delivered_offset(c.delivered.value());
   r.set_skipped(c.skipped);
   return r;
 }
+
+// Offset arithmetic of the consume code.
+Offset Next(Offset o) { return Offset(o.value() + 1); }
+uint64_t Distance(Offset from, Offset to) { return to.value() - from.value(); }
+Offset MinOffset(const QueueState& q) { return Offset(q.min_offset.load()); }
+Offset DurableEnd(const QueueState& q) { return Offset(q.durable_end.load()); }
 
 }  // namespace
 
@@ -153,13 +158,14 @@ int64_t RetryDelayMs(const v1::RetryPolicy& p, uint32_t attempt, double unit) {
   return std::clamp<int64_t>(static_cast<int64_t>(d), 0, e.max_ms());
 }
 
-std::string DeadLetterTopic(const std::string& group) { return "%DLQ." + group; }
+std::string DeadLetterTopic(const ConsumerGroup& group) { return "%DLQ." + group.value(); }
 
 ConsumeService::ConsumeService(storage::Store* store, TopicManager* topics, MessageLog* log,
                                Tracer* tracer, Clock* clock, Metrics* metrics,
                                ConsumeOptions options, asio::io_context& io,
                                asio::thread_pool& pool)
     : store_(store),
+      group_table_(store),
       topics_(topics),
       log_(log),
       tracer_(tracer),
@@ -172,23 +178,10 @@ ConsumeService::ConsumeService(storage::Store* store, TopicManager* topics, Mess
 ConsumeService::~ConsumeService() { Stop(); }
 
 Status ConsumeService::Recover() {
-  {
-    std::string start(1, storage::keys::kGroupConfigPrefix);
-    Status parse;
-    HALFMQ_RETURN_IF_ERROR(store_->Scan(
-        storage::Keyspace::kMeta, start, storage::keys::PrefixSuccessor(start),
-        [&](std::string_view, std::string_view value) {
-          v1::GroupConfigRecord r;
-          if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-            parse = Status::Internal("corrupt group config record");
-            return false;
-          }
-          MutexLock lock(&groups_mu_);
-          policies_[r.group()] = r.retry_policy();
-          return true;
-        }));
-    HALFMQ_RETURN_IF_ERROR(parse);
-  }
+  HALFMQ_RETURN_IF_ERROR(group_table_.LoadConfigs([this](v1::GroupConfigRecord r) {
+    MutexLock lock(&groups_mu_);
+    policies_[ConsumerGroup(r.group())] = std::move(*r.mutable_retry_policy());
+  }));
   std::vector<v1::SubscriptionRecord> records;
   HALFMQ_RETURN_IF_ERROR(store_->LoadSubscriptions(&records));
   size_t inflight = 0;
@@ -204,17 +197,17 @@ Status ConsumeService::Recover() {
                    << r.topic_id() << "; ignored";
       continue;
     }
-    auto sub =
-        std::make_shared<Subscription>(SubscriptionId(r.id()), r.group(), topic, pool_, r);
+    ConsumerGroup group(r.group());
+    auto sub = std::make_shared<Subscription>(SubscriptionId(r.id()), group, topic, pool_, r);
     {
       MutexLock lock(&sub->mu());
-      sub->SetMaxAttempts(MaxAttempts(PolicyOf(r.group())));
+      sub->SetMaxAttempts(MaxAttempts(PolicyOf(group)));
       Subscription* s = sub.get();
       uint32_t queues = topic->queue_count();
       HALFMQ_RETURN_IF_ERROR(store_->LoadCursors(
           sub->id(), [&](QueueId q, const v1::CursorRecord& c) NO_THREAD_SAFETY_ANALYSIS {
             if (q.value() >= queues) return;
-            s->cursor(q).delivered = c.delivered_offset();
+            s->cursor(q).delivered = Offset(c.delivered_offset());
             s->cursor(q).skipped = c.skipped();
           }));
       HALFMQ_RETURN_IF_ERROR(store_->LoadInflight(
@@ -223,27 +216,32 @@ Status ConsumeService::Recover() {
             if (q.value() >= queues) return;
             int64_t until = rec.invisible_until_ms() != 0 ? rec.invisible_until_ms()
                                                            : rec.visible_at_ms();
-            s->SetInflight(q, o.value(),
-                           Subscription::Inflight{rec.attempt(), rec.visible_at_ms(),
-                                                  rec.first_received_ms(), until,
-                                                  rec.message_group(), rec.blocked(),
-                                                  rec.message_id(), rec.nacked(),
-                                                  rec.delivered_ms(), rec.client()});
+            s->SetInflight(q, o,
+                           Subscription::Inflight{.attempt = rec.attempt(),
+                                                  .visible_at_ms = rec.visible_at_ms(),
+                                                  .first_received_ms = rec.first_received_ms(),
+                                                  .invisible_until_ms = until,
+                                                  .message_group = rec.message_group(),
+                                                  .blocked = rec.blocked(),
+                                                  .message_id = rec.message_id(),
+                                                  .nacked = rec.nacked(),
+                                                  .delivered_ms = rec.delivered_ms(),
+                                                  .client = rec.client()});
             ++inflight;
           }));
       if (topic->fifo()) sub->FifoRebuild();
     }
     topic->AddListener(sub);
     MutexLock lock(&mu_);
-    subs_[{r.group(), r.topic()}].sub = sub;
-    by_id_[r.id()] = sub;
+    subs_[{group, r.topic()}].sub = sub;
+    by_id_[sub->id()] = sub;
   }
   LOG(INFO) << "recovered " << records.size() << " subscriptions with " << inflight
             << " in-flight messages";
   return Status::Ok();
 }
 
-void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic> topic,
+void ConsumeService::GetOrCreate(const ConsumerGroup& group, std::shared_ptr<Topic> topic,
                                  v1::StartPosition start, bool must_create,
                                  SubscriptionCallback done) {
   v1::SubscriptionRecord record;
@@ -254,7 +252,7 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
     auto it = subs_.find(key);
     if (it != subs_.end()) {
       if (must_create) {
-        immediate = Status::AlreadyExists("group '" + group + "' already subscribes to topic '" +
+        immediate = Status::AlreadyExists("group '" + group.value() + "' already subscribes to topic '" +
                                           topic->name() + "'");
       } else if (it->second.sub) {
         immediate = it->second.sub;
@@ -268,7 +266,7 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
     }
   }
   if (immediate.has_value()) return done(std::move(*immediate));
-  record.set_group(group);
+  record.set_group(group.value());
   record.set_topic(topic->name());
   record.set_topic_id(topic->id().value());
   record.set_created_ms(clock_->NowMs());
@@ -282,7 +280,7 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
     for (uint32_t q = 0; q < topic->queue_count(); ++q) {
       const QueueState& qs = topic->queue(QueueId(q));
       Subscription::Cursor& c = sub->cursor(QueueId(q));
-      c.delivered = start == v1::LATEST ? qs.durable_end.load() : qs.min_offset.load();
+      c.delivered = start == v1::LATEST ? DurableEnd(qs) : MinOffset(qs);
       batch.PutCursor(sub->id(), QueueId(q), ToRecord(c));
     }
   }
@@ -291,10 +289,10 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
     std::vector<SubscriptionCallback> waiting;
     {
       MutexLock lock(&mu_);
-      Entry& e = subs_[{record.group(), record.topic()}];
+      Entry& e = subs_[{sub->group(), record.topic()}];
       e.sub = sub;
       waiting.swap(e.waiting);
-      by_id_[record.id()] = sub;
+      by_id_[sub->id()] = sub;
     }
     LOG(INFO) << "group " << record.group() << " subscribed to topic " << record.topic();
     done(sub);
@@ -304,12 +302,12 @@ void ConsumeService::GetOrCreate(const std::string& group, std::shared_ptr<Topic
 
 std::shared_ptr<Subscription> ConsumeService::FindById(SubscriptionId id) const {
   MutexLock lock(&mu_);
-  auto it = by_id_.find(id.value());
+  auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second;
 }
 
 std::vector<v1::TraceEvent> ConsumeService::OpenDeliveries(TopicId topic, QueueId queue,
-                                                           uint64_t offset) const {
+                                                           Offset offset) const {
   std::vector<std::shared_ptr<Subscription>> subs;
   {
     MutexLock lock(&mu_);
@@ -331,7 +329,7 @@ std::vector<v1::TraceEvent> ConsumeService::OpenDeliveries(TopicId topic, QueueI
     v1::TraceEvent d;
     d.set_time_ms(e.delivered_ms);
     d.set_kind(v1::TRACE_DELIVERED);
-    d.set_group(sub->group());
+    d.set_group(sub->group().value());
     d.set_client(e.client);
     d.set_attempt(e.attempt);
     out.push_back(std::move(d));
@@ -340,7 +338,7 @@ std::vector<v1::TraceEvent> ConsumeService::OpenDeliveries(TopicId topic, QueueI
 }
 
 std::vector<std::shared_ptr<Subscription>> ConsumeService::GroupSubscriptions(
-    const std::string& group) const {
+    const ConsumerGroup& group) const {
   MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Subscription>> out;
   for (auto it = subs_.lower_bound({group, ""}); it != subs_.end() && it->first.first == group;
@@ -388,7 +386,7 @@ void ConsumeService::Receive(v1::ReceiveRequest request, Responder responder,
       request.invisible_ms() == 0 ? options_.default_invisible_ms : request.invisible_ms();
   job->deadline = SteadyClock::now() + std::chrono::milliseconds(request.wait_ms());
   job->responder = std::move(responder);
-  GetOrCreate(request.group(), std::move(topic), v1::EARLIEST, /*must_create=*/false,
+  GetOrCreate(ConsumerGroup(request.group()), std::move(topic), v1::EARLIEST, /*must_create=*/false,
               [this, job](Result<std::shared_ptr<Subscription>> sub) {
                 if (!sub.ok()) return job->responder.Error(sub.status());
                 job->sub = std::move(sub).value();
@@ -406,16 +404,16 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
   Topic& topic = *sub.topic();
   struct Pick {
     QueueId queue;
-    uint64_t offset;
+    Offset offset;
     uint32_t attempt;
     std::optional<v1::StoredMessage> message;
   };
   struct Range {
     QueueId queue;
-    uint64_t from;
-    uint64_t to;
+    Offset from;
+    Offset to;
     bool read = false;
-    std::vector<storage::LoggedMessage> messages;
+    std::vector<storage::LoggedMessage> messages{};
   };
 
   for (;;) {
@@ -439,11 +437,11 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
       for (uint32_t i = 0; i < n && remaining > 0; ++i) {
         QueueId q((start + i) % n);
         const QueueState& qs = topic.queue(q);
-        uint64_t from = std::max(sub.cursor(q).delivered, qs.min_offset.load());
-        uint64_t end = qs.durable_end.load();
+        Offset from = std::max(sub.cursor(q).delivered, MinOffset(qs));
+        Offset end = DurableEnd(qs);
         if (from >= end) continue;
-        uint64_t take = std::min<uint64_t>(end - from, remaining);
-        ranges.push_back(Range{q, from, from + take, false, {}});
+        uint64_t take = std::min<uint64_t>(Distance(from, end), remaining);
+        ranges.push_back(Range{.queue = q, .from = from, .to = Offset(from.value() + take)});
         remaining -= take;
       }
     }
@@ -453,8 +451,8 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
     size_t count = 0;
     Status read_status;
     for (Pick& p : retries) {
-      if (p.offset < topic.queue(p.queue).min_offset.load()) continue;  // removed by retention
-      auto m = store_->ReadMessage(topic.id(), p.queue, Offset(p.offset));
+      if (p.offset < MinOffset(topic.queue(p.queue))) continue;  // removed by retention
+      auto m = store_->ReadMessage(topic.id(), p.queue, p.offset);
       if (!m.ok()) {
         read_status = m.status();
         break;
@@ -469,8 +467,8 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
     }
     for (Range& r : ranges) {
       if (!read_status.ok() || (count > 0 && bytes_left == 0)) break;
-      read_status = store_->ReadMessages(topic.id(), r.queue, Offset(r.from), Offset(r.to),
-                                         r.to - r.from, bytes_left, &r.messages);
+      read_status = store_->ReadMessages(topic.id(), r.queue, r.from, r.to,
+                                         Distance(r.from, r.to), bytes_left, &r.messages);
       // The first message of a range is returned whatever its size; leave it
       // for the next receive if it does not fit beside what we already have.
       if (count > 0 && !r.messages.empty() &&
@@ -519,13 +517,13 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           continue;
         }
         if (!p.message.has_value()) {
-          if (p.offset < topic.queue(p.queue).min_offset.load()) {
+          if (p.offset < MinOffset(topic.queue(p.queue))) {
             std::string group = it->second.message_group;
             sub.EraseInflight(p.queue, p.offset);  // its message is gone
-            batch.DeleteInflight(sub.id(), p.queue, Offset(p.offset));
+            batch.DeleteInflight(sub.id(), p.queue, p.offset);
             if (topic.fifo() && !group.empty()) {
               if (auto next = sub.FifoRelease(p.queue, group, now)) {
-                batch.PutInflight(sub.id(), p.queue, Offset(*next),
+                batch.PutInflight(sub.id(), p.queue, *next,
                                   ToRecord(sub.cursor(p.queue).inflight.at(*next)));
               }
             }
@@ -538,7 +536,7 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
           // one trace event, which also tells when it began.
           tracer_->Add(&batch, {
               .message_id = p.message->message_id(), .time_ms = e.invisible_until_ms,
-              .kind = v1::TRACE_EXPIRED, .group = sub.group(), .client = e.client,
+              .kind = v1::TRACE_EXPIRED, .group = sub.group().value(), .client = e.client,
               .attempt = e.attempt, .delivered_ms = e.delivered_ms});
         }
         e.attempt++;
@@ -551,7 +549,7 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
         e.delivered_ms = now;
         e.client = job->client;
         sub.SetInflight(p.queue, p.offset, e);
-        batch.PutInflight(sub.id(), p.queue, Offset(p.offset), ToRecord(e));
+        batch.PutInflight(sub.id(), p.queue, p.offset, ToRecord(e));
         FillReceived(topic, p.queue, p.offset, std::move(*p.message), e.attempt, invisible_until,
                      sub.id(), out->add_messages());
         Inc(metrics_->messages_redelivered);
@@ -559,17 +557,17 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
       for (Range& r : ranges) {
         if (!r.read) continue;
         Subscription::Cursor& c = sub.cursor(r.queue);
-        uint64_t before = c.delivered;
+        Offset before = c.delivered;
         if (c.delivered < r.from) {
-          c.skipped += r.from - c.delivered;  // retention removed them first
+          c.skipped += Distance(c.delivered, r.from);  // retention removed them first
           c.delivered = r.from;
         }
         for (auto& m : r.messages) {
-          uint64_t offset = m.offset.value();
+          Offset offset = m.offset;
           if (offset < c.delivered) continue;
-          c.skipped += offset - c.delivered;
+          c.skipped += Distance(c.delivered, offset);
           if (!sub.TagMatches(m.message.tag())) {
-            c.delivered = offset + 1;  // not for this group's filter
+            c.delivered = Next(offset);  // not for this group's filter
             Inc(metrics_->messages_filtered);
             continue;
           }
@@ -578,25 +576,30 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
             if (sub.FifoBusy(r.queue, group)) {
               // Its group's previous message is not done: it waits.
               sub.FifoBlock(r.queue, offset, group, m.message.message_id(), now);
-              batch.PutInflight(sub.id(), r.queue, m.offset,
+              batch.PutInflight(sub.id(), r.queue, offset,
                                 ToRecord(sub.cursor(r.queue).inflight.at(offset)));
-              c.delivered = offset + 1;
+              c.delivered = Next(offset);
               continue;
             }
             sub.FifoSetBusy(r.queue, group);
           }
           // Traced when the delivery ends (see above): delivered_ms, client.
-          Subscription::Inflight e{1,     visible_after(1),       now,   invisible_until,
-                                   group, false,                  m.message.message_id(),
-                                   false, /*delivered_ms=*/now,   job->client};
+          Subscription::Inflight e{.attempt = 1,
+                                   .visible_at_ms = visible_after(1),
+                                   .first_received_ms = now,
+                                   .invisible_until_ms = invisible_until,
+                                   .message_group = group,
+                                   .message_id = m.message.message_id(),
+                                   .delivered_ms = now,
+                                   .client = job->client};
           sub.SetInflight(r.queue, offset, e);
-          batch.PutInflight(sub.id(), r.queue, m.offset, ToRecord(e));
+          batch.PutInflight(sub.id(), r.queue, offset, ToRecord(e));
           FillReceived(topic, r.queue, offset, std::move(m.message), 1, invisible_until, sub.id(),
                        out->add_messages());
-          c.delivered = offset + 1;
+          c.delivered = Next(offset);
         }
         if (r.messages.empty() && r.to > c.delivered) {
-          c.skipped += r.to - c.delivered;  // the whole range was removed
+          c.skipped += Distance(c.delivered, r.to);  // the whole range was removed
           c.delivered = r.to;
         }
         if (c.delivered != before) batch.PutCursor(sub.id(), r.queue, ToRecord(c));
@@ -646,7 +649,7 @@ void ConsumeService::RunReceive(std::shared_ptr<ReceiveJob> job) {
 }
 
 ConsumeService::HandlesBySubscription ConsumeService::GroupHandles(
-    const std::string& group, const google::protobuf::RepeatedPtrField<std::string>& handles,
+    const ConsumerGroup& group, const google::protobuf::RepeatedPtrField<std::string>& handles,
     google::protobuf::RepeatedPtrField<v1::Status>* results) const {
   HandlesBySubscription out;
   for (int i = 0; i < handles.size(); ++i) {
@@ -655,11 +658,11 @@ ConsumeService::HandlesBySubscription ConsumeService::GroupHandles(
     if (!h || sub == nullptr || sub->group() != group ||
         h->queue.value() >= sub->topic()->queue_count()) {
       (*results)[i].set_code(v1::Status::INVALID_ARGUMENT);
-      (*results)[i].set_message("receipt handle is not one of group '" + group + "'");
+      (*results)[i].set_message("receipt handle is not one of group '" + group.value() + "'");
       continue;
     }
-    out.indexes[h->sub.value()].push_back(i);
-    out.subs[h->sub.value()] = std::move(sub);
+    out.indexes[h->sub].push_back(i);
+    out.subs[h->sub] = std::move(sub);
   }
   return out;
 }
@@ -679,23 +682,24 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
   for (int i = 0; i < request.receipt_handles_size(); ++i) results->Add();
 
   // Each subscription's batch is built and submitted under its own lock.
-  HandlesBySubscription grouped = GroupHandles(request.group(), request.receipt_handles(), results);
+  HandlesBySubscription grouped =
+      GroupHandles(ConsumerGroup(request.group()), request.receipt_handles(), results);
   auto& by_sub = grouped.indexes;
   auto& subs = grouped.subs;
   for (auto& [id, indexes] : by_sub) {
     Subscription& sub = *subs[id];
     storage::Batch batch = store_->NewBatch();
     bool wake = false;
-    std::map<uint32_t, std::vector<uint64_t>> acked;  // queue -> offsets
+    std::map<QueueId, std::vector<Offset>> acked;
     {
     MutexLock lock(&sub.mu());
     for (int i : indexes) {
       auto h = *ReceiptHandle::Decode(request.receipt_handles(i));
       Subscription::Cursor& c = sub.cursor(h.queue);
-      auto it = c.inflight.find(h.offset.value());
+      auto it = c.inflight.find(h.offset);
       v1::Status& r = (*results)[i];
       if (it == c.inflight.end()) {
-        if (h.offset.value() >= c.delivered) {
+        if (h.offset >= c.delivered) {
           r.set_code(v1::Status::INVALID_ARGUMENT);
           r.set_message("receipt handle names a message never delivered");
         }
@@ -714,15 +718,15 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
       const Subscription::Inflight& e = it->second;
       tracer_->Add(&batch, {
           .message_id = e.message_id, .time_ms = clock_->NowMs(), .kind = v1::TRACE_ACKED,
-          .group = sub.group(), .client = e.nacked ? "" : e.client, .attempt = e.attempt,
-          .delivered_ms = e.nacked ? 0 : e.delivered_ms});
-      sub.EraseInflight(h.queue, h.offset.value());
-      acked[h.queue.value()].push_back(h.offset.value());
+          .group = sub.group().value(), .client = e.nacked ? "" : e.client,
+          .attempt = e.attempt, .delivered_ms = e.nacked ? 0 : e.delivered_ms});
+      sub.EraseInflight(h.queue, h.offset);
+      acked[h.queue].push_back(h.offset);
       Inc(metrics_->messages_acked);
       if (sub.topic()->fifo() && !group.empty()) {
         // The group's next message may go now; in the same batch as the ack.
         if (auto next = sub.FifoRelease(h.queue, group, clock_->NowMs())) {
-          batch.PutInflight(sub.id(), h.queue, Offset(*next),
+          batch.PutInflight(sub.id(), h.queue, *next,
                             ToRecord(sub.cursor(h.queue).inflight.at(*next)));
           wake = true;
         }
@@ -742,10 +746,9 @@ void ConsumeService::Ack(v1::AckRequest request, Responder responder) {
 }
 
 void ConsumeService::DeleteAcked(Subscription& sub,
-                                 std::map<uint32_t, std::vector<uint64_t>>& acked,
+                                 std::map<QueueId, std::vector<Offset>>& acked,
                                  storage::Batch* batch) {
-  for (auto& [q, offsets] : acked) {
-    QueueId queue(q);
+  for (auto& [queue, offsets] : acked) {
     std::sort(offsets.begin(), offsets.end());
     // Consumers ack what one receive gave them, mostly a run of offsets with
     // nothing else in flight between: one range delete instead of one
@@ -756,15 +759,14 @@ void ConsumeService::DeleteAcked(Subscription& sub,
     bool run = offsets.size() >= kMinRangeDelete &&
                (inside == inflight.end() || inside->first > offsets.back());
     if (run) {
-      batch->DeleteInflightRange(sub.id(), queue, Offset(offsets.front()),
-                                 Offset(offsets.back() + 1));
+      batch->DeleteInflightRange(sub.id(), queue, offsets.front(), Next(offsets.back()));
       continue;
     }
-    for (uint64_t offset : offsets) batch->DeleteInflight(sub.id(), queue, Offset(offset));
+    for (Offset offset : offsets) batch->DeleteInflight(sub.id(), queue, offset);
   }
 }
 
-v1::RetryPolicy ConsumeService::PolicyOf(const std::string& group) const {
+v1::RetryPolicy ConsumeService::PolicyOf(const ConsumerGroup& group) const {
   MutexLock lock(&groups_mu_);
   auto it = policies_.find(group);
   return it == policies_.end() ? DefaultRetryPolicy() : it->second;
@@ -779,7 +781,7 @@ int64_t ConsumeService::RetryDelay(const v1::RetryPolicy& policy, uint32_t attem
   return RetryDelayMs(policy, attempt, unit);
 }
 
-Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::string& group,
+Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const ConsumerGroup& group,
                                               const std::string& handle,
                                               const VisibilityChange& change,
                                               const v1::RetryPolicy& policy,
@@ -788,12 +790,12 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     NO_THREAD_SAFETY_ANALYSIS {  // caller holds sub->mu()
   auto h = ReceiptHandle::Decode(handle);
   if (!h || h->sub != sub->id() || h->queue.value() >= sub->topic()->queue_count()) {
-    return Status::InvalidArgument("receipt handle is not one of group '" + group + "'");
+    return Status::InvalidArgument("receipt handle is not one of group '" + group.value() + "'");
   }
   Subscription::Cursor& c = sub->cursor(h->queue);
-  auto it = c.inflight.find(h->offset.value());
+  auto it = c.inflight.find(h->offset);
   if (it == c.inflight.end()) {
-    if (h->offset.value() < c.delivered) {
+    if (h->offset < c.delivered) {
       return Status::FailedPrecondition("message was already acked");
     }
     return Status::InvalidArgument("receipt handle names a message never delivered");
@@ -804,7 +806,7 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
         "receipt handle expired: the message was delivered again (attempt " +
         std::to_string(it->second.attempt) + ")");
   }
-  if (sub->IsMoving(h->queue, h->offset.value())) {
+  if (sub->IsMoving(h->queue, h->offset)) {
     return Status::FailedPrecondition("message is being moved to the dead-letter topic");
   }
   int64_t now = clock_->NowMs();
@@ -814,9 +816,11 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     Inc(metrics_->messages_nacked);
     if (final_attempt) {
       // The last allowed attempt failed: dead-letter it now, not later.
-      sub->MarkMoving(h->queue, h->offset.value());
-      *dead_letter = DeadLetterMove{nullptr, h->queue, h->offset.value(), e.attempt,
-                                    change.reason.empty() ? "nacked" : change.reason};
+      sub->MarkMoving(h->queue, h->offset);
+      *dead_letter = DeadLetterMove{.queue = h->queue,
+                                    .offset = h->offset,
+                                    .attempt = e.attempt,
+                                    .reason = change.reason.empty() ? "nacked" : change.reason};
       return now;
     }
     e.invisible_until_ms = now;
@@ -824,7 +828,8 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     e.visible_at_ms =
         now + (change.delay_ms.has_value() ? *change.delay_ms : RetryDelay(policy, e.attempt));
     tracer_->Add(batch, {
-        .message_id = e.message_id, .time_ms = now, .kind = v1::TRACE_NACKED, .group = group,
+        .message_id = e.message_id, .time_ms = now, .kind = v1::TRACE_NACKED,
+        .group = group.value(),
         .client = e.client, .attempt = e.attempt, .detail = change.reason,
         .delivered_ms = e.delivered_ms});
   } else {
@@ -832,7 +837,7 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const std::stri
     e.visible_at_ms = final_attempt ? e.invisible_until_ms
                                     : e.invisible_until_ms + RetryDelay(policy, e.attempt);
   }
-  sub->SetInflight(h->queue, h->offset.value(), e);
+  sub->SetInflight(h->queue, h->offset, e);
   batch->PutInflight(sub->id(), h->queue, h->offset, ToRecord(e, change.reason));
   return change.is_nack ? e.visible_at_ms : e.invisible_until_ms;
 }
@@ -857,14 +862,16 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
   join->responder = std::move(responder);
   auto* results = join->response.mutable_nack_response()->mutable_results();
   for (int i = 0; i < request.receipt_handles_size(); ++i) results->Add();
-  HandlesBySubscription grouped = GroupHandles(request.group(), request.receipt_handles(), results);
+  HandlesBySubscription grouped =
+      GroupHandles(ConsumerGroup(request.group()), request.receipt_handles(), results);
   auto& by_sub = grouped.indexes;
   auto& subs = grouped.subs;
   VisibilityChange change;
   change.is_nack = true;
   if (request.has_delay_ms()) change.delay_ms = request.delay_ms();
   change.reason = request.reason();
-  v1::RetryPolicy policy = PolicyOf(request.group());
+  ConsumerGroup group(request.group());
+  v1::RetryPolicy policy = PolicyOf(group);
   std::vector<DeadLetterMove> moves;
   std::vector<int> move_index;
   for (auto& [id, indexes] : by_sub) {
@@ -875,8 +882,8 @@ void ConsumeService::Nack(v1::NackRequest request, Responder responder) {
       MutexLock lock(&sub.mu());
       for (int i : indexes) {
         std::optional<DeadLetterMove> move;
-        auto r = SetVisibility(&sub, request.group(), request.receipt_handles(i), change, policy,
-                               &batch, &move);
+        auto r = SetVisibility(&sub, group, request.receipt_handles(i), change, policy, &batch,
+                               &move);
         if (!r.ok()) {
           (*results)[i].set_code(static_cast<v1::Status::Code>(r.status().code()));
           (*results)[i].set_message(r.status().message());
@@ -921,8 +928,9 @@ void ConsumeService::ChangeInvisibleDuration(v1::ChangeInvisibleDurationRequest 
   }
   if (!s.ok()) return responder.Error(s);
   auto h = ReceiptHandle::Decode(request.receipt_handle());
+  ConsumerGroup group(request.group());
   std::shared_ptr<Subscription> sub = h ? FindById(h->sub) : nullptr;
-  if (sub == nullptr || sub->group() != request.group()) {
+  if (sub == nullptr || sub->group() != group) {
     return responder.Error(
         Status::InvalidArgument("receipt handle is not one of group '" + request.group() + "'"));
   }
@@ -930,12 +938,11 @@ void ConsumeService::ChangeInvisibleDuration(v1::ChangeInvisibleDurationRequest 
   Result<int64_t> r = Status::Internal("unset");
   VisibilityChange change;
   change.delay_ms = request.invisible_ms();
-  v1::RetryPolicy policy = PolicyOf(request.group());
+  v1::RetryPolicy policy = PolicyOf(group);
   {
     MutexLock lock(&sub->mu());
     std::optional<DeadLetterMove> unused;
-    r = SetVisibility(sub.get(), request.group(), request.receipt_handle(), change, policy,
-                      &batch, &unused);
+    r = SetVisibility(sub.get(), group, request.receipt_handle(), change, policy, &batch, &unused);
     if (r.ok()) {
       v1::Frame response;
       response.mutable_change_invisible_duration_response()->set_invisible_until_ms(*r);
@@ -959,7 +966,8 @@ void ConsumeService::CreateSubscription(v1::CreateSubscriptionRequest request,
     return responder.Error(Status::NotFound("topic '" + request.topic() + "' does not exist"));
   }
   auto shared = std::make_shared<Responder>(std::move(responder));
-  GetOrCreate(request.group(), std::move(topic), request.start(), /*must_create=*/true,
+  GetOrCreate(ConsumerGroup(request.group()), std::move(topic), request.start(),
+              /*must_create=*/true,
               [shared](Result<std::shared_ptr<Subscription>> sub) {
                 if (!sub.ok()) return shared->Error(sub.status());
                 v1::Frame response;
@@ -975,7 +983,7 @@ void ConsumeService::GetLag(v1::GetLagRequest request, Responder responder) {
   v1::Frame response;
   auto* out = response.mutable_get_lag_response();
   bool any = false;
-  for (const auto& sub : GroupSubscriptions(request.group())) {
+  for (const auto& sub : GroupSubscriptions(ConsumerGroup(request.group()))) {
     const Topic& topic = *sub->topic();
     if (!request.topic().empty() && topic.name() != request.topic()) continue;
     any = true;
@@ -985,7 +993,7 @@ void ConsumeService::GetLag(v1::GetLagRequest request, Responder responder) {
       const Subscription::Cursor& c = sub->cursor(QueueId(q));
       uint64_t min = qs.min_offset.load();
       uint64_t end = qs.durable_end.load();
-      uint64_t delivered = std::max(c.delivered, min);
+      uint64_t delivered = std::max(c.delivered.value(), min);
       v1::QueueLag* l = out->add_queues();
       l->set_topic(topic.name());
       l->set_queue_id(q);
@@ -994,7 +1002,7 @@ void ConsumeService::GetLag(v1::GetLagRequest request, Responder responder) {
       l->set_delivered_offset(delivered);
       l->set_inflight(c.inflight.size());
       l->set_lag((end > delivered ? end - delivered : 0) + c.inflight.size());
-      l->set_skipped(c.skipped + (delivered - std::min(delivered, c.delivered)));
+      l->set_skipped(c.skipped + (delivered - std::min(delivered, c.delivered.value())));
     }
   }
   if (!any) {
@@ -1025,7 +1033,7 @@ void ConsumeService::MoveToDeadLetter(DeadLetterMove move, std::function<void(St
       sub.UnmarkMoving(move.queue, move.offset);
     };
     const Topic& topic = *sub.topic();
-    auto stored = store_->ReadMessage(topic.id(), move.queue, Offset(move.offset));
+    auto stored = store_->ReadMessage(topic.id(), move.queue, move.offset);
     if (!stored.ok()) {
       unmark();
       LOG(ERROR) << "dead-lettering " << topic.name() << "/" << move.queue << "/" << move.offset
@@ -1042,10 +1050,10 @@ void ConsumeService::MoveToDeadLetter(DeadLetterMove move, std::function<void(St
         auto it = inflight.find(move.offset);
         std::string group = it != inflight.end() ? it->second.message_group : "";
         sub.EraseInflight(move.queue, move.offset);
-        batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
+        batch.DeleteInflight(sub.id(), move.queue, move.offset);
         if (topic.fifo() && !group.empty()) {
           if (auto next = sub.FifoRelease(move.queue, group, clock_->NowMs())) {
-            batch.PutInflight(sub.id(), move.queue, Offset(*next),
+            batch.PutInflight(sub.id(), move.queue, *next,
                               ToRecord(sub.cursor(move.queue).inflight.at(*next)));
           }
         }
@@ -1056,13 +1064,8 @@ void ConsumeService::MoveToDeadLetter(DeadLetterMove move, std::function<void(St
     }
     std::string reason = move.reason;
     if (reason.empty()) {
-      auto record = store_->Get(storage::Keyspace::kInflight,
-                                storage::keys::InflightKey(sub.id(), move.queue,
-                                                           Offset(move.offset)));
-      v1::InflightRecord r;
-      if (record.ok() && record->has_value() && r.ParseFromString(**record)) {
-        reason = r.last_reason();
-      }
+      auto record = store_->ReadInflight(sub.id(), move.queue, move.offset);
+      if (record.ok() && record->has_value()) reason = (*record)->last_reason();
       if (reason.empty()) reason = "not acked within its invisibility on the last attempt";
     }
     auto message = std::make_shared<v1::StoredMessage>(std::move(**stored));
@@ -1103,11 +1106,11 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   std::string client = it->second.client;
   sub.EraseInflight(move.queue, move.offset);
   storage::Batch batch = store_->NewBatch();
-  batch.DeleteInflight(sub.id(), move.queue, Offset(move.offset));
+  batch.DeleteInflight(sub.id(), move.queue, move.offset);
   bool released = false;
   if (topic.fifo() && !message_group.empty()) {
     if (auto next = sub.FifoRelease(move.queue, message_group, now)) {
-      batch.PutInflight(sub.id(), move.queue, Offset(*next),
+      batch.PutInflight(sub.id(), move.queue, *next,
                         ToRecord(sub.cursor(move.queue).inflight.at(*next)));
       released = true;
     }
@@ -1116,24 +1119,24 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   v1::DeadLetterInfo info;
   info.set_original_topic(topic.name());
   info.set_original_queue(move.queue.value());
-  info.set_original_offset(move.offset);
+  info.set_original_offset(move.offset.value());
   info.set_attempts(move.attempt);
   info.set_reason(reason);
   info.set_dead_lettered_ms(now);
-  info.set_group(sub.group());
+  info.set_group(sub.group().value());
   // The final delivery ends here: in its expiry, or (nacked) in the dead
   // letter itself.
   if (move.reason.empty()) {
     tracer_->Add(&batch, {
         .message_id = stored.message_id(), .time_ms = expired_at, .kind = v1::TRACE_EXPIRED,
-        .group = sub.group(), .client = client, .attempt = move.attempt,
+        .group = sub.group().value(), .client = client, .attempt = move.attempt,
         .delivered_ms = delivered_ms});
     delivered_ms = 0;
     client.clear();
   }
   tracer_->Add(&batch, {
       .message_id = stored.message_id(), .time_ms = now, .kind = v1::TRACE_DEAD_LETTERED,
-      .group = sub.group(), .client = client, .attempt = move.attempt, .detail = reason,
+      .group = sub.group().value(), .client = client, .attempt = move.attempt, .detail = reason,
       .delivered_ms = delivered_ms});
   AppendEntry entry;
   entry.topic = dlq;
@@ -1147,7 +1150,7 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
   *record->mutable_info() = info;
   record->set_dead_letter_topic(dlq->name());
   record->set_subscription_id(sub.id().value());
-  std::string group = sub.group();
+  ConsumerGroup group = sub.group();
   std::vector<AppendEntry> entries;
   entries.push_back(std::move(entry));
   log_->Append(
@@ -1156,12 +1159,10 @@ void ConsumeService::FinishDeadLetter(DeadLetterMove move, v1::StoredMessage sto
         Inc(metrics_->messages_dead_lettered);
         done(Status::Ok());
       },
-      [record, group](const std::vector<v1::SendResult>& results, storage::Batch* b) {
+      [this, record, group](const std::vector<v1::SendResult>& results, storage::Batch* b) {
         record->set_queue_id(results[0].queue_id());
         record->set_offset(results[0].offset());
-        b->Put(storage::Keyspace::kMeta,
-               storage::keys::DeadLetterKey(group, record->message_id()),
-               record->SerializeAsString());
+        group_table_.PutDeadLetter(b, group, MessageId(record->message_id()), *record);
       });
   if (released) {
     // Wake parked receives once the lock is released (WakeAll takes it).
@@ -1186,8 +1187,10 @@ size_t ConsumeService::SweepDeadLettersOnce() {
       MutexLock lock(&sub->mu());
       for (auto [q, offset] : sub->ExpiredFinal(now, 1000)) {
         if (!sub->MarkMoving(q, offset)) continue;
-        moves.push_back(
-            DeadLetterMove{sub, q, offset, sub->cursor(q).inflight.at(offset).attempt, ""});
+        moves.push_back(DeadLetterMove{.sub = sub,
+                                       .queue = q,
+                                       .offset = offset,
+                                       .attempt = sub->cursor(q).inflight.at(offset).attempt});
       }
     }
     for (auto& move : moves) {
@@ -1236,17 +1239,17 @@ void ConsumeService::SetGroupConfig(v1::SetGroupConfigRequest request, Responder
   *record.mutable_retry_policy() = request.retry_policy();
   if (record.retry_policy().max_attempts() == 0) record.mutable_retry_policy()->set_max_attempts(16);
   storage::Batch batch = store_->NewBatch();
-  batch.Put(storage::Keyspace::kMeta, storage::keys::GroupConfigKey(request.group()),
-            record.SerializeAsString());
+  group_table_.PutConfig(&batch, record);
   auto shared = std::make_shared<Responder>(std::move(responder));
   // Applied in memory once durable, so a reader never sees a policy that a
   // crash could undo.
   store_->Commit(std::move(batch), [this, shared, record] {
+    ConsumerGroup group(record.group());
     {
       MutexLock lock(&groups_mu_);
-      policies_[record.group()] = record.retry_policy();
+      policies_[group] = record.retry_policy();
     }
-    for (auto& sub : GroupSubscriptions(record.group())) {
+    for (auto& sub : GroupSubscriptions(group)) {
       MutexLock lock(&sub->mu());
       sub->SetMaxAttempts(MaxAttempts(record.retry_policy()));
     }
@@ -1254,7 +1257,7 @@ void ConsumeService::SetGroupConfig(v1::SetGroupConfigRequest request, Responder
     auto* config = frame.mutable_set_group_config_response()->mutable_config();
     config->set_group(record.group());
     *config->mutable_retry_policy() = record.retry_policy();
-    config->set_dead_letter_topic(DeadLetterTopic(record.group()));
+    config->set_dead_letter_topic(DeadLetterTopic(group));
     shared->Ok(std::move(frame));
   });
 }
@@ -1265,8 +1268,9 @@ void ConsumeService::GetGroupConfig(v1::GetGroupConfigRequest request, Responder
   v1::Frame frame;
   auto* config = frame.mutable_get_group_config_response()->mutable_config();
   config->set_group(request.group());
-  *config->mutable_retry_policy() = PolicyOf(request.group());
-  config->set_dead_letter_topic(DeadLetterTopic(request.group()));
+  ConsumerGroup group(request.group());
+  *config->mutable_retry_policy() = PolicyOf(group);
+  config->set_dead_letter_topic(DeadLetterTopic(group));
   responder.Ok(std::move(frame));
 }
 
@@ -1277,21 +1281,12 @@ void ConsumeService::ListDeadLetters(v1::ListDeadLettersRequest request, Respond
   auto resp = std::make_shared<Responder>(std::move(responder));
   asio::post(pool_, [this, request = std::move(request), resp] {
     uint32_t limit = request.limit() == 0 ? 1000 : std::min<uint32_t>(request.limit(), 10000);
-    std::string prefix = storage::keys::DeadLetterPrefix(request.group());
-    std::string start = prefix + request.start_after();
-    if (!request.start_after().empty()) start.push_back('\0');
     v1::Frame frame;
     auto* out = frame.mutable_list_dead_letters_response();
     size_t bytes = 0;
-    Status parse;
-    Status scan = store_->Scan(
-        storage::Keyspace::kMeta, start, storage::keys::PrefixSuccessor(prefix),
-        [&](std::string_view, std::string_view value) {
-          v1::DeadLetterRecord r;
-          if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-            parse = Status::Internal("corrupt dead letter record");
-            return false;
-          }
+    Status scan = group_table_.ScanDeadLetters(
+        ConsumerGroup(request.group()), MessageId(request.start_after()),
+        [&](v1::DeadLetterRecord r) {
           if (r.redriven_ms() != 0 && !request.include_redriven()) return true;
           v1::DeadLetter* d = out->add_dead_letters();
           d->set_message_id(r.message_id());
@@ -1304,7 +1299,6 @@ void ConsumeService::ListDeadLetters(v1::ListDeadLettersRequest request, Respond
           bytes += d->ByteSizeLong() + 8;
           return static_cast<uint32_t>(out->dead_letters_size()) < limit && bytes < (4u << 20);
         });
-    if (scan.ok()) scan = parse;
     if (!scan.ok()) return resp->Error(scan);
     resp->Ok(std::move(frame));
   });
@@ -1332,7 +1326,7 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
   join->responder = std::move(responder);
   join->response.mutable_redrive_response();
   asio::post(pool_, [this, request = std::move(request), to, join] {
-    const std::string& group = request.group();
+    ConsumerGroup group(request.group());
     // Which dead letters: the named ones, or the first ones not yet
     // redriven in message id order (generated ids are time-ordered). Each is
     // claimed in redriving_ before its record is read, so two concurrent
@@ -1341,18 +1335,16 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
     std::vector<std::string> claimed;
     auto claim = [this, &group, &claimed](const std::string& id) {
       MutexLock lock(&groups_mu_);
-      if (!redriving_.insert({group, id}).second) return false;
+      if (!redriving_.insert({group, MessageId(id)}).second) return false;
       claimed.push_back(id);
       return true;
     };
     auto read = [this, &group](const std::string& id) -> std::optional<v1::DeadLetterRecord> {
-      auto value = store_->Get(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id));
-      v1::DeadLetterRecord r;
-      if (value.ok() && value->has_value() && r.ParseFromString(**value)) return r;
+      auto value = group_table_.GetDeadLetter(group, MessageId(id));
+      if (value.ok() && value->has_value()) return std::move(**value);
       return std::nullopt;
     };
     std::vector<std::string> busy;
-    std::string prefix = storage::keys::DeadLetterPrefix(group);
     if (request.message_ids_size() > 0) {
       for (const auto& id : request.message_ids()) {
         if (!claim(id)) {
@@ -1364,17 +1356,14 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
       }
     } else {
       uint32_t limit = request.limit() == 0 ? 100 : std::min<uint32_t>(request.limit(), 1000);
-      store_->Scan(storage::Keyspace::kMeta, prefix, storage::keys::PrefixSuccessor(prefix),
-                   [&](std::string_view key, std::string_view value) {
-                     v1::DeadLetterRecord r;
-                     if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-                         r.redriven_ms() == 0 && claim(r.message_id())) {
+      group_table_.ScanDeadLetters(group, MessageId(), [&](v1::DeadLetterRecord r) {
+                     if (r.redriven_ms() == 0 && claim(r.message_id())) {
                        auto fresh = read(r.message_id());  // as of the claim
                        if (fresh && fresh->redriven_ms() == 0) {
                          picked.emplace_back(r.message_id(), std::move(fresh));
                        } else {
                          MutexLock lock(&groups_mu_);
-                         redriving_.erase({group, r.message_id()});
+                         redriving_.erase({group, MessageId(r.message_id())});
                        }
                      }
                      return picked.size() < limit;
@@ -1398,11 +1387,12 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
       }
       auto done_redriving = [this, group, id] {
         MutexLock lock(&groups_mu_);
-        redriving_.erase({group, id});
+        redriving_.erase({group, MessageId(id)});
       };
       if (!record) {
         done_redriving();
-        fail(StatusCode::kNotFound, "no dead letter '" + id + "' in group '" + group + "'");
+        fail(StatusCode::kNotFound,
+             "no dead letter '" + id + "' in group '" + group.value() + "'");
         continue;
       }
       if (record->redriven_ms() != 0) {
@@ -1423,7 +1413,8 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
           continue;
         }
         QueueId q(info.original_queue());
-        if (info.original_offset() < sub->topic()->queue(q).min_offset.load()) {
+        Offset original(info.original_offset());
+        if (original < MinOffset(sub->topic()->queue(q))) {
           done_redriving();
           fail(StatusCode::kFailedPrecondition,
                "the original message was removed by retention; redrive --to a topic instead");
@@ -1434,7 +1425,7 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
         bool in_flight;
         {
           MutexLock lock(&sub->mu());
-          in_flight = sub->cursor(q).inflight.count(info.original_offset()) > 0;
+          in_flight = sub->cursor(q).inflight.count(original) > 0;
           if (!in_flight) {
             // Deliverable now; its next delivery is attempt 1. (A redriven
             // FIFO message is not held behind its group again.)
@@ -1443,12 +1434,12 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
             e.first_received_ms = now;
             e.invisible_until_ms = now;
             e.message_id = id;
-            sub->SetInflight(q, info.original_offset(), e);
-            batch.PutInflight(sub->id(), q, Offset(info.original_offset()), ToRecord(e));
-            batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
-                      record->SerializeAsString());
+            sub->SetInflight(q, original, e);
+            batch.PutInflight(sub->id(), q, original, ToRecord(e));
+            group_table_.PutDeadLetter(&batch, group, MessageId(id), *record);
             tracer_->Add(&batch, {
-                .message_id = id, .time_ms = now, .kind = v1::TRACE_REDRIVEN, .group = group,
+                .message_id = id, .time_ms = now, .kind = v1::TRACE_REDRIVEN,
+                .group = group.value(),
                 .detail = "back to " + info.original_topic()});
             join->remaining.fetch_add(1);
             store_->Commit(std::move(batch), [join, done_redriving] {
@@ -1489,10 +1480,9 @@ void ConsumeService::Redrive(v1::RedriveRequest request, Responder responder) {
       entry.record = std::move(**stored);
       entry.record.clear_dead_letter();
       storage::Batch batch = store_->NewBatch();
-      batch.Put(storage::Keyspace::kMeta, storage::keys::DeadLetterKey(group, id),
-                record->SerializeAsString());
+      group_table_.PutDeadLetter(&batch, group, MessageId(id), *record);
       tracer_->Add(&batch, {
-          .message_id = id, .time_ms = now, .kind = v1::TRACE_REDRIVEN, .group = group,
+          .message_id = id, .time_ms = now, .kind = v1::TRACE_REDRIVEN, .group = group.value(),
           .detail = "copied to " + to->name()});
       std::vector<AppendEntry> entries;
       entries.push_back(std::move(entry));

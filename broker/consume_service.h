@@ -36,6 +36,7 @@
 #include "common/asio.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "storage/group_table.h"
 #include "storage/store.h"
 
 namespace halfmq::broker {
@@ -61,7 +62,7 @@ uint32_t MaxAttempts(const v1::RetryPolicy& policy);
 // `unit` in [0, 1) drives the jitter.
 int64_t RetryDelayMs(const v1::RetryPolicy& policy, uint32_t attempt, double unit);
 // Name of a group's dead-letter topic.
-std::string DeadLetterTopic(const std::string& group);
+std::string DeadLetterTopic(const ConsumerGroup& group);
 
 class ConsumeService {
  public:
@@ -100,7 +101,7 @@ class ConsumeService {
   // For TraceMessage: a DELIVERED event for each subscription of `topic`
   // whose current delivery of the message at (queue, offset) has not ended
   // in an ack or a nack yet (its event is written when it ends).
-  std::vector<v1::TraceEvent> OpenDeliveries(TopicId topic, QueueId queue, uint64_t offset) const
+  std::vector<v1::TraceEvent> OpenDeliveries(TopicId topic, QueueId queue, Offset offset) const
       EXCLUDES(mu_);
 
  private:
@@ -110,42 +111,41 @@ class ConsumeService {
   // Adds the deletes of acked in-flight entries (offsets per queue, already
   // erased from memory) to `batch`: a range delete for a run with nothing
   // else in flight inside it, point deletes otherwise. Sorts `acked`.
-  static void DeleteAcked(Subscription& sub,
-                          std::map<uint32_t, std::vector<uint64_t>>& acked,
+  static void DeleteAcked(Subscription& sub, std::map<QueueId, std::vector<Offset>>& acked,
                           storage::Batch* batch) REQUIRES(sub.mu());
 
   // Finds the subscription or creates it durably; `done` may run on the
   // committer thread. With `must_create`, an existing one is ALREADY_EXISTS.
-  void GetOrCreate(const std::string& group, std::shared_ptr<Topic> topic, v1::StartPosition start,
+  void GetOrCreate(const ConsumerGroup& group, std::shared_ptr<Topic> topic, v1::StartPosition start,
                    bool must_create, SubscriptionCallback done) EXCLUDES(mu_);
   std::shared_ptr<Subscription> FindById(SubscriptionId id) const EXCLUDES(mu_);
-  std::vector<std::shared_ptr<Subscription>> GroupSubscriptions(const std::string& group) const
+  std::vector<std::shared_ptr<Subscription>> GroupSubscriptions(const ConsumerGroup& group) const
       EXCLUDES(mu_);
 
   // Receipt handles of one ack/nack, by subscription: the indexes of the
   // handles each subscription owns. A handle that names no subscription of
   // `group` (or no queue of it) gets INVALID_ARGUMENT in `results` instead.
   struct HandlesBySubscription {
-    std::map<uint32_t, std::vector<int>> indexes;
-    std::map<uint32_t, std::shared_ptr<Subscription>> subs;
+    std::map<SubscriptionId, std::vector<int>> indexes;
+    std::map<SubscriptionId, std::shared_ptr<Subscription>> subs;
   };
-  HandlesBySubscription GroupHandles(const std::string& group,
+  HandlesBySubscription GroupHandles(const ConsumerGroup& group,
                                      const google::protobuf::RepeatedPtrField<std::string>& handles,
                                      google::protobuf::RepeatedPtrField<v1::Status>* results) const;
 
   void ScheduleReceive(std::shared_ptr<ReceiveJob> job);
   void RunReceive(std::shared_ptr<ReceiveJob> job);
 
-  v1::RetryPolicy PolicyOf(const std::string& group) const EXCLUDES(groups_mu_);
+  v1::RetryPolicy PolicyOf(const ConsumerGroup& group) const EXCLUDES(groups_mu_);
   int64_t RetryDelay(const v1::RetryPolicy& policy, uint32_t attempt) EXCLUDES(rng_mu_);
 
   // A dead-letter move to start once the caller released the lock.
   struct DeadLetterMove {
-    std::shared_ptr<Subscription> sub;
+    std::shared_ptr<Subscription> sub{};
     QueueId queue;
-    uint64_t offset;
-    uint32_t attempt;
-    std::string reason;
+    Offset offset;
+    uint32_t attempt = 0;
+    std::string reason{};  // empty: its invisibility ended
   };
   // Moves one final delivery to the group's dead-letter topic, atomically
   // (in-flight entry removed, dead letter appended and indexed, one batch).
@@ -162,13 +162,14 @@ class ConsumeService {
     std::optional<uint32_t> delay_ms;  // nack: explicit delay; change: duration
     std::string reason;
   };
-  Result<int64_t> SetVisibility(Subscription* sub, const std::string& group,
+  Result<int64_t> SetVisibility(Subscription* sub, const ConsumerGroup& group,
                                 const std::string& handle, const VisibilityChange& change,
                                 const v1::RetryPolicy& policy, storage::Batch* batch,
                                 std::optional<DeadLetterMove>* dead_letter);
   void SweepLoop() EXCLUDES(sweep_mu_);
 
   storage::Store* const store_;
+  const storage::GroupTable group_table_;
   TopicManager* const topics_;
   MessageLog* const log_;
   Tracer* const tracer_;
@@ -185,14 +186,14 @@ class ConsumeService {
   };
   mutable Mutex mu_;
   // Keyed by (group, topic name).
-  std::map<std::pair<std::string, std::string>, Entry> subs_ GUARDED_BY(mu_);
-  std::map<uint32_t, std::shared_ptr<Subscription>> by_id_ GUARDED_BY(mu_);
+  std::map<std::pair<ConsumerGroup, std::string>, Entry> subs_ GUARDED_BY(mu_);
+  std::map<SubscriptionId, std::shared_ptr<Subscription>> by_id_ GUARDED_BY(mu_);
   uint32_t next_id_ GUARDED_BY(mu_) = 1;
 
   mutable Mutex groups_mu_;
-  std::map<std::string, v1::RetryPolicy> policies_ GUARDED_BY(groups_mu_);
+  std::map<ConsumerGroup, v1::RetryPolicy> policies_ GUARDED_BY(groups_mu_);
   // (group, message id) of dead letters being redriven right now.
-  std::set<std::pair<std::string, std::string>> redriving_ GUARDED_BY(groups_mu_);
+  std::set<std::pair<ConsumerGroup, MessageId>> redriving_ GUARDED_BY(groups_mu_);
 
   Mutex rng_mu_;
   std::mt19937_64 rng_ GUARDED_BY(rng_mu_){std::random_device()()};
