@@ -1,18 +1,30 @@
 // ConsumeService: consumer groups, subscriptions, Receive (with long
-// polling), Ack, Nack, ChangeInvisibleDuration, lag.
+// polling), Ack, Nack, ChangeInvisibleDuration, lag, retry policies, dead
+// letters and redrive.
 //
 // See subscription.h for the per-group state and its threading. This class
 // owns the subscriptions, creates them (durably) on first use, and runs the
 // receive algorithm:
-//   1. under the subscription lock, pick in-flight messages whose
-//      invisibility ended (redeliveries) and plan new offsets per queue,
-//   2. read those messages from RocksDB (on the blocking pool),
-//   3. under the lock again, re-check each pick, record the deliveries, and
-//      commit them (in-flight entries + cursors) as one batch,
-//   4. answer once the batch is durable.
+//   1. PlanReceive: under the subscription lock, pick in-flight messages
+//      whose invisibility ended (redeliveries) and plan new offsets per queue,
+//   2. ReadPlanned: read those messages from RocksDB (on the blocking pool),
+//   3. RecordDeliveries: under the lock again, re-check each pick, record
+//      the deliveries, and commit them (in-flight entries + cursors) as one
+//      batch; answer once the batch is durable.
 // With nothing to deliver and a wait, the receive parks as a LongPoll.
 //
-// Thread-safe.
+// One class over several files, by concern:
+//   consume_service.cc       start-up, subscriptions, lag, shutdown
+//   consume_receive.cc       Receive and its three phases, long polls
+//   consume_ack.cc           Ack, Nack, ChangeInvisibleDuration
+//   consume_dead_letter.cc   dead-letter moves, the sweeper, ListDeadLetters
+//   consume_redrive.cc       Redrive
+//   consume_group_config.cc  retry policies, Set/GetGroupConfig
+// What the group code stores (configs, dead-letter records) goes through
+// storage::GroupTable.
+//
+// Owned by the Broker; lives from start-up (Recover, Start) to Stop and
+// destruction. Thread-safe.
 #ifndef HALFMQ_BROKER_CONSUME_SERVICE_H_
 #define HALFMQ_BROKER_CONSUME_SERVICE_H_
 
@@ -29,6 +41,7 @@
 
 #include "broker/message_log.h"
 #include "broker/metrics.h"
+#include "broker/receipt_handle.h"
 #include "broker/responder.h"
 #include "broker/subscription.h"
 #include "broker/topic_manager.h"
@@ -40,6 +53,10 @@
 #include "storage/store.h"
 
 namespace halfmq::broker {
+
+namespace consume {
+struct Join;
+}
 
 struct ConsumeOptions {
   uint32_t default_invisible_ms = 30000;
@@ -106,6 +123,10 @@ class ConsumeService {
 
  private:
   struct ReceiveJob;
+  struct ReceivePlan;
+  struct DeliveryRound;
+  class RedriveClaim;
+  struct RedrivePick;
   using SubscriptionCallback = std::function<void(Result<std::shared_ptr<Subscription>>)>;
 
   // Adds the deletes of acked in-flight entries (offsets per queue, already
@@ -119,6 +140,9 @@ class ConsumeService {
   void GetOrCreate(const ConsumerGroup& group, std::shared_ptr<Topic> topic, v1::StartPosition start,
                    bool must_create, SubscriptionCallback done) EXCLUDES(mu_);
   std::shared_ptr<Subscription> FindById(SubscriptionId id) const EXCLUDES(mu_);
+  // Start-up: one stored subscription, its cursors and in-flight entries.
+  // Returns the number of in-flight entries.
+  Result<size_t> RecoverSubscription(const v1::SubscriptionRecord& r) EXCLUDES(mu_);
   std::vector<std::shared_ptr<Subscription>> GroupSubscriptions(const ConsumerGroup& group) const
       EXCLUDES(mu_);
 
@@ -133,8 +157,44 @@ class ConsumeService {
                                      const google::protobuf::RepeatedPtrField<std::string>& handles,
                                      google::protobuf::RepeatedPtrField<v1::Status>* results) const;
 
+  // --- Receive (consume_receive.cc) ---------------------------------------
   void ScheduleReceive(std::shared_ptr<ReceiveJob> job);
+  // Runs rounds of the three phases until one answers or parks.
   void RunReceive(std::shared_ptr<ReceiveJob> job);
+  // Phase 1: what to deliver, without changing anything.
+  ReceivePlan PlanReceive(const ReceiveJob& job);
+  // Phase 2: reads the planned messages, within the response byte bound.
+  Status ReadPlanned(const Topic& topic, ReceivePlan* plan);
+  // How a round of phase 3 ended.
+  enum class RoundEnd {
+    kAnswer,             // the caller answers with the response now
+    kAnswerWhenDurable,  // answered by the commit of the round's batch
+    kParked,             // a long poll resumes the receive later
+    kRetry,              // run another round now
+  };
+  // Phase 3: records and commits the deliveries of `plan`, fills `response`.
+  RoundEnd RecordDeliveries(const std::shared_ptr<ReceiveJob>& job, ReceivePlan* plan,
+                            v1::Frame* response);
+  void RecordRedeliveries(Subscription& sub, const DeliveryRound& round, ReceivePlan* plan)
+      REQUIRES(sub.mu());
+  void RecordNewDeliveries(Subscription& sub, const DeliveryRound& round, ReceivePlan* plan)
+      REQUIRES(sub.mu());
+  // When a delivery of `attempt` becomes deliverable again.
+  int64_t VisibleAfter(const DeliveryRound& round, uint32_t attempt);
+  RoundEnd EndRound(Subscription& sub, const std::shared_ptr<ReceiveJob>& job,
+                    const ReceivePlan& plan, const DeliveryRound& round) REQUIRES(sub.mu());
+  // Parks the receive until an append or wake-up, the next redelivery, or
+  // its deadline.
+  void Park(Subscription& sub, const std::shared_ptr<ReceiveJob>& job, int64_t now)
+      REQUIRES(sub.mu());
+
+  // --- Ack (consume_ack.cc) ---------------------------------------------------
+  // Acks one delivery: erases its entry, notes its offset in `acked`, adds
+  // its trace and any FIFO release to `batch`; sets `*wake` if parked
+  // receives may proceed. Errors go to `result`.
+  void AckOne(Subscription& sub, const ReceiptHandle& h, v1::Status* result,
+              storage::Batch* batch, std::map<QueueId, std::vector<Offset>>* acked, bool* wake)
+      REQUIRES(sub.mu());
 
   v1::RetryPolicy PolicyOf(const ConsumerGroup& group) const EXCLUDES(groups_mu_);
   int64_t RetryDelay(const v1::RetryPolicy& policy, uint32_t attempt) EXCLUDES(rng_mu_);
@@ -151,8 +211,34 @@ class ConsumeService {
   // (in-flight entry removed, dead letter appended and indexed, one batch).
   // The caller marked it moving. `done` runs once (any thread).
   void MoveToDeadLetter(DeadLetterMove move, std::function<void(Status)> done);
+  // MoveToDeadLetter on the blocking pool: reads the message, then the
+  // reason, then ensures the dead-letter topic.
+  void ReadForDeadLetter(DeadLetterMove move, std::function<void(Status)> done);
+  // The message was removed by retention meanwhile: forgets the delivery.
+  void ForgetDelivery(const DeadLetterMove& move, std::function<void(Status)> done);
   void FinishDeadLetter(DeadLetterMove move, v1::StoredMessage stored, std::string reason,
                         std::shared_ptr<Topic> dlq, std::function<void(Status)> done);
+  // Appends the dead-letter message (with `info`) to `dlq` in `batch` and
+  // stores its record, at the offset it gets, in the same write.
+  void AppendDeadLetter(const Subscription& sub, const v1::DeadLetterInfo& info,
+                        v1::StoredMessage stored, const std::shared_ptr<Topic>& dlq,
+                        storage::Batch batch, std::function<void(Status)> done);
+
+  // --- Redrive (consume_redrive.cc) ------------------------------------------
+  // Claims a dead letter for this redrive; null if another redrive has it.
+  std::shared_ptr<RedriveClaim> Claim(const ConsumerGroup& group, const MessageId& id)
+      EXCLUDES(groups_mu_);
+  // The dead letters a redrive names, or the first ones not redriven yet.
+  // Errors: the scan's (RocksDB, corrupt record).
+  Result<std::vector<RedrivePick>> PickDeadLetters(const v1::RedriveRequest& request);
+  // Redrives one picked dead letter; an error goes into its result.
+  Status RedriveOne(const ConsumerGroup& group, RedrivePick pick, const std::shared_ptr<Topic>& to,
+                    const std::shared_ptr<consume::Join>& join, int index);
+  Status RedriveToOriginal(const ConsumerGroup& group, RedrivePick pick, int64_t now,
+                           const std::shared_ptr<consume::Join>& join, v1::RedriveResult* result);
+  Status RedriveCopy(const ConsumerGroup& group, RedrivePick pick, int64_t now,
+                     const std::shared_ptr<Topic>& to, const std::shared_ptr<consume::Join>& join,
+                     int index);
 
   // Shared by Nack and ChangeInvisibleDuration: applies a visibility change
   // to one delivery (under the subscription's lock). A nack of a final

@@ -68,14 +68,14 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     int64_t first_received_ms = 0;
     int64_t invisible_until_ms = 0;  // end of the current delivery
     // FIFO topics only.
-    std::string message_group;
+    std::string message_group{};
     bool blocked = false;  // waits for the group's previous message
-    std::string message_id;  // for traces
+    std::string message_id{};  // for traces
     bool nacked = false;     // the current delivery ended in a nack, not an expiry
     // The current delivery (for the trace event written when it ends); 0 if
     // unknown (recovered from an older record).
     int64_t delivered_ms = 0;
-    std::string client;
+    std::string client{};
   };
   struct Cursor {
     Offset delivered{0};  // every offset below was delivered at least once
