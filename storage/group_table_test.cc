@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/group_table_testing.h"
 #include "storage/test_util.h"
 #include "tests/util/temp_dir.h"
 
@@ -117,9 +118,7 @@ TEST_F(GroupTableTest, ScanIsOneGroupInIdOrderFromAPosition) {
 
 TEST_F(GroupTableTest, ScanReportsACorruptRecord) {
   PutDeadLetters("g", {"m1"});
-  Batch b = store_->NewBatch();
-  b.Put(Keyspace::kMeta, keys::DeadLetterKey("g", "m2"), "\xff\xff not a record");
-  ASSERT_TRUE(store_->CommitAndWait(std::move(b)).ok());
+  ASSERT_TRUE(PutCorruptDeadLetterForTest(store_.get(), ConsumerGroup("g"), MessageId("m2")).ok());
   GroupTable table(store_.get());
   std::vector<std::string> ids;
   Status s = table.ScanDeadLetters(ConsumerGroup("g"), MessageId(), [&](v1::DeadLetterRecord r) {
