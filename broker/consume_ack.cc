@@ -1,8 +1,9 @@
 // ConsumeService: Ack, Nack and ChangeInvisibleDuration.
+#include "broker/consume_service.h"
+
 #include <algorithm>
 
 #include "broker/consume_internal.h"
-#include "broker/consume_service.h"
 #include "common/limits.h"
 
 namespace halfmq::broker {
@@ -156,8 +157,7 @@ Result<int64_t> ConsumeService::SetVisibility(Subscription* sub, const ConsumerG
                                               const VisibilityChange& change,
                                               const v1::RetryPolicy& policy,
                                               storage::Batch* batch,
-                                              std::optional<DeadLetterMove>* dead_letter)
-    NO_THREAD_SAFETY_ANALYSIS {  // caller holds sub->mu()
+                                              std::optional<DeadLetterMove>* dead_letter) {
   auto h = ReceiptHandle::Decode(handle);
   if (!h || h->sub != sub->id() || h->queue.value() >= sub->topic()->queue_count()) {
     return Status::InvalidArgument("receipt handle is not one of group '" + group.value() + "'");

@@ -3,10 +3,11 @@
 // group's dead-letter topic in one batch: in-flight entry removed, message
 // appended, dead-letter record stored (storage::GroupTable). ListDeadLetters
 // reads the records.
+#include "broker/consume_service.h"
+
 #include <glog/logging.h>
 
 #include "broker/consume_internal.h"
-#include "broker/consume_service.h"
 #include "common/limits.h"
 #include "common/thread_name.h"
 

@@ -1,9 +1,10 @@
 // ConsumeService: retry policies and group configs (Set/GetGroupConfig).
+#include "broker/consume_service.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
 
-#include "broker/consume_service.h"
 #include "common/limits.h"
 
 namespace halfmq::broker {

@@ -1,12 +1,13 @@
 // ConsumeService: Receive, in three phases (see consume_service.h), and its
 // long polls.
+#include "broker/consume_service.h"
+
 #include <algorithm>
 #include <chrono>
 
 #include <glog/logging.h>
 
 #include "broker/consume_internal.h"
-#include "broker/consume_service.h"
 #include "common/limits.h"
 
 namespace halfmq::broker {

@@ -2,12 +2,13 @@
 // original topic (the original message, deliverable again from attempt 1)
 // or is copied into another topic; either way its record is marked
 // redriven in the same batch.
+#include "broker/consume_service.h"
+
 #include <algorithm>
 
 #include <glog/logging.h>
 
 #include "broker/consume_internal.h"
-#include "broker/consume_service.h"
 #include "common/limits.h"
 
 namespace halfmq::broker {

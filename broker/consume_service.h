@@ -129,12 +129,16 @@ class ConsumeService {
   struct RedrivePick;
   using SubscriptionCallback = std::function<void(Result<std::shared_ptr<Subscription>>)>;
 
-  // Adds the deletes of acked in-flight entries (offsets per queue, already
-  // erased from memory) to `batch`: a range delete for a run with nothing
-  // else in flight inside it, point deletes otherwise. Sorts `acked`.
-  static void DeleteAcked(Subscription& sub, std::map<QueueId, std::vector<Offset>>& acked,
-                          storage::Batch* batch) REQUIRES(sub.mu());
+  // A dead-letter move to start once the caller released the lock.
+  struct DeadLetterMove {
+    std::shared_ptr<Subscription> sub{};
+    QueueId queue;
+    Offset offset;
+    uint32_t attempt = 0;
+    std::string reason{};  // empty: its invisibility ended
+  };
 
+  // --- Subscriptions (consume_service.cc) ------------------------------------
   // Finds the subscription or creates it durably; `done` may run on the
   // committer thread. With `must_create`, an existing one is ALREADY_EXISTS.
   void GetOrCreate(const ConsumerGroup& group, std::shared_ptr<Topic> topic, v1::StartPosition start,
@@ -146,18 +150,7 @@ class ConsumeService {
   std::vector<std::shared_ptr<Subscription>> GroupSubscriptions(const ConsumerGroup& group) const
       EXCLUDES(mu_);
 
-  // Receipt handles of one ack/nack, by subscription: the indexes of the
-  // handles each subscription owns. A handle that names no subscription of
-  // `group` (or no queue of it) gets INVALID_ARGUMENT in `results` instead.
-  struct HandlesBySubscription {
-    std::map<SubscriptionId, std::vector<int>> indexes;
-    std::map<SubscriptionId, std::shared_ptr<Subscription>> subs;
-  };
-  HandlesBySubscription GroupHandles(const ConsumerGroup& group,
-                                     const google::protobuf::RepeatedPtrField<std::string>& handles,
-                                     google::protobuf::RepeatedPtrField<v1::Status>* results) const;
-
-  // --- Receive (consume_receive.cc) ---------------------------------------
+  // --- Receive (consume_receive.cc) ------------------------------------------
   void ScheduleReceive(std::shared_ptr<ReceiveJob> job);
   // Runs rounds of the three phases until one answers or parks.
   void RunReceive(std::shared_ptr<ReceiveJob> job);
@@ -188,25 +181,46 @@ class ConsumeService {
   void Park(Subscription& sub, const std::shared_ptr<ReceiveJob>& job, int64_t now)
       REQUIRES(sub.mu());
 
-  // --- Ack (consume_ack.cc) ---------------------------------------------------
+  // --- Ack, Nack, visibility (consume_ack.cc) --------------------------------
+  // Receipt handles of one ack/nack, by subscription: the indexes of the
+  // handles each subscription owns. A handle that names no subscription of
+  // `group` (or no queue of it) gets INVALID_ARGUMENT in `results` instead.
+  struct HandlesBySubscription {
+    std::map<SubscriptionId, std::vector<int>> indexes;
+    std::map<SubscriptionId, std::shared_ptr<Subscription>> subs;
+  };
+  HandlesBySubscription GroupHandles(const ConsumerGroup& group,
+                                     const google::protobuf::RepeatedPtrField<std::string>& handles,
+                                     google::protobuf::RepeatedPtrField<v1::Status>* results) const;
   // Acks one delivery: erases its entry, notes its offset in `acked`, adds
   // its trace and any FIFO release to `batch`; sets `*wake` if parked
   // receives may proceed. Errors go to `result`.
   void AckOne(Subscription& sub, const ReceiptHandle& h, v1::Status* result,
               storage::Batch* batch, std::map<QueueId, std::vector<Offset>>* acked, bool* wake)
       REQUIRES(sub.mu());
+  // Adds the deletes of acked in-flight entries (offsets per queue, already
+  // erased from memory) to `batch`: a range delete for a run with nothing
+  // else in flight inside it, point deletes otherwise. Sorts `acked`.
+  static void DeleteAcked(Subscription& sub, std::map<QueueId, std::vector<Offset>>& acked,
+                          storage::Batch* batch) REQUIRES(sub.mu());
+  // Shared by Nack and ChangeInvisibleDuration: applies a visibility change
+  // to one delivery. A nack of a final attempt returns a DeadLetterMove to
+  // start instead.
+  struct VisibilityChange {
+    bool is_nack = false;
+    std::optional<uint32_t> delay_ms;  // nack: explicit delay; change: duration
+    std::string reason;
+  };
+  Result<int64_t> SetVisibility(Subscription* sub, const ConsumerGroup& group,
+                                const std::string& handle, const VisibilityChange& change,
+                                const v1::RetryPolicy& policy, storage::Batch* batch,
+                                std::optional<DeadLetterMove>* dead_letter) REQUIRES(sub->mu());
 
+  // --- Retry policies (consume_group_config.cc) ------------------------------
   v1::RetryPolicy PolicyOf(const ConsumerGroup& group) const EXCLUDES(groups_mu_);
   int64_t RetryDelay(const v1::RetryPolicy& policy, uint32_t attempt) EXCLUDES(rng_mu_);
 
-  // A dead-letter move to start once the caller released the lock.
-  struct DeadLetterMove {
-    std::shared_ptr<Subscription> sub{};
-    QueueId queue;
-    Offset offset;
-    uint32_t attempt = 0;
-    std::string reason{};  // empty: its invisibility ended
-  };
+  // --- Dead letters (consume_dead_letter.cc) ---------------------------------
   // Moves one final delivery to the group's dead-letter topic, atomically
   // (in-flight entry removed, dead letter appended and indexed, one batch).
   // The caller marked it moving. `done` runs once (any thread).
@@ -223,6 +237,7 @@ class ConsumeService {
   void AppendDeadLetter(const Subscription& sub, const v1::DeadLetterInfo& info,
                         v1::StoredMessage stored, const std::shared_ptr<Topic>& dlq,
                         storage::Batch batch, std::function<void(Status)> done);
+  void SweepLoop() EXCLUDES(sweep_mu_);
 
   // --- Redrive (consume_redrive.cc) ------------------------------------------
   // Claims a dead letter for this redrive; null if another redrive has it.
@@ -239,20 +254,6 @@ class ConsumeService {
   Status RedriveCopy(const ConsumerGroup& group, RedrivePick pick, int64_t now,
                      const std::shared_ptr<Topic>& to, const std::shared_ptr<consume::Join>& join,
                      int index);
-
-  // Shared by Nack and ChangeInvisibleDuration: applies a visibility change
-  // to one delivery (under the subscription's lock). A nack of a final
-  // attempt returns a DeadLetterMove to start instead.
-  struct VisibilityChange {
-    bool is_nack = false;
-    std::optional<uint32_t> delay_ms;  // nack: explicit delay; change: duration
-    std::string reason;
-  };
-  Result<int64_t> SetVisibility(Subscription* sub, const ConsumerGroup& group,
-                                const std::string& handle, const VisibilityChange& change,
-                                const v1::RetryPolicy& policy, storage::Batch* batch,
-                                std::optional<DeadLetterMove>* dead_letter);
-  void SweepLoop() EXCLUDES(sweep_mu_);
 
   storage::Store* const store_;
   const storage::GroupTable group_table_;
