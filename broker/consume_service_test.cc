@@ -2,6 +2,8 @@
 // ack, nack, redelivery, dead letters, redrive, group configs, recovery.
 #include "broker/consume_service.h"
 
+#include <future>
+
 #include <gtest/gtest.h>
 
 #include "broker/test_util.h"
@@ -337,6 +339,74 @@ TEST_F(ConsumeServiceTest, OpenDeliveriesShowsADeliveryUntilItsAck) {
   EXPECT_EQ(open[0].attempt(), 1u);
   Ack("g", {got.messages(0).receipt_handle()});
   EXPECT_TRUE(env_.service->OpenDeliveries(topic, QueueId(0), Offset(0)).empty());
+}
+
+TEST_F(ConsumeServiceTest, FifoGroupReleasesItsNextMessageOnAckAndOnDeadLetter) {
+  std::promise<void> created;
+  env_.log.topics->Create("fifo", 1, /*fifo=*/true, [&](Result<std::shared_ptr<Topic>> t) {
+    EXPECT_TRUE(t.ok()) << t.status();
+    created.set_value();
+  });
+  created.get_future().wait();
+  SetPolicy("g", 1);
+  env_.Publish("fifo", {"a", "b", "c"}, /*message_group=*/"k");
+  auto first = env_.Receive("g", "fifo", 10);
+  ASSERT_EQ(first.messages_size(), 1);  // b and c wait behind a
+  EXPECT_EQ(first.messages(0).message().body(), "a");
+  EXPECT_EQ(env_.Receive("g", "fifo", 10).messages_size(), 0);
+
+  EXPECT_EQ(Ack("g", {first.messages(0).receipt_handle()}).ack_response().results(0).code(),
+            v1::Status::OK);
+  auto second = env_.Receive("g", "fifo", 10);
+  ASSERT_EQ(second.messages_size(), 1);
+  EXPECT_EQ(second.messages(0).message().body(), "b");
+  EXPECT_EQ(second.messages(0).attempt(), 1u);
+
+  // Dead-lettering the group's current message releases the next one too.
+  v1::Frame f = Nack("g", second.messages(0).receipt_handle(), std::nullopt, "no");
+  EXPECT_EQ(f.nack_response().results(0).code(), v1::Status::OK);
+  auto third = env_.Receive("g", "fifo", 10);
+  ASSERT_EQ(third.messages_size(), 1);
+  EXPECT_EQ(third.messages(0).message().body(), "c");
+}
+
+TEST(RetryPolicyTest, DelaysFollowTheSchedule) {
+  v1::RetryPolicy fixed;
+  fixed.mutable_fixed()->add_delays_ms(100);
+  fixed.mutable_fixed()->add_delays_ms(200);
+  EXPECT_EQ(RetryDelayMs(fixed, 1, 0.5), 100);
+  EXPECT_EQ(RetryDelayMs(fixed, 2, 0.5), 200);
+  EXPECT_EQ(RetryDelayMs(fixed, 7, 0.5), 200);  // the last one repeats
+
+  v1::RetryPolicy exp;
+  exp.mutable_exponential()->set_initial_ms(1000);
+  exp.mutable_exponential()->set_multiplier(2.0);
+  exp.mutable_exponential()->set_max_ms(5000);
+  exp.mutable_exponential()->set_no_jitter(true);
+  EXPECT_EQ(RetryDelayMs(exp, 1, 0.0), 1000);
+  EXPECT_EQ(RetryDelayMs(exp, 2, 0.0), 2000);
+  EXPECT_EQ(RetryDelayMs(exp, 3, 0.0), 4000);
+  EXPECT_EQ(RetryDelayMs(exp, 4, 0.0), 5000);
+  exp.mutable_exponential()->set_no_jitter(false);
+  EXPECT_EQ(RetryDelayMs(exp, 1, 0.0), 750);   // 0.75x at the bottom of the jitter
+  EXPECT_EQ(RetryDelayMs(exp, 4, 0.99), 5000);  // clamped to max_ms
+  EXPECT_EQ(MaxAttempts(v1::RetryPolicy()), 16u);
+}
+
+TEST(RetryPolicyTest, ValidationRefusesWhatCannotBeApplied) {
+  EXPECT_TRUE(ValidateRetryPolicy(DefaultRetryPolicy()).ok());
+  v1::RetryPolicy none;
+  EXPECT_EQ(ValidateRetryPolicy(none).code(), StatusCode::kInvalidArgument);
+  v1::RetryPolicy too_many = DefaultRetryPolicy();
+  too_many.set_max_attempts(1001);
+  EXPECT_EQ(ValidateRetryPolicy(too_many).code(), StatusCode::kInvalidArgument);
+  v1::RetryPolicy empty_fixed;
+  empty_fixed.mutable_fixed();
+  EXPECT_EQ(ValidateRetryPolicy(empty_fixed).code(), StatusCode::kInvalidArgument);
+  v1::RetryPolicy shrinking = DefaultRetryPolicy();
+  shrinking.mutable_exponential()->set_multiplier(0.5);
+  EXPECT_EQ(ValidateRetryPolicy(shrinking).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(DeadLetterTopic(ConsumerGroup("billing")), "%DLQ.billing");
 }
 
 }  // namespace

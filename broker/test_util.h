@@ -161,9 +161,11 @@ class ConsumeTestEnv {
     return f.receive_response();
   }
   // Appends one message per body to queue 0 of `topic` (ids m0001, m0002,
-  // ... in publish order) and waits until they are durable.
+  // ... in publish order), in FIFO `message_group` if given, and waits
+  // until they are durable.
   std::vector<v1::SendResult> Publish(const std::string& topic,
-                                      const std::vector<std::string>& bodies) {
+                                      const std::vector<std::string>& bodies,
+                                      const std::string& message_group = "") {
     std::vector<AppendEntry> entries;
     for (const auto& body : bodies) {
       AppendEntry e;
@@ -175,6 +177,7 @@ class ConsumeTestEnv {
       e.message_id = id;
       e.record.set_message_id(id);
       e.record.set_body(body);
+      e.record.set_message_group(message_group);
       entries.push_back(std::move(e));
     }
     std::promise<std::vector<v1::SendResult>> done;
