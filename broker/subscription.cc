@@ -33,7 +33,7 @@ void LongPoll::Fire() {
   resume();
 }
 
-Subscription::Subscription(SubscriptionId id, std::string group, std::shared_ptr<Topic> topic,
+Subscription::Subscription(SubscriptionId id, ConsumerGroup group, std::shared_ptr<Topic> topic,
                            asio::thread_pool& pool, v1::SubscriptionRecord record)
     : id_(id),
       group_(std::move(group)),
@@ -91,7 +91,7 @@ void Subscription::AddWaiter(std::shared_ptr<LongPoll> poll) {
   waiters_.push_back(std::move(poll));
 }
 
-void Subscription::SetInflight(QueueId q, uint64_t offset, const Inflight& entry) {
+void Subscription::SetInflight(QueueId q, Offset offset, const Inflight& entry) {
   auto& map = cursors_[q.value()].inflight;
   auto it = map.find(offset);
   if (it != map.end()) {
@@ -106,7 +106,7 @@ void Subscription::SetInflight(QueueId q, uint64_t offset, const Inflight& entry
   if (entry.attempt >= max_attempts_) final_.insert({entry.invisible_until_ms, q.value(), offset});
 }
 
-void Subscription::EraseInflight(QueueId q, uint64_t offset) {
+void Subscription::EraseInflight(QueueId q, Offset offset) {
   auto& map = cursors_[q.value()].inflight;
   auto it = map.find(offset);
   if (it == map.end()) return;
@@ -127,7 +127,7 @@ void Subscription::SetMaxAttempts(uint32_t max_attempts) {
   }
 }
 
-void Subscription::FifoBlock(QueueId q, uint64_t offset, const std::string& group,
+void Subscription::FifoBlock(QueueId q, Offset offset, const std::string& group,
                              const std::string& message_id, int64_t now) {
   Inflight e;
   e.message_id = message_id;
@@ -141,12 +141,12 @@ void Subscription::FifoBlock(QueueId q, uint64_t offset, const std::string& grou
   fifo_waiting_[{q.value(), group}].push_back(offset);
 }
 
-std::optional<uint64_t> Subscription::FifoRelease(QueueId q, const std::string& group,
+std::optional<Offset> Subscription::FifoRelease(QueueId q, const std::string& group,
                                                   int64_t now) {
   auto key = std::make_pair(q.value(), group);
   auto it = fifo_waiting_.find(key);
   while (it != fifo_waiting_.end() && !it->second.empty()) {
-    uint64_t next = it->second.front();
+    Offset next = it->second.front();
     it->second.pop_front();
     if (it->second.empty()) fifo_waiting_.erase(it);
     auto e = cursors_[q.value()].inflight.find(next);
@@ -190,9 +190,9 @@ void Subscription::FifoRebuild() {
   }
 }
 
-std::vector<std::pair<QueueId, uint64_t>> Subscription::ExpiredFinal(int64_t now,
-                                                                     size_t max) const {
-  std::vector<std::pair<QueueId, uint64_t>> out;
+std::vector<std::pair<QueueId, Offset>> Subscription::ExpiredFinal(int64_t now,
+                                                                   size_t max) const {
+  std::vector<std::pair<QueueId, Offset>> out;
   for (auto it = final_.begin(); it != final_.end() && out.size() < max; ++it) {
     if (std::get<0>(*it) > now) break;
     if (moving_.count({std::get<1>(*it), std::get<2>(*it)})) continue;
@@ -201,13 +201,13 @@ std::vector<std::pair<QueueId, uint64_t>> Subscription::ExpiredFinal(int64_t now
   return out;
 }
 
-std::vector<std::pair<QueueId, uint64_t>> Subscription::VisibleInflight(int64_t now,
-                                                                        size_t max) const {
-  std::vector<std::pair<QueueId, uint64_t>> out;
+std::vector<std::pair<QueueId, Offset>> Subscription::VisibleInflight(int64_t now,
+                                                                      size_t max) const {
+  std::vector<std::pair<QueueId, Offset>> out;
   for (auto it = by_visible_.begin(); it != by_visible_.end() && out.size() < max; ++it) {
     if (std::get<0>(*it) > now) break;
     uint32_t q = std::get<1>(*it);
-    uint64_t offset = std::get<2>(*it);
+    Offset offset = std::get<2>(*it);
     // Final entries belong to the dead-letter sweeper.
     auto e = cursors_[q].inflight.find(offset);
     if (e == cursors_[q].inflight.end() || e->second.attempt >= max_attempts_) continue;

@@ -68,26 +68,26 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     int64_t first_received_ms = 0;
     int64_t invisible_until_ms = 0;  // end of the current delivery
     // FIFO topics only.
-    std::string message_group;
+    std::string message_group{};
     bool blocked = false;  // waits for the group's previous message
-    std::string message_id;  // for traces
+    std::string message_id{};  // for traces
     bool nacked = false;     // the current delivery ended in a nack, not an expiry
     // The current delivery (for the trace event written when it ends); 0 if
     // unknown (recovered from an older record).
     int64_t delivered_ms = 0;
-    std::string client;
+    std::string client{};
   };
   struct Cursor {
-    uint64_t delivered = 0;
-    uint64_t skipped = 0;
-    std::map<uint64_t, Inflight> inflight;
+    Offset delivered{0};  // every offset below was delivered at least once
+    uint64_t skipped = 0;  // how many of them were never delivered (retention)
+    std::map<Offset, Inflight> inflight;
   };
 
-  Subscription(SubscriptionId id, std::string group, std::shared_ptr<Topic> topic,
+  Subscription(SubscriptionId id, ConsumerGroup group, std::shared_ptr<Topic> topic,
                asio::thread_pool& pool, v1::SubscriptionRecord record);
 
   SubscriptionId id() const { return id_; }
-  const std::string& group() const { return group_; }
+  const ConsumerGroup& group() const { return group_; }
   const std::shared_ptr<Topic>& topic() const { return topic_; }
   asio::strand<asio::thread_pool::executor_type>& receive_strand() { return receive_strand_; }
 
@@ -106,11 +106,11 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   uint32_t NextRoundRobinStart() REQUIRES(mu_) { return rr_++ % topic_->queue_count(); }
 
   // Adds or updates an in-flight entry, keeping the visibility index in step.
-  void SetInflight(QueueId q, uint64_t offset, const Inflight& entry) REQUIRES(mu_);
-  void EraseInflight(QueueId q, uint64_t offset) REQUIRES(mu_);
+  void SetInflight(QueueId q, Offset offset, const Inflight& entry) REQUIRES(mu_);
+  void EraseInflight(QueueId q, Offset offset) REQUIRES(mu_);
   // Up to `max` in-flight messages visible at `now`, earliest first, that
   // may be delivered again (not final, not being dead-lettered).
-  std::vector<std::pair<QueueId, uint64_t>> VisibleInflight(int64_t now, size_t max) const
+  std::vector<std::pair<QueueId, Offset>> VisibleInflight(int64_t now, size_t max) const
       REQUIRES(mu_);
   // Earliest time an in-flight message becomes visible; INT64_MAX if none.
   int64_t NextVisibleMs() const REQUIRES(mu_);
@@ -121,16 +121,16 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
   uint32_t max_attempts() const REQUIRES(mu_) { return max_attempts_; }
   void SetMaxAttempts(uint32_t max_attempts) REQUIRES(mu_);
   // Up to `max` final entries whose invisibility ended by `now`.
-  std::vector<std::pair<QueueId, uint64_t>> ExpiredFinal(int64_t now, size_t max) const
+  std::vector<std::pair<QueueId, Offset>> ExpiredFinal(int64_t now, size_t max) const
       REQUIRES(mu_);
   // Entries being moved to the dead-letter topic (not picked again).
-  bool MarkMoving(QueueId q, uint64_t offset) REQUIRES(mu_) {
+  bool MarkMoving(QueueId q, Offset offset) REQUIRES(mu_) {
     return moving_.insert({q.value(), offset}).second;
   }
-  void UnmarkMoving(QueueId q, uint64_t offset) REQUIRES(mu_) {
+  void UnmarkMoving(QueueId q, Offset offset) REQUIRES(mu_) {
     moving_.erase({q.value(), offset});
   }
-  bool IsMoving(QueueId q, uint64_t offset) const REQUIRES(mu_) {
+  bool IsMoving(QueueId q, Offset offset) const REQUIRES(mu_) {
     return moving_.count({q.value(), offset}) > 0;
   }
 
@@ -144,12 +144,12 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
     fifo_busy_.insert({q.value(), group});
   }
   // Adds a blocked entry for `offset` behind the group's current message.
-  void FifoBlock(QueueId q, uint64_t offset, const std::string& group,
+  void FifoBlock(QueueId q, Offset offset, const std::string& group,
                  const std::string& message_id, int64_t now) REQUIRES(mu_);
   // The group's current message is done. Returns the offset of its next
   // message, now made deliverable (the caller persists its entry), or
   // nullopt when the group is idle again.
-  std::optional<uint64_t> FifoRelease(QueueId q, const std::string& group, int64_t now)
+  std::optional<Offset> FifoRelease(QueueId q, const std::string& group, int64_t now)
       REQUIRES(mu_);
   // Rebuilds the FIFO state from the in-flight entries (start-up).
   void FifoRebuild() REQUIRES(mu_);
@@ -171,18 +171,18 @@ class Subscription : public AppendListener, public std::enable_shared_from_this<
 
  private:
   const SubscriptionId id_;
-  const std::string group_;
+  const ConsumerGroup group_;
   const std::shared_ptr<Topic> topic_;
   asio::strand<asio::thread_pool::executor_type> receive_strand_;
 
   Mutex mu_;
   std::vector<Cursor> cursors_ GUARDED_BY(mu_);
   // (visible_at_ms, queue, offset) of every in-flight entry.
-  std::set<std::tuple<int64_t, uint32_t, uint64_t>> by_visible_ GUARDED_BY(mu_);
+  std::set<std::tuple<int64_t, uint32_t, Offset>> by_visible_ GUARDED_BY(mu_);
   // (invisible_until_ms, queue, offset) of final entries.
-  std::set<std::tuple<int64_t, uint32_t, uint64_t>> final_ GUARDED_BY(mu_);
-  std::set<std::pair<uint32_t, uint64_t>> moving_ GUARDED_BY(mu_);
-  std::map<std::pair<uint32_t, std::string>, std::deque<uint64_t>> fifo_waiting_ GUARDED_BY(mu_);
+  std::set<std::tuple<int64_t, uint32_t, Offset>> final_ GUARDED_BY(mu_);
+  std::set<std::pair<uint32_t, Offset>> moving_ GUARDED_BY(mu_);
+  std::map<std::pair<uint32_t, std::string>, std::deque<Offset>> fifo_waiting_ GUARDED_BY(mu_);
   std::set<std::pair<uint32_t, std::string>> fifo_busy_ GUARDED_BY(mu_);
   v1::SubscriptionRecord record_ GUARDED_BY(mu_);
   std::set<std::string> filter_tags_ GUARDED_BY(mu_);  // empty: all

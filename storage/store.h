@@ -138,6 +138,10 @@ class Store {
   Status LoadInflight(
       SubscriptionId sub,
       const std::function<void(QueueId, Offset, const v1::InflightRecord&)>& fn) const;
+  // One in-flight record; nullopt if there is none. Errors: INTERNAL for a
+  // record that does not parse, or RocksDB's read error.
+  Result<std::optional<v1::InflightRecord>> ReadInflight(SubscriptionId sub, QueueId queue,
+                                                         Offset offset) const;
   // Offset of the last stored message of a queue, if any.
   Result<std::optional<Offset>> LastMessageOffset(TopicId topic, QueueId queue) const;
   // Retention low watermark of a queue, if one was ever written.

@@ -117,6 +117,16 @@ Status Store::LoadInflight(
   return parse_error;
 }
 
+Result<std::optional<v1::InflightRecord>> Store::ReadInflight(SubscriptionId sub, QueueId queue,
+                                                              Offset offset) const {
+  auto value = Get(Keyspace::kInflight, keys::InflightKey(sub, queue, offset));
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<v1::InflightRecord>();
+  v1::InflightRecord r;
+  if (!r.ParseFromString(**value)) return Status::Internal("corrupt in-flight record");
+  return std::optional<v1::InflightRecord>(std::move(r));
+}
+
 Result<std::optional<Offset>> Store::LastMessageOffset(TopicId topic, QueueId queue) const {
   std::string lower = keys::MessageKey(topic, queue, Offset(0));
   std::string upper = keys::MessageKey(topic, queue, Offset(UINT64_MAX));
