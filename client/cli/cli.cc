@@ -9,6 +9,7 @@
 
 #include "client/cli/command.h"
 #include "client/options_util.h"
+#include "common/version.h"
 
 namespace halfmq::cli {
 namespace {
@@ -53,7 +54,8 @@ std::string Overview(const std::vector<Command>& commands, const std::vector<std
   }
   out << "\nThe broker is --broker, else $HALFMQ_BROKER, else " << kDefaultBroker << ".\n"
       << "--json prints one JSON object per line. Exit status: 0 success, 1 the operation\n"
-      << "failed, 2 usage error. `halfmq COMMAND --help` shows a command's details.\n";
+      << "failed, 2 usage error. `halfmq COMMAND --help` shows a command's details.\n"
+      << "`halfmq --version` prints the version.\n";
   return out.str();
 }
 
@@ -165,6 +167,10 @@ int RunCli(const std::vector<std::string>& args, const CliEnv& env) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
       help = true;
+    } else if (arg == "--version") {
+      // The same form as `halfmq-broker --version` (gflags' own).
+      out << "halfmq version " << kHalfmqVersion << "\n";
+      return kExitOk;
     } else if (arg == "--broker") {
       if (i + 1 >= args.size()) return usage_error("flag '--broker' needs a value", {});
       broker = args[++i];
