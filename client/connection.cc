@@ -72,7 +72,7 @@ Status StatusFromProto(const v1::Status& status) {
 
 class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
  public:
-  ConnectionCore(ClientOptions options, BrokerAddress address)
+  ConnectionCore(ClientOptions options, HostPort address)
       : options_(std::move(options)),
         address_(std::move(address)),
         work_(asio::make_work_guard(io_)),
@@ -195,7 +195,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   void DoClose();
 
   const ClientOptions options_;
-  const BrokerAddress address_;
+  const HostPort address_;
   // Declared before everything that holds handlers or I/O objects bound to
   // it, so it is destroyed after them.
   asio::io_context io_;
@@ -458,7 +458,7 @@ asio::awaitable<void> ConnectionCore::ConnectOnce() {
     attempt->socket.close(ignored);
   });
   auto endpoints = co_await attempt->resolver.async_resolve(
-      address_.host, address_.port, asio::redirect_error(asio::use_awaitable, ec));
+      address_.host, std::to_string(address_.port), asio::redirect_error(asio::use_awaitable, ec));
   if (!ec && !attempt->timed_out && !attempt->abandoned) {
     co_await asio::async_connect(attempt->socket, endpoints,
                                  asio::redirect_error(asio::use_awaitable, ec));

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "client/utf8.h"
+#include "common/utf8.h"
 #include "common/limits.h"
 
 namespace halfmq::client {

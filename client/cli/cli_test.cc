@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "client/cli/args.h"
+#include "common/args.h"
 #include "client/fake_broker.h"
 #include "common/asio.h"
 #include "common/version.h"

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "client/cli/command.h"
-#include "client/cli/json.h"
+#include "common/json.h"
 #include "client/cli/msg.h"
 #include "common/limits.h"
 #include "halfmq/consumer.h"

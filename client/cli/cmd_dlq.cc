@@ -6,7 +6,7 @@
 
 #include "client/cli/command.h"
 #include "client/cli/dlq.h"
-#include "client/cli/json.h"
+#include "common/json.h"
 #include "client/cli/msg.h"
 
 namespace halfmq::cli {

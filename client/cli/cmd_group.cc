@@ -5,7 +5,7 @@
 
 #include "client/cli/command.h"
 #include "client/cli/group.h"
-#include "client/cli/json.h"
+#include "common/json.h"
 #include "client/convert.h"
 #include "halfmq/admin.h"
 

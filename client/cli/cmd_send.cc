@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "client/cli/command.h"
-#include "client/cli/json.h"
+#include "common/json.h"
 #include "client/cli/msg.h"
 #include "client/cli/rfc3339.h"
 #include "client/cli/txn.h"

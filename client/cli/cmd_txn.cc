@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "client/cli/json.h"
+#include "common/json.h"
 #include "client/cli/txn.h"
 #include "common/mutex.h"
 

@@ -1,11 +1,11 @@
-#include "client/cli/json.h"
+#include "common/json.h"
 
 #include <cmath>
 
-#include "client/cli/args.h"
-#include "client/utf8.h"
+#include "common/args.h"
+#include "common/utf8.h"
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -34,7 +34,7 @@ void AppendJsonString(std::string_view s, std::string* out) {
       out->push_back(static_cast<char>(c));
       ++pos;
     } else {
-      size_t n = client::Utf8SequenceLength(s, pos);
+      size_t n = Utf8SequenceLength(s, pos);
       if (n == 0) {
         AppendEscapedByte(c, out);
         ++pos;
@@ -153,4 +153,4 @@ JsonObject& JsonObject::IntMap(std::string_view key, const std::map<std::string,
   return *this;
 }
 
-}  // namespace halfmq::cli
+}  // namespace halfmq

@@ -1,11 +1,11 @@
-#include "client/cli/json.h"
+#include "common/json.h"
 
 #include <cmath>
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 std::string Json(std::string_view s) {
@@ -62,9 +62,9 @@ TEST(HexEncodeTest, LowercaseTwoDigitsPerByte) {
 }
 
 }  // namespace
-}  // namespace halfmq::cli
+}  // namespace halfmq
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 TEST(JsonObjectTest, DoublesArraysAndNestedObjects) {
@@ -83,4 +83,4 @@ TEST(JsonObjectTest, DoublesArraysAndNestedObjects) {
 }
 
 }  // namespace
-}  // namespace halfmq::cli
+}  // namespace halfmq
