@@ -1,6 +1,8 @@
 #include "common/json.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "common/args.h"
 #include "common/utf8.h"
@@ -91,6 +93,18 @@ JsonObject& JsonObject::Bool(std::string_view key, bool value) {
 JsonObject& JsonObject::Double(std::string_view key, double value) {
   Key(key);
   out_.append(std::isfinite(value) ? FormatDouble(value) : "null");
+  return *this;
+}
+
+JsonObject& JsonObject::Fixed(std::string_view key, double value, int decimals) {
+  Key(key);
+  if (!std::isfinite(value)) {
+    out_.append("null");
+    return *this;
+  }
+  char buf[384];  // DBL_MAX with 9 decimals fits
+  std::snprintf(buf, sizeof(buf), "%.*f", std::clamp(decimals, 0, 9), value);
+  out_.append(buf);
   return *this;
 }
 

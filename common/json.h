@@ -38,6 +38,10 @@ class JsonObject {
   JsonObject& Bool(std::string_view key, bool value);
   // Shortest exact decimal form; null for NaN and infinities.
   JsonObject& Double(std::string_view key, double value);
+  // Rounded to `decimals` digits after the point (printf's %.Nf, at most
+  // 9); null for NaN and infinities. For reports whose readers compare
+  // figures, not exact values.
+  JsonObject& Fixed(std::string_view key, double value, int decimals);
   JsonObject& UintArray(std::string_view key, const std::vector<uint64_t>& values);
   // A nested object.
   JsonObject& Object(std::string_view key, const JsonObject& value);
