@@ -22,16 +22,26 @@ constexpr double kMaxRate = 1e9;
 
 const std::vector<FlagSpec>& Specs() {
   static const std::vector<FlagSpec> specs = {
-      {"broker", FlagKind::kValue},        {"size", FlagKind::kValue},
-      {"connections", FlagKind::kValue},   {"inflight", FlagKind::kValue},
-      {"batch", FlagKind::kValue},         {"count", FlagKind::kValue},
-      {"duration-s", FlagKind::kValue},    {"rate", FlagKind::kValue},
-      {"flush", FlagKind::kValue},         {"topic", FlagKind::kValue},
-      {"queues", FlagKind::kValue},        {"json", FlagKind::kBool},
-      {"ack-async", FlagKind::kBool},      {"rollback-pct", FlagKind::kValue},
-      {"unknown-pct", FlagKind::kValue},   {"check-answer", FlagKind::kValue},
-      {"delay-ms", FlagKind::kValue},      {"broker-flag", FlagKind::kRepeated},
-      {"idle-connections", FlagKind::kValue}, {"pending", FlagKind::kValue},
+      {"broker", FlagKind::kValue},
+      {"size", FlagKind::kValue},
+      {"connections", FlagKind::kValue},
+      {"inflight", FlagKind::kValue},
+      {"batch", FlagKind::kValue},
+      {"count", FlagKind::kValue},
+      {"duration-s", FlagKind::kValue},
+      {"rate", FlagKind::kValue},
+      {"flush", FlagKind::kValue},
+      {"topic", FlagKind::kValue},
+      {"queues", FlagKind::kValue},
+      {"json", FlagKind::kBool},
+      {"ack-async", FlagKind::kBool},
+      {"rollback-pct", FlagKind::kValue},
+      {"unknown-pct", FlagKind::kValue},
+      {"check-answer", FlagKind::kValue},
+      {"delay-ms", FlagKind::kValue},
+      {"broker-flag", FlagKind::kRepeated},
+      {"idle-connections", FlagKind::kValue},
+      {"pending", FlagKind::kValue},
   };
   return specs;
 }
@@ -60,8 +70,8 @@ Status ParseNumbers(const ParsedArgs& p, Config* c) {
   auto unknown_pct = Double(p, "unknown-pct", c->unknown_pct, 100);
   for (const Status& s :
        {size.status(), connections.status(), inflight.status(), batch.status(), count.status(),
-        queues.status(), delay_ms.status(), idle.status(), pending.status(),
-        duration_s.status(), rate.status(), rollback_pct.status(), unknown_pct.status()}) {
+        queues.status(), delay_ms.status(), idle.status(), pending.status(), duration_s.status(),
+        rate.status(), rollback_pct.status(), unknown_pct.status()}) {
     HALFMQ_RETURN_IF_ERROR(s);
   }
   // Every cast below is within the range just checked.
@@ -83,8 +93,7 @@ Status ParseNumbers(const ParsedArgs& p, Config* c) {
 
 // The rules between flags and modes.
 Status CheckCombination(const Config& c) {
-  static const std::set<std::string> kNeedCount = {"consume", "retry", "delay", "idle",
-                                                   "pending"};
+  static const std::set<std::string> kNeedCount = {"consume", "retry", "delay", "idle", "pending"};
   if ((c.count == 0) == (c.duration_s == 0)) {
     return Status::InvalidArgument("give exactly one of --count and --duration-s");
   }

@@ -34,7 +34,7 @@ struct Config {
   double rollback_pct = 0;
   double unknown_pct = 0;
   std::string check_answer = "commit";
-  uint32_t delay_ms = 10000;  // delay mode
+  uint32_t delay_ms = 10000;              // delay mode
   std::vector<std::string> broker_flags;  // for the broker it starts
   int idle_connections = 10000;           // idle mode
   uint64_t pending = 1000000;             // pending mode

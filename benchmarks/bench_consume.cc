@@ -137,13 +137,13 @@ class ConsumerLoop {
     if (ack_done_.valid()) ack_done_.get();
     auto promise = std::make_shared<std::promise<void>>();
     ack_done_ = promise->get_future();
-    consumer_->AckBatchAsync(
-        handles, [this, promise, t0, fresh](halfmq::Result<std::vector<Status>> acked) {
-          if (!acked.ok()) async_errors_.fetch_add(1);
-          RecordLatency(t0);
-          shared_->Acked(fresh);
-          promise->set_value();
-        });
+    consumer_->AckBatchAsync(handles,
+                             [this, promise, t0, fresh](halfmq::Result<std::vector<Status>> acked) {
+                               if (!acked.ok()) async_errors_.fetch_add(1);
+                               RecordLatency(t0);
+                               shared_->Acked(fresh);
+                               promise->set_value();
+                             });
   }
   void RecordLatency(Clock::time_point t0) {
     std::lock_guard<std::mutex> l(latency_mu_);

@@ -108,8 +108,8 @@ RunResult RunDelay(const Config& c, const std::string& address, const BenchBroke
     double before = own->Usage().cpu_seconds;
     auto idle = std::chrono::milliseconds(std::min<uint32_t>(c.delay_ms / 2, 5000));
     std::this_thread::sleep_for(idle);  // measuring an idle period, not synchronising
-    *idle_cpu_per_s = (own->Usage().cpu_seconds - before) /
-                      std::chrono::duration<double>(idle).count();
+    *idle_cpu_per_s =
+        (own->Usage().cpu_seconds - before) / std::chrono::duration<double>(idle).count();
   }
   ReceiveDelayed(c, consumer->get(), due_of, &total);
   total.lost = sent > total.ok ? sent - total.ok : 0;

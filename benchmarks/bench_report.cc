@@ -68,8 +68,7 @@ std::string TextReport(const RunResult& r, const BrokerUsage* own, const std::st
 std::string FormatReport(const Config& c, const RunResult& r, const BrokerUsage* own,
                          const std::string& label) {
   double throughput = r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0;
-  return c.json ? JsonReport(c, r, own, label, throughput)
-                : TextReport(r, own, label, throughput);
+  return c.json ? JsonReport(c, r, own, label, throughput) : TextReport(r, own, label, throughput);
 }
 
 }  // namespace halfmq::bench

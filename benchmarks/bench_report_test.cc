@@ -30,13 +30,27 @@ TEST(BenchReportTest, JsonHasEveryFieldInOrder) {
   EXPECT_EQ(line.back(), '\n');
   // The fields scripts read, in this order.
   size_t at = 0;
-  for (const char* field :
-       {"\"mode\":\"send\"", "\"throughput_per_s\":2000", "\"count\":1000",
-        "\"duration_s\":0.500", "\"p50_us\":", "\"p99_us\":", "\"p999_us\":", "\"max_us\":",
-        "\"mean_us\":100.0", "\"errors\":2", "\"lost\":3", "\"duplicates\":4",
-        "\"broker_peak_rss_bytes\":1048576", "\"broker_cpu_s\":1.50",
-        "\"phase_broker_cpu_s\":0.12", "\"phase_client_cpu_s\":0.25", "\"size\":1024",
-        "\"connections\":2", "\"inflight\":64", "\"batch\":16", "\"flush\":\"sync\"}"}) {
+  for (const char* field : {"\"mode\":\"send\"",
+                            "\"throughput_per_s\":2000",
+                            "\"count\":1000",
+                            "\"duration_s\":0.500",
+                            "\"p50_us\":",
+                            "\"p99_us\":",
+                            "\"p999_us\":",
+                            "\"max_us\":",
+                            "\"mean_us\":100.0",
+                            "\"errors\":2",
+                            "\"lost\":3",
+                            "\"duplicates\":4",
+                            "\"broker_peak_rss_bytes\":1048576",
+                            "\"broker_cpu_s\":1.50",
+                            "\"phase_broker_cpu_s\":0.12",
+                            "\"phase_client_cpu_s\":0.25",
+                            "\"size\":1024",
+                            "\"connections\":2",
+                            "\"inflight\":64",
+                            "\"batch\":16",
+                            "\"flush\":\"sync\"}"}) {
     size_t found = line.find(field, at);
     ASSERT_NE(found, std::string::npos) << field << " after " << at << " in " << line;
     at = found + 1;

@@ -158,8 +158,7 @@ RunResult RunSend(const Config& c, const std::string& address, uint64_t count, d
                      : Clock::time_point::max();
   std::vector<std::thread> threads;
   for (int conn = 0; conn < c.connections; ++conn) {
-    threads.emplace_back(
-        [&] { SendOnConnection(c, address, count, stop_at, sent_ids, &shared); });
+    threads.emplace_back([&] { SendOnConnection(c, address, count, stop_at, sent_ids, &shared); });
   }
   for (auto& t : threads) t.join();
   RunResult total = std::move(shared.total);

@@ -73,8 +73,7 @@ class TxnChains {
             return Finish(true, t0, id, ending);
           }
           producer_->EndAsync(txn_id,
-                              ending == Ending::kRollback ? TxnState::kRollback
-                                                          : TxnState::kCommit,
+                              ending == Ending::kRollback ? TxnState::kRollback : TxnState::kCommit,
                               [this, t0, id, ending](halfmq::Result<EndResult> end) {
                                 Finish(end.ok(), t0, id, ending);
                               });
@@ -114,12 +113,12 @@ class TxnChains {
   const std::string body_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::mt19937_64 rng_;                            // guarded by mu_
+  std::mt19937_64 rng_;                                 // guarded by mu_
   std::uniform_real_distribution<double> pct_{0, 100};  // guarded by mu_
-  int chains_;                                     // guarded by mu_
-  Histogram latency_;                              // guarded by mu_
-  uint64_t ok_ = 0, errors_ = 0;                   // guarded by mu_
-  std::vector<std::string> expected_, forbidden_;  // guarded by mu_
+  int chains_;                                          // guarded by mu_
+  Histogram latency_;                                   // guarded by mu_
+  uint64_t ok_ = 0, errors_ = 0;                        // guarded by mu_
+  std::vector<std::string> expected_, forbidden_;       // guarded by mu_
 };
 
 // Connects --connections transaction producers of one group whose checker
@@ -134,9 +133,8 @@ std::vector<std::unique_ptr<TransactionProducer>> ConnectProducers(const Config&
     options.broker = address;
     TransactionProducerOptions txn_options;
     txn_options.check_immunity = std::chrono::milliseconds(c.immunity_ms);
-    auto p = TransactionProducer::Connect(options, "bench-producers",
-                                          [answer](const CheckRequest&) { return answer; },
-                                          txn_options);
+    auto p = TransactionProducer::Connect(
+        options, "bench-producers", [answer](const CheckRequest&) { return answer; }, txn_options);
     if (!p.ok()) {
       std::cerr << "connect: " << p.status() << "\n";
       ++*errors;

@@ -116,8 +116,8 @@ bool RunTxnMode(const Bench& b) {
   RunResult r = b.Measure([&] { return RunTxn(b.c, b.address, &expected, &forbidden); });
   b.Report(r, "txn");
   // Verify: every committed message consumed, none rolled back consumed.
-  RunResult got = b.Measure(
-      [&] { return RunConsume(b.c, b.address, expected.size(), &expected, &forbidden); });
+  RunResult got =
+      b.Measure([&] { return RunConsume(b.c, b.address, expected.size(), &expected, &forbidden); });
   b.Report(got, "txn-recv");
   return r.errors > 0 || got.lost > 0 || got.errors > 0;
 }
@@ -144,8 +144,8 @@ bool RunIdleMode(const Bench& b) {
   int64_t rss_before = b.own ? b.own->Usage().rss_bytes : -1;
   std::vector<int> fds = OpenIdleConnections(b.address, b.c.idle_connections);
   // Wait (polling the broker's own counter) until it has accepted them.
-  for (int i = 0; i < 6000 && BrokerStat(b.address, "connections_open") <
-                                  static_cast<int64_t>(fds.size());
+  for (int i = 0;
+       i < 6000 && BrokerStat(b.address, "connections_open") < static_cast<int64_t>(fds.size());
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -164,8 +164,8 @@ bool RunIdleMode(const Bench& b) {
 }
 
 struct Filled {
-  uint64_t pending = 0;        // transactions left open
-  double idle_cpu_per_s = 0;   // the broker's CPU while idle with them
+  uint64_t pending = 0;       // transactions left open
+  double idle_cpu_per_s = 0;  // the broker's CPU while idle with them
 };
 
 // Leaves --pending transactions open (checks an hour away), waits for the
@@ -223,8 +223,7 @@ bool RunPendingMode(const Bench& b) {
                empty.seconds > 0 && loaded.seconds > 0
                    ? 100.0 * (loaded.ok / loaded.seconds) / (empty.ok / empty.seconds)
                    : 0.0,
-               filled.idle_cpu_per_s,
-               static_cast<long long>(BrokerStat(b.address, "txn_pending")));
+               filled.idle_cpu_per_s, static_cast<long long>(BrokerStat(b.address, "txn_pending")));
   return empty.errors > 0 || loaded.errors > 0;
 }
 

@@ -9,8 +9,8 @@
 
 #include "client/connection.h"
 #include "client/convert.h"
-#include "common/utf8.h"
 #include "common/limits.h"
+#include "common/utf8.h"
 
 namespace halfmq {
 

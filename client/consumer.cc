@@ -10,8 +10,8 @@
 
 #include "client/connection.h"
 #include "client/convert.h"
-#include "common/utf8.h"
 #include "common/limits.h"
+#include "common/utf8.h"
 #include "halfmq/consumer.h"
 
 namespace halfmq {

@@ -6,8 +6,8 @@
 #include <climits>
 #include <cstdint>
 
-#include "common/utf8.h"
 #include "common/limits.h"
+#include "common/utf8.h"
 
 namespace halfmq::client {
 namespace {

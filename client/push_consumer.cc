@@ -20,10 +20,10 @@
 
 #include "client/backoff.h"
 #include "client/convert.h"
-#include "common/utf8.h"
 #include "common/limits.h"
 #include "common/mutex.h"
 #include "common/thread_name.h"
+#include "common/utf8.h"
 #include "halfmq/consumer.h"
 
 namespace halfmq {

@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/args.h"
 #include "client/fake_broker.h"
+#include "common/args.h"
 #include "common/asio.h"
 #include "common/version.h"
 
