@@ -161,10 +161,10 @@ Result<std::vector<SendReceipt>> ReceiptsFromResponse(const v1::Frame& response,
 
 namespace {
 
-// The fields ReceivedMessage and StoredMessage share, from a stored message
-// and where it is (v1::ReceivedMessage or v1::FoundMessage).
-template <typename Out, typename In>
-void FillStoredFields(const In& in, Out* out) {
+// A stored message and where it is (v1::ReceivedMessage or
+// v1::FoundMessage), which carry the same fields.
+template <typename In>
+void FillStoredFields(const In& in, StoredMessage* out) {
   const v1::Message& m = in.message();
   out->message_id = m.message_id();
   out->topic = m.topic();
