@@ -1,4 +1,5 @@
 // halfmq-broker: runs one HalfMQ broker node until SIGINT or SIGTERM.
+// SIGHUP is ignored (see main()).
 #include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -29,6 +30,11 @@ const char* AllocatorName() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed terminal or a supervisor's "reload" sends SIGHUP, whose default
+  // action would end the broker without a graceful shutdown. There is nothing
+  // to reload or reopen (logs go to stderr; whoever redirects them owns the
+  // file), so it is ignored, before anything else can be interrupted by it.
+  std::signal(SIGHUP, SIG_IGN);
   gflags::SetUsageMessage("halfmq-broker [--listen HOST:PORT] [--data_dir DIR] [--flagfile F]");
   gflags::SetVersionString(halfmq::kHalfmqVersion);
   gflags::ParseCommandLineFlags(&argc, &argv, true);

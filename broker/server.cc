@@ -2,31 +2,19 @@
 
 #include <glog/logging.h>
 
+#include "common/host_port.h"
+
 namespace halfmq::broker {
 
 Result<asio::ip::tcp::endpoint> ParseEndpoint(const std::string& host_port) {
-  auto colon = host_port.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) {
-    return Status::InvalidArgument("address '" + host_port + "' is not HOST:PORT");
-  }
-  std::string host = host_port.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") host = "127.0.0.1";
+  // Port 0 asks the system for a free port (tests, --ready_fd reports it).
+  auto parsed = ParseHostPort(host_port, PortZero::kAllow);
+  if (!parsed.ok()) return parsed.status();
+  std::string host = parsed->host == "localhost" ? "127.0.0.1" : parsed->host;
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("'" + host + "' is not an IP address");
-  unsigned long port = 0;
-  try {
-    size_t used = 0;
-    port = std::stoul(host_port.substr(colon + 1), &used);
-    if (used != host_port.size() - colon - 1) port = 70000;
-  } catch (...) {
-    port = 70000;
-  }
-  if (port > 65535) return Status::InvalidArgument("bad port in '" + host_port + "'");
-  return asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
+  return asio::ip::tcp::endpoint(address, parsed->port);
 }
 
 Server::Server(asio::io_context& io, std::vector<asio::io_context*> session_io,

@@ -9,8 +9,8 @@
 
 #include "client/connection.h"
 #include "client/convert.h"
-#include "client/utf8.h"
 #include "common/limits.h"
+#include "common/utf8.h"
 
 namespace halfmq {
 
@@ -98,7 +98,7 @@ Result<std::vector<QueueLag>> Admin::GetLag(const std::string& group, const std:
 Result<std::vector<TransactionInfo>> Admin::ListTransactions(TxnListState state, uint32_t limit,
                                                             std::string start_after) {
   HALFMQ_RETURN_IF_ERROR(ValidatePageCursor(start_after));
-  if (!client::IsValidUtf8(start_after)) {
+  if (!IsValidUtf8(start_after)) {
     return Status::InvalidArgument("start_after is not valid UTF-8");
   }
   v1::Frame request;
@@ -154,7 +154,7 @@ Result<std::vector<DeadLetter>> Admin::ListDeadLetters(const std::string& group,
                                                        bool include_redriven) {
   HALFMQ_RETURN_IF_ERROR(client::ValidateGroup(group));
   HALFMQ_RETURN_IF_ERROR(ValidatePageCursor(start_after));
-  if (!client::IsValidUtf8(start_after)) {
+  if (!IsValidUtf8(start_after)) {
     return Status::InvalidArgument("start_after is not valid UTF-8");
   }
   v1::Frame request;
@@ -236,7 +236,7 @@ Result<std::vector<StoredMessage>> Admin::FindMessages(const std::string& topic,
                                                        const std::string& key, uint32_t limit) {
   HALFMQ_RETURN_IF_ERROR(client::ValidateReadableTopic(topic));
   HALFMQ_RETURN_IF_ERROR(ValidateKey(key));
-  if (!client::IsValidUtf8(key)) return Status::InvalidArgument("message key is not valid UTF-8");
+  if (!IsValidUtf8(key)) return Status::InvalidArgument("message key is not valid UTF-8");
   v1::Frame request;
   v1::FindMessagesRequest* find = request.mutable_find_messages();
   find->set_topic(topic);

@@ -10,8 +10,8 @@
 
 #include "client/connection.h"
 #include "client/convert.h"
-#include "client/utf8.h"
 #include "common/limits.h"
+#include "common/utf8.h"
 #include "halfmq/consumer.h"
 
 namespace halfmq {
@@ -84,7 +84,7 @@ Result<std::vector<ReceivedMessage>> Consumer::Impl::Receive(const std::string& 
   }
   HALFMQ_RETURN_IF_ERROR(CheckMs("invisible_for", options.invisible_for, kMaxInvisibleMs));
   HALFMQ_RETURN_IF_ERROR(CheckMs("wait", options.wait, kMaxWaitMs));
-  if (!client::IsValidUtf8(options.tag_filter)) {
+  if (!IsValidUtf8(options.tag_filter)) {
     return Status::InvalidArgument("tag filter is not valid UTF-8");
   }
   v1::Frame request;
@@ -183,7 +183,7 @@ Status Consumer::Impl::Nack(const std::string& receipt_handle,
   nack->add_receipt_handles(receipt_handle);
   // Unset (not 0) lets the broker apply the group's retry policy.
   if (delay.has_value()) nack->set_delay_ms(static_cast<uint32_t>(delay->count()));
-  nack->set_reason(client::SanitizeUtf8(reason.substr(0, kMaxReasonBytes)));
+  nack->set_reason(SanitizeUtf8(reason.substr(0, kMaxReasonBytes)));
   auto response = connection_->CallSync(std::move(request));
   if (!response.ok()) return response.status();
   auto statuses = client::PerHandleStatuses(response->nack_response().results(), 1);

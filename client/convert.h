@@ -29,6 +29,14 @@ Status ValidateMessage(const Message& message);
 // retries of the frame reuse them. Errors: INVALID_ARGUMENT.
 Result<v1::Frame> BuildSendFrame(const std::vector<Message>& messages);
 
+// Validates `messages` (as BuildSendFrame) and appends their protos to
+// `out`, generating an id for each message without one. Errors:
+// INVALID_ARGUMENT.
+Status AppendMessageProtos(const std::vector<Message>& messages,
+                           google::protobuf::RepeatedPtrField<v1::Message>* out);
+
+SendReceipt FromProto(const v1::SendResult& in);
+
 // Receipts for a send_response, checking it has one result per message.
 // Errors: INTERNAL for a response that does not match the request.
 Result<std::vector<SendReceipt>> ReceiptsFromResponse(const v1::Frame& response,

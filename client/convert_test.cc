@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <variant>
 
 #include <gtest/gtest.h>
@@ -386,6 +387,49 @@ TEST(ConvertTest, FoundMessagesAndTraceEvents) {
   EXPECT_EQ(t.attempt, 16u);
   EXPECT_EQ(t.detail, "db down");
   EXPECT_EQ(t.delivered_ms, 3);
+}
+
+// A received message is the stored message plus its delivery: the same
+// stored message converts to equal StoredMessage fields either way, so code
+// that reads contents serves consumers and lookups alike.
+bool SameStoredFields(const StoredMessage& a, const StoredMessage& b) {
+  return a.message_id == b.message_id && a.topic == b.topic && a.queue_id == b.queue_id &&
+         a.offset == b.offset && a.keys == b.keys && a.tag == b.tag &&
+         a.properties == b.properties && a.body == b.body &&
+         a.message_group == b.message_group && a.born_time_ms == b.born_time_ms &&
+         a.store_time_ms == b.store_time_ms;
+}
+
+TEST(ConvertTest, AReceivedMessageIsAStoredMessagePlusItsDelivery) {
+  static_assert(std::is_base_of_v<StoredMessage, ReceivedMessage>);
+  v1::Message m;
+  m.set_message_id("m1");
+  m.set_topic("orders");
+  m.add_keys("k");
+  m.set_tag("t");
+  (*m.mutable_properties())["p"] = "v";
+  m.set_body("b");
+  m.set_message_group("g");
+  m.set_born_time_ms(7);
+  v1::FoundMessage found;
+  *found.mutable_message() = m;
+  found.set_queue_id(3);
+  found.set_offset(9);
+  found.set_store_time_ms(11);
+  v1::ReceivedMessage received;
+  *received.mutable_message() = m;
+  received.set_queue_id(3);
+  received.set_offset(9);
+  received.set_store_time_ms(11);
+  received.set_attempt(2);
+  received.set_receipt_handle("h");
+  ReceivedMessage delivered = FromProto(received);
+  StoredMessage looked_up = FromProto(found);
+  EXPECT_TRUE(SameStoredFields(delivered, looked_up));
+  EXPECT_EQ(delivered.attempt, 2u);
+  EXPECT_EQ(delivered.receipt_handle, "h");
+  received.set_offset(10);
+  EXPECT_FALSE(SameStoredFields(FromProto(received), looked_up));
 }
 
 TEST(ConvertTest, TraceKindNames) {

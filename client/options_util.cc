@@ -6,8 +6,8 @@
 #include <climits>
 #include <cstdint>
 
-#include "client/utf8.h"
 #include "common/limits.h"
+#include "common/utf8.h"
 
 namespace halfmq::client {
 namespace {
@@ -28,41 +28,11 @@ Status Positive(std::string_view name, std::chrono::milliseconds value) {
 
 }  // namespace
 
-Result<BrokerAddress> ParseBrokerAddress(std::string_view address) {
-  auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument("broker address '" + std::string(address) + "' " +
-                                   std::string(why) + " (want HOST:PORT)");
-  };
-  BrokerAddress out;
-  std::string_view port;
-  if (!address.empty() && address.front() == '[') {
-    size_t close = address.find(']');
-    if (close == std::string_view::npos) return bad("has an unclosed '['");
-    out.host = std::string(address.substr(1, close - 1));
-    if (close + 1 >= address.size() || address[close + 1] != ':') return bad("has no port");
-    port = address.substr(close + 2);
-  } else {
-    size_t colon = address.rfind(':');
-    if (colon == std::string_view::npos) return bad("has no port");
-    out.host = std::string(address.substr(0, colon));
-    if (out.host.find(':') != std::string::npos) return bad("needs [] around an IPv6 address");
-    port = address.substr(colon + 1);
-  }
-  if (out.host.empty()) return bad("has no host");
-  for (char c : out.host) {
-    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-      return bad("has a bad character in the host");
-    }
-  }
-  if (port.empty() || port.size() > 5) return bad("has a bad port");
-  uint32_t value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return bad("has a bad port");
-    value = value * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (value == 0 || value > 65535) return bad("has a port outside 1..65535");
-  out.port = std::string(port);
-  return out;
+Result<HostPort> ParseBrokerAddress(std::string_view address) {
+  auto parsed = ParseHostPort(address, PortZero::kRefuse);
+  // The shared parser names "address '...'"; the client says whose.
+  if (!parsed.ok()) return Status::InvalidArgument("broker " + parsed.status().message());
+  return parsed;
 }
 
 std::string DefaultClientId() {

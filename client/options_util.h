@@ -6,18 +6,16 @@
 #include <string>
 #include <string_view>
 
+#include "common/host_port.h"
 #include "common/status.h"
 #include "halfmq/options.h"
 
 namespace halfmq::client {
 
-struct BrokerAddress {
-  std::string host;  // without brackets for IPv6 literals
-  std::string port;  // decimal, 1..65535
-};
-
-// Parses "host:port", "[v6-literal]:port". Errors: INVALID_ARGUMENT.
-Result<BrokerAddress> ParseBrokerAddress(std::string_view address);
+// Parses "host:port", "[v6-literal]:port" (common/host_port.h; port 0 is
+// refused). Errors: INVALID_ARGUMENT "broker address '<text>' <why> (want
+// HOST:PORT)".
+Result<HostPort> ParseBrokerAddress(std::string_view address);
 
 // Checks every field and returns a copy with defaults filled in (client_id
 // becomes "<hostname>-<pid>" when empty). Errors: INVALID_ARGUMENT naming the

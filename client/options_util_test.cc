@@ -13,14 +13,14 @@ TEST(ParseBrokerAddressTest, AcceptsHostPortAndBracketedV6) {
   auto a = ParseBrokerAddress("127.0.0.1:7480");
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, "7480");
+  EXPECT_EQ(a->port, 7480);
   auto b = ParseBrokerAddress("broker-1.example:1");
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->host, "broker-1.example");
   auto c = ParseBrokerAddress("[::1]:65535");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->host, "::1");
-  EXPECT_EQ(c->port, "65535");
+  EXPECT_EQ(c->port, 65535);
 }
 
 TEST(ParseBrokerAddressTest, RejectsMalformed) {
@@ -31,6 +31,9 @@ TEST(ParseBrokerAddressTest, RejectsMalformed) {
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
       EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+      // The message names the option, the text and the reason.
+      EXPECT_EQ(r.status().message().rfind(std::string("broker address '") + bad + "' ", 0), 0u)
+          << r.status().message();
     }
   }
 }

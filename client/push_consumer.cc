@@ -20,10 +20,10 @@
 
 #include "client/backoff.h"
 #include "client/convert.h"
-#include "client/utf8.h"
 #include "common/limits.h"
 #include "common/mutex.h"
 #include "common/thread_name.h"
+#include "common/utf8.h"
 #include "halfmq/consumer.h"
 
 namespace halfmq {
@@ -50,7 +50,7 @@ Status ValidatePushOptions(const PushConsumerOptions& o) {
   if (!in_range(o.poll_wait, kMaxWaitMs)) {
     return Status::InvalidArgument("poll_wait is out of range");
   }
-  if (!client::IsValidUtf8(o.tag_filter)) {
+  if (!IsValidUtf8(o.tag_filter)) {
     return Status::InvalidArgument("tag_filter is not valid UTF-8");
   }
   return Status::Ok();

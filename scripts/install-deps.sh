@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages HalfMQ needs to build and test, skipping
-# those already present. Runs apt-get as root, or through sudo otherwise.
+# those already present. Runs apt-get directly as root, through sudo otherwise.
 set -euo pipefail
 
 PACKAGES=(
@@ -27,13 +27,27 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-SUDO=""
+# As root (the Debian 12 container image, which has no sudo) apt-get runs
+# directly; otherwise through sudo, which must then exist.
+SUDO=()
 if [[ $(id -u) -ne 0 ]]; then
-  SUDO="sudo"
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: not root and no sudo; run as root or install: ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO=(sudo)
 fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
-  $SUDO apt-get update
-  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+apt_install() {
+  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+# A fresh image has no package lists: update first. With lists present, try
+# the install as is and update only if it fails (stale lists).
+if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+  "${SUDO[@]}" apt-get update
+  apt_install
+elif ! apt_install; then
+  "${SUDO[@]}" apt-get update
+  apt_install
 fi

@@ -9,6 +9,7 @@
 
 #include "client/cli/command.h"
 #include "client/options_util.h"
+#include "common/version.h"
 
 namespace halfmq::cli {
 namespace {
@@ -53,7 +54,8 @@ std::string Overview(const std::vector<Command>& commands, const std::vector<std
   }
   out << "\nThe broker is --broker, else $HALFMQ_BROKER, else " << kDefaultBroker << ".\n"
       << "--json prints one JSON object per line. Exit status: 0 success, 1 the operation\n"
-      << "failed, 2 usage error. `halfmq COMMAND --help` shows a command's details.\n";
+      << "failed, 2 usage error. `halfmq COMMAND --help` shows a command's details.\n"
+      << "`halfmq --version` prints the version.\n";
   return out.str();
 }
 
@@ -147,80 +149,86 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-int RunCli(const std::vector<std::string>& args, const CliEnv& env) {
-  std::ostream& out = *env.out;
-  std::ostream& err = *env.err;
-  const std::vector<Command> commands = AllCommands();
+namespace {
 
-  // Global flags come before the command; --broker and --help are accepted
-  // after it as well (see the command's own parse below).
+// The flags before the command word.
+struct GlobalFlags {
   std::optional<std::string> broker;
   bool help = false;
+  bool version = false;
+  size_t command_at = 0;  // index of the first word after them
+};
+
+// Errors: INVALID_ARGUMENT (a usage error) for an unknown flag or a missing
+// value.
+Result<GlobalFlags> ParseGlobalFlags(const std::vector<std::string>& args) {
+  GlobalFlags flags;
   size_t i = 0;
-  auto usage_error = [&](const std::string& message, const std::vector<std::string>& prefix) {
-    err << "halfmq: " << message << "\n" << ShortUsage(commands, prefix);
-    return kExitUsage;
-  };
   for (; i < args.size() && args[i].size() > 1 && args[i][0] == '-'; ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
-      help = true;
+      flags.help = true;
+    } else if (arg == "--version") {
+      flags.version = true;
     } else if (arg == "--broker") {
-      if (i + 1 >= args.size()) return usage_error("flag '--broker' needs a value", {});
-      broker = args[++i];
+      if (i + 1 >= args.size()) return Status::InvalidArgument("flag '--broker' needs a value");
+      flags.broker = args[++i];
     } else if (arg.rfind("--broker=", 0) == 0) {
-      broker = arg.substr(9);
+      flags.broker = arg.substr(9);
     } else {
-      return usage_error("unknown flag '" + arg + "' (command flags go after the command)", {});
+      return Status::InvalidArgument("unknown flag '" + arg +
+                                     "' (command flags go after the command)");
     }
   }
-  if (i == args.size()) {
-    if (help) {
-      out << Overview(commands, {});
+  flags.command_at = i;
+  return flags;
+}
+
+// args[i] names no command: the overview of a command group if asked for,
+// else a usage error.
+int NoSuchCommand(const std::vector<Command>& commands, const std::vector<std::string>& args,
+                  size_t i, bool help, const CliEnv& env) {
+  if (IsGroupWord(commands, args[i])) {
+    bool help_next = i + 1 < args.size() && (args[i + 1] == "--help" || args[i + 1] == "-h");
+    if (help_next || (help && i + 1 == args.size())) {
+      *env.out << Overview(commands, {args[i]});
       return kExitOk;
     }
-    return usage_error("missing command", {});
+    std::string what = i + 1 < args.size()
+                           ? "unknown subcommand '" + args[i] + " " + args[i + 1] + "'"
+                           : "missing subcommand after '" + args[i] + "'";
+    *env.err << "halfmq: " << what << "\n" << ShortUsage(commands, {args[i]});
+    return kExitUsage;
   }
-  const Command* command = FindCommand(commands, args, i);
-  if (command == nullptr) {
-    if (IsGroupWord(commands, args[i])) {
-      bool help_next = i + 1 < args.size() && (args[i + 1] == "--help" || args[i + 1] == "-h");
-      if (help_next || (help && i + 1 == args.size())) {
-        out << Overview(commands, {args[i]});
-        return kExitOk;
-      }
-      std::string what = i + 1 < args.size()
-                             ? "unknown subcommand '" + args[i] + " " + args[i + 1] + "'"
-                             : "missing subcommand after '" + args[i] + "'";
-      return usage_error(what, {args[i]});
-    }
-    return usage_error("unknown command '" + args[i] + "'", {});
-  }
+  *env.err << "halfmq: unknown command '" << args[i] << "'\n" << ShortUsage(commands, {});
+  return kExitUsage;
+}
 
+// Parses the command's own flags and positionals and runs it.
+int RunCommand(const Command& command, const std::vector<std::string>& rest,
+               std::optional<std::string> broker, bool help, const CliEnv& env) {
   Context ctx;
   ctx.in = env.in;
   ctx.out = env.out;
   ctx.err = env.err;
-  ctx.command = command;
+  ctx.command = &command;
 
-  std::vector<FlagSpec> specs = command->flags;
+  std::vector<FlagSpec> specs = command.flags;
   specs.push_back({"broker", FlagKind::kValue});
   specs.push_back({"help", FlagKind::kBool});
-  std::vector<std::string> rest(args.begin() + static_cast<long>(i + command->words.size()),
-                                args.end());
   auto parsed = ParseArgs(rest, specs);
   if (!parsed.ok()) return ctx.Usage(parsed.status().message());
   if (help || parsed->Has("help")) {
-    out << "usage: " << command->Usage() << "\n  " << command->summary << "\n";
-    if (!command->help.empty()) out << command->help;
+    *env.out << "usage: " << command.Usage() << "\n  " << command.summary << "\n";
+    if (!command.help.empty()) *env.out << command.help;
     return kExitOk;
   }
   const std::vector<std::string>& positionals = parsed->positionals();
-  if (positionals.size() < command->positionals.size()) {
-    return ctx.Usage("missing " + command->positionals[positionals.size()]);
+  if (positionals.size() < command.positionals.size()) {
+    return ctx.Usage("missing " + command.positionals[positionals.size()]);
   }
-  if (positionals.size() > command->positionals.size()) {
-    return ctx.Usage("unexpected argument '" + positionals[command->positionals.size()] + "'");
+  if (positionals.size() > command.positionals.size()) {
+    return ctx.Usage("unexpected argument '" + positionals[command.positionals.size()] + "'");
   }
 
   if (auto b = parsed->Value("broker")) broker = *b;
@@ -229,7 +237,39 @@ int RunCli(const std::vector<std::string>& args, const CliEnv& env) {
   auto address = client::ParseBrokerAddress(ctx.options.broker);
   if (!address.ok()) return ctx.Usage(address.status().message());
   ctx.options.client_id = "halfmq-cli@" + client::DefaultClientId();
-  return command->run(*parsed, ctx);
+  return command.run(*parsed, ctx);
+}
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, const CliEnv& env) {
+  const std::vector<Command> commands = AllCommands();
+  // Global flags come before the command; --broker and --help are accepted
+  // after it as well (see the command's own parse).
+  auto global = ParseGlobalFlags(args);
+  if (!global.ok()) {
+    *env.err << "halfmq: " << global.status().message() << "\n" << ShortUsage(commands, {});
+    return kExitUsage;
+  }
+  if (global->version) {
+    // The same form as `halfmq-broker --version` (gflags' own).
+    *env.out << "halfmq version " << kHalfmqVersion << "\n";
+    return kExitOk;
+  }
+  size_t i = global->command_at;
+  if (i == args.size()) {
+    if (global->help) {
+      *env.out << Overview(commands, {});
+      return kExitOk;
+    }
+    *env.err << "halfmq: missing command\n" << ShortUsage(commands, {});
+    return kExitUsage;
+  }
+  const Command* command = FindCommand(commands, args, i);
+  if (command == nullptr) return NoSuchCommand(commands, args, i, global->help, env);
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i + command->words.size()),
+                                args.end());
+  return RunCommand(*command, rest, global->broker, global->help, env);
 }
 
 }  // namespace halfmq::cli

@@ -21,7 +21,7 @@ struct CliEnv {
 inline constexpr char kDefaultBroker[] = "127.0.0.1:7480";
 
 // Runs the command line `args` (without the program name) and returns the
-// exit code: kExitOk, kExitError or kExitUsage (client/cli/args.h).
+// exit code: kExitOk, kExitError or kExitUsage (common/args.h).
 int RunCli(const std::vector<std::string>& args, const CliEnv& env);
 
 }  // namespace halfmq::cli

@@ -11,9 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "client/cli/args.h"
 #include "client/fake_broker.h"
+#include "common/args.h"
 #include "common/asio.h"
+#include "common/version.h"
 
 namespace halfmq::cli {
 namespace {
@@ -78,6 +79,17 @@ TEST(CliTest, HelpExitsZeroWithUsageOnStdout) {
     }
     EXPECT_TRUE(r.err.empty());
   }
+}
+
+TEST(CliTest, VersionPrintsTheGeneratedVersionAndExitsZero) {
+  CliRun r = RunArgs({"--version"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, std::string("halfmq version ") + kHalfmqVersion + "\n");
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  // Before the command, like the other global flags, and with a broker given.
+  r = RunArgs({"--broker", "h:1", "--version"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, std::string("halfmq version ") + kHalfmqVersion + "\n");
 }
 
 TEST(CliTest, CommandHelpShowsItsUsage) {

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "client/cli/command.h"
-#include "client/cli/json.h"
 #include "client/cli/msg.h"
+#include "common/json.h"
 #include "common/limits.h"
 #include "halfmq/consumer.h"
 

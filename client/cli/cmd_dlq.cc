@@ -6,8 +6,8 @@
 
 #include "client/cli/command.h"
 #include "client/cli/dlq.h"
-#include "client/cli/json.h"
 #include "client/cli/msg.h"
+#include "common/json.h"
 
 namespace halfmq::cli {
 namespace {

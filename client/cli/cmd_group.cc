@@ -5,8 +5,8 @@
 
 #include "client/cli/command.h"
 #include "client/cli/group.h"
-#include "client/cli/json.h"
 #include "client/convert.h"
+#include "common/json.h"
 #include "halfmq/admin.h"
 
 namespace halfmq::cli {

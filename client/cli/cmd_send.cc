@@ -6,10 +6,10 @@
 #include <memory>
 
 #include "client/cli/command.h"
-#include "client/cli/json.h"
 #include "client/cli/msg.h"
 #include "client/cli/rfc3339.h"
 #include "client/cli/txn.h"
+#include "common/json.h"
 #include "common/mutex.h"
 #include "halfmq/producer.h"
 

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "client/cli/command.h"
-#include "client/cli/json.h"
+#include "common/json.h"
 #include "halfmq/admin.h"
 
 namespace halfmq::cli {

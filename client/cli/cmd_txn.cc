@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "client/cli/json.h"
 #include "client/cli/txn.h"
+#include "common/json.h"
 #include "common/mutex.h"
 
 namespace halfmq::cli {

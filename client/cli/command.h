@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "client/cli/args.h"
+#include "common/args.h"
 #include "common/status.h"
 #include "halfmq/options.h"
 

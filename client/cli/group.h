@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "client/cli/args.h"
+#include "common/args.h"
 #include "common/status.h"
 #include "halfmq/admin.h"
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/host_port.h"
 #include "proto/framing.h"
 
 namespace halfmq::testing {
@@ -18,12 +19,12 @@ std::string FrameHeader(uint32_t length) {
 }
 
 RawClient::RawClient(const std::string& address, const std::string& source_ip) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return;
+  auto parsed = ParseHostPort(address);
+  if (!parsed.ok()) return;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) return;
+  addr.sin_port = htons(parsed->port);
+  if (::inet_pton(AF_INET, parsed->host.c_str(), &addr.sin_addr) != 1) return;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return;
   if (!source_ip.empty()) {

@@ -110,20 +110,8 @@ struct RedriveResult {
 // ---------------------------------------------------------------------------
 // Lookup and trace
 
-// A stored message, as found by GetMessage or FindMessages.
-struct StoredMessage {
-  std::string message_id;
-  std::string topic;
-  uint32_t queue_id = 0;
-  uint64_t offset = 0;
-  std::vector<std::string> keys;
-  std::string tag;
-  std::map<std::string, std::string> properties;
-  std::string body;
-  std::string message_group;
-  int64_t born_time_ms = 0;   // producer's clock
-  int64_t store_time_ms = 0;  // broker's clock
-};
+// GetMessage and FindMessages return StoredMessage (halfmq/message.h): the
+// message as stored, without the delivery fields a ReceivedMessage adds.
 
 // A step in a message's life (TraceMessage).
 enum class TraceKind {

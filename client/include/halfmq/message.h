@@ -163,8 +163,12 @@ struct DeadLetterInfo {
   std::string group;
 };
 
-// A message delivered to a consumer group.
-struct ReceivedMessage {
+// A message as the broker stored it: what the producer sent (id, keys, tag,
+// properties, body, group), where it is (topic, queue, offset) and when.
+// Admin::GetMessage and Admin::FindMessages return it; every ReceivedMessage
+// is one too (below), so code that only reads a message's contents can take
+// a `const StoredMessage&` and serve both consumers and lookups.
+struct StoredMessage {
   std::string message_id;
   std::string topic;
   uint32_t queue_id = 0;
@@ -175,8 +179,15 @@ struct ReceivedMessage {
   std::string body;
   // The FIFO message group it was sent with, or "".
   std::string message_group;
-  int64_t born_time_ms = 0;
-  int64_t store_time_ms = 0;
+  int64_t born_time_ms = 0;   // producer's clock
+  int64_t store_time_ms = 0;  // broker's clock
+};
+
+// A StoredMessage delivered to a consumer group: the message plus this
+// delivery (its attempt number, the receipt handle that acks or nacks it and
+// how long it stays invisible) and, from a dead-letter topic, why it died. A
+// lookup (Admin::GetMessage) has no delivery, hence the two types.
+struct ReceivedMessage : StoredMessage {
   // Set when the message is a dead letter (received from a dead-letter
   // topic): its origin and failure. Its message_id is the original one.
   std::optional<DeadLetterInfo> dead_letter;

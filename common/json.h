@@ -1,4 +1,5 @@
-// A minimal JSON writer for the CLI's `--json` output: one object per line.
+// The one JSON writer of our tools: the CLI's `--json` output and
+// halfmq-bench's `--json` report, one object per line.
 //
 // Strings are escaped so that any byte string round-trips losslessly:
 // '"' and '\' are backslash-escaped; control bytes (< 0x20) and DEL as
@@ -8,8 +9,8 @@
 // would have been copied as its two UTF-8 bytes), and a reader that needs
 // the exact bytes of a binary body can map those escapes back to bytes.
 // Pure functions and a value type; thread-compatible.
-#ifndef HALFMQ_CLIENT_CLI_JSON_H_
-#define HALFMQ_CLIENT_CLI_JSON_H_
+#ifndef HALFMQ_COMMON_JSON_H_
+#define HALFMQ_COMMON_JSON_H_
 
 #include <cstdint>
 #include <map>
@@ -17,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-namespace halfmq::cli {
+namespace halfmq {
 
 // Appends `s` as a quoted, escaped JSON string.
 void AppendJsonString(std::string_view s, std::string* out);
@@ -37,6 +38,10 @@ class JsonObject {
   JsonObject& Bool(std::string_view key, bool value);
   // Shortest exact decimal form; null for NaN and infinities.
   JsonObject& Double(std::string_view key, double value);
+  // Rounded to `decimals` digits after the point (printf's %.Nf, at most
+  // 9); null for NaN and infinities. For reports whose readers compare
+  // figures, not exact values.
+  JsonObject& Fixed(std::string_view key, double value, int decimals);
   JsonObject& UintArray(std::string_view key, const std::vector<uint64_t>& values);
   // A nested object.
   JsonObject& Object(std::string_view key, const JsonObject& value);
@@ -53,6 +58,6 @@ class JsonObject {
   bool first_ = true;
 };
 
-}  // namespace halfmq::cli
+}  // namespace halfmq
 
-#endif  // HALFMQ_CLIENT_CLI_JSON_H_
+#endif  // HALFMQ_COMMON_JSON_H_

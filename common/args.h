@@ -1,9 +1,10 @@
-// Hand-rolled command-line parsing for the `halfmq` CLI: flags of the form
-// `--name value`, `--name=value` and boolean `--name`, positional arguments,
-// and `--` to end flags. Kept apart from the commands so it is unit-tested on
-// its own. Pure functions and values; thread-compatible.
-#ifndef HALFMQ_CLIENT_CLI_ARGS_H_
-#define HALFMQ_CLIENT_CLI_ARGS_H_
+// The one command-line parser of our tools (the `halfmq` CLI and
+// halfmq-bench): flags of the form `--name value`, `--name=value` and boolean
+// `--name`, positional arguments, and `--` to end flags; numbers are
+// range-checked, never cast. (halfmq-broker uses gflags.) Pure functions and
+// values; thread-compatible.
+#ifndef HALFMQ_COMMON_ARGS_H_
+#define HALFMQ_COMMON_ARGS_H_
 
 #include <cstdint>
 #include <map>
@@ -15,7 +16,7 @@
 
 #include "common/status.h"
 
-namespace halfmq::cli {
+namespace halfmq {
 
 // Process exit codes, which scripts rely on.
 inline constexpr int kExitOk = 0;
@@ -85,6 +86,6 @@ Result<std::vector<uint64_t>> ParseUintList(std::string_view what, std::string_v
 // INVALID_ARGUMENT when there is no '=' or the name is empty.
 Result<std::pair<std::string, std::string>> ParseProperty(std::string_view text);
 
-}  // namespace halfmq::cli
+}  // namespace halfmq
 
-#endif  // HALFMQ_CLIENT_CLI_ARGS_H_
+#endif  // HALFMQ_COMMON_ARGS_H_

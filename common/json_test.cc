@@ -1,11 +1,11 @@
-#include "client/cli/json.h"
+#include "common/json.h"
 
 #include <cmath>
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 std::string Json(std::string_view s) {
@@ -62,9 +62,9 @@ TEST(HexEncodeTest, LowercaseTwoDigitsPerByte) {
 }
 
 }  // namespace
-}  // namespace halfmq::cli
+}  // namespace halfmq
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 TEST(JsonObjectTest, DoublesArraysAndNestedObjects) {
@@ -83,4 +83,18 @@ TEST(JsonObjectTest, DoublesArraysAndNestedObjects) {
 }
 
 }  // namespace
-}  // namespace halfmq::cli
+}  // namespace halfmq
+
+namespace halfmq {
+namespace {
+
+TEST(JsonObjectTest, FixedRoundsLikePrintfAndNullsNonFinite) {
+  EXPECT_EQ(JsonObject().Fixed("a", 6538.4, 0).Fixed("b", 0.1234, 3).Fixed("c", 2.0, 2).str(),
+            "{\"a\":6538,\"b\":0.123,\"c\":2.00}");
+  EXPECT_EQ(JsonObject().Fixed("x", -1.25, 1).str(), "{\"x\":-1.2}");
+  EXPECT_EQ(JsonObject().Fixed("n", std::nan(""), 2).Fixed("i", INFINITY, 0).str(),
+            "{\"n\":null,\"i\":null}");
+}
+
+}  // namespace
+}  // namespace halfmq

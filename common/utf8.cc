@@ -1,8 +1,8 @@
-#include "client/utf8.h"
+#include "common/utf8.h"
 
 #include <cstdint>
 
-namespace halfmq::client {
+namespace halfmq {
 
 size_t Utf8SequenceLength(std::string_view s, size_t pos) {
   auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
@@ -62,4 +62,4 @@ std::string SanitizeUtf8(std::string_view s) {
   return out;
 }
 
-}  // namespace halfmq::client
+}  // namespace halfmqent

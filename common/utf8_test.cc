@@ -1,10 +1,10 @@
-#include "client/utf8.h"
+#include "common/utf8.h"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace halfmq::client {
+namespace halfmq {
 namespace {
 
 TEST(Utf8Test, AcceptsWellFormed) {
@@ -53,4 +53,4 @@ TEST(Utf8Test, SanitizeReplacesOnlyBadBytes) {
 }
 
 }  // namespace
-}  // namespace halfmq::client
+}  // namespace halfmqent

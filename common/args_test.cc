@@ -1,8 +1,8 @@
-#include "client/cli/args.h"
+#include "common/args.h"
 
 #include <gtest/gtest.h>
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 const std::vector<FlagSpec> kSpecs = {
@@ -93,9 +93,9 @@ TEST(ParsePropertyTest, SplitsAtFirstEquals) {
 }
 
 }  // namespace
-}  // namespace halfmq::cli
+}  // namespace halfmq
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 TEST(ParseDoubleTest, DecimalNumbersInRange) {
@@ -140,4 +140,4 @@ TEST(ParseUintListTest, EveryElementInRange) {
 }
 
 }  // namespace
-}  // namespace halfmq::cli
+}  // namespace halfmq

@@ -1,9 +1,9 @@
-#include "client/cli/args.h"
+#include "common/args.h"
 
 #include <charconv>
 #include <system_error>
 
-namespace halfmq::cli {
+namespace halfmq {
 
 std::optional<std::string> ParsedArgs::Value(std::string_view flag) const {
   auto it = flags_.find(std::string(flag));
@@ -161,4 +161,4 @@ Result<std::pair<std::string, std::string>> ParseProperty(std::string_view text)
   return std::make_pair(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
 }
 
-}  // namespace halfmq::cli
+}  // namespace halfmq

@@ -1,11 +1,13 @@
-#include "client/cli/json.h"
+#include "common/json.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
-#include "client/cli/args.h"
-#include "client/utf8.h"
+#include "common/args.h"
+#include "common/utf8.h"
 
-namespace halfmq::cli {
+namespace halfmq {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -34,7 +36,7 @@ void AppendJsonString(std::string_view s, std::string* out) {
       out->push_back(static_cast<char>(c));
       ++pos;
     } else {
-      size_t n = client::Utf8SequenceLength(s, pos);
+      size_t n = Utf8SequenceLength(s, pos);
       if (n == 0) {
         AppendEscapedByte(c, out);
         ++pos;
@@ -91,6 +93,18 @@ JsonObject& JsonObject::Bool(std::string_view key, bool value) {
 JsonObject& JsonObject::Double(std::string_view key, double value) {
   Key(key);
   out_.append(std::isfinite(value) ? FormatDouble(value) : "null");
+  return *this;
+}
+
+JsonObject& JsonObject::Fixed(std::string_view key, double value, int decimals) {
+  Key(key);
+  if (!std::isfinite(value)) {
+    out_.append("null");
+    return *this;
+  }
+  char buf[384];  // DBL_MAX with 9 decimals fits
+  std::snprintf(buf, sizeof(buf), "%.*f", std::clamp(decimals, 0, 9), value);
+  out_.append(buf);
   return *this;
 }
 
@@ -153,4 +167,4 @@ JsonObject& JsonObject::IntMap(std::string_view key, const std::map<std::string,
   return *this;
 }
 
-}  // namespace halfmq::cli
+}  // namespace halfmq

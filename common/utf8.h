@@ -1,15 +1,15 @@
 // UTF-8 validation. Protobuf `string` fields must hold valid UTF-8 (a proto3
 // parser rejects the whole frame otherwise), so the client checks text fields
-// before sending, and the CLI's JSON writer needs the same rule to decide
-// which bytes to escape. Pure functions, thread-safe.
-#ifndef HALFMQ_CLIENT_UTF8_H_
-#define HALFMQ_CLIENT_UTF8_H_
+// before sending, and the JSON writer (common/json.h) needs the same rule to
+// decide which bytes to escape. Pure functions, thread-safe.
+#ifndef HALFMQ_COMMON_UTF8_H_
+#define HALFMQ_COMMON_UTF8_H_
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace halfmq::client {
+namespace halfmq {
 
 // Length (1..4) of the well-formed UTF-8 sequence starting at s[pos], or 0 if
 // the bytes there are not one: a stray continuation byte, a truncated
@@ -24,6 +24,6 @@ bool IsValidUtf8(std::string_view s);
 // reason) that must fit a protobuf string field.
 std::string SanitizeUtf8(std::string_view s);
 
-}  // namespace halfmq::client
+}  // namespace halfmqent
 
-#endif  // HALFMQ_CLIENT_UTF8_H_
+#endif  // HALFMQ_COMMON_UTF8_H_
