@@ -183,23 +183,32 @@ EOF
 
 # fdatasync of a 1 KiB append, measured with python3's os.fdatasync on a file
 # opened O_APPEND in the work directory (the filesystem both data dirs are on).
+# Its own run-queue wait (/proc/thread-self/schedstat) is reported beside it:
+# on a machine busy with other work, a thread woken by the disk can wait a
+# scheduler tick (4 ms) for a core, and then the probe and Redis (one thread)
+# measure the scheduler, not the disk.
 fsync_probe() {
   python3 - "$work" "$1" "$fsync_n" >>"$records" <<'EOF'
 import json, os, sys, time
 d, rnd, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 path = os.path.join(d, "fsync-probe")
+def runq_wait_ns():
+    with open("/proc/thread-self/schedstat") as f:
+        return int(f.read().split()[1])
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
 block, t = b"x" * 1024, []
+wait0 = runq_wait_ns()
 for _ in range(n):
     s = time.perf_counter()
     os.write(fd, block)
     os.fdatasync(fd)
     t.append((time.perf_counter() - s) * 1e6)
+runq_us = (runq_wait_ns() - wait0) / 1e3 / n
 os.close(fd)
 os.unlink(path)
 t.sort()
 print(json.dumps({"side": "fsync", "round": rnd, "p50_us": t[len(t) // 2],
-                  "p99_us": t[min(len(t) - 1, len(t) * 99 // 100)]}))
+                  "p99_us": t[min(len(t) - 1, len(t) * 99 // 100)], "runq_us": runq_us}))
 EOF
 }
 
@@ -219,6 +228,7 @@ one_case() {
 }
 
 start_redis
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "compare.sh: $runs round(s)$( ((quick)) && echo ', quick'); Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on port $redis_port; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); data in $work" >&2
 started=$SECONDS
 for ((round = 1; round <= runs; round++)); do
@@ -233,6 +243,7 @@ for ((round = 1; round <= runs; round++)); do
 done
 fsync_probe $((runs + 1))
 echo "compare.sh: done in $((SECONDS - started)) s" >&2
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'): $runs round(s)$( ((quick)) && echo ' (quick)') in $((SECONDS - started)) s; Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'); $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 
 python3 - "$records" <<'EOF'
 import json, statistics, sys
@@ -263,6 +274,11 @@ print("fdatasync of a 1 KiB append (python3 os.fdatasync, O_APPEND file in the d
           len(probes), fmt(med([p["p50_us"] for p in probes])),
           " / ".join(fmt(p["p50_us"]) for p in probes),
           fmt(med([p["p99_us"] for p in probes]))))
+runq = med([p["runq_us"] for p in probes])
+if runq is not None:
+    print("  the probe waited %s us per fdatasync for a core (run-queue wait)%s" % (
+        fmt(runq), "" if runq < 50 else
+        ": the machine is busy; its latencies, Redis's and the ratios are not the disk's"))
 print()
 hdr = ("case", "HalfMQ msg/s", "p50 us", "p99 us", "cpu/op us b/c", "Redis", "Redis rps",
        "Redis p50/p99 us", "ratio", "p99 ratio", "goal", "status")
