@@ -47,16 +47,20 @@ for tool in redis-server redis-cli redis-benchmark python3 timeout; do
 done
 
 # Sizes of each case. The send and txn cases run for a fixed time (the bench
-# counts what completes in it); consume and Redis run a fixed count. Every
-# process is also bounded by `timeout` (it kills the bench's broker with it:
-# both are in the process group timeout makes).
+# counts what completes in it); consume runs a fixed count. redis-benchmark
+# takes only a count: each Redis run gets the count that the rate of the last
+# run with the same pipeline (a short calibration run at first) completes in
+# about redis_s seconds, within fixed bounds. Every process is also bounded
+# by `timeout` (it kills the bench's broker with it: both are in the process
+# group timeout makes).
 if (( quick )); then
   send1_s=1; txn1_s=1; batch_s=1; txn64_s=1; consume_n=20000
-  redis_p1_n=1000; redis_p64_n=10000; fsync_n=200; case_timeout=30
+  redis_s=0.5; fsync_n=200; case_timeout=30
 else
   send1_s=5; txn1_s=4; batch_s=3; txn64_s=3; consume_n=200000
-  redis_p1_n=10000; redis_p64_n=100000; fsync_n=1000; case_timeout=60
+  redis_s=3; fsync_n=1000; case_timeout=60
 fi
+declare -A redis_rps=()
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/halfmq-compare-XXXXXX")
 redis_pid=
@@ -133,9 +137,18 @@ bounded() {
 
 value=$(head -c 1024 /dev/zero | tr '\0' x)
 
-# redis_run CASE ROUND PIPELINE COUNT
+# redis_count PIPELINE: the request count for the next run (see above).
+redis_count() {
+  local pipeline=$1 low=500 high=50000
+  (( pipeline > 1 )) && { low=5000; high=1000000; }
+  python3 -c 'import sys; rps, s, lo, hi = map(float, sys.argv[1:]); print(int(min(hi, max(lo, rps * s))))' \
+    "${redis_rps[$pipeline]:-0}" "$redis_s" "$low" "$high"
+}
+
+# redis_run CASE ROUND PIPELINE: one Redis run, recorded (round 0: calibration)
 redis_run() {
-  local name=$1 round=$2 pipeline=$3 count=$4 rc=0
+  local name=$1 round=$2 pipeline=$3 rc=0 count
+  count=$(redis_count "$pipeline")
   reset_redis
   bounded "$work/out" redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P "$pipeline" \
     -n "$count" --csv XADD s '*' f "$value" || rc=$?
@@ -149,6 +162,9 @@ if rows:
     rec.update(tput=float(r[1]), p50_us=float(r[4]) * 1000, p99_us=float(r[6]) * 1000)
 print(json.dumps(rec))
 EOF
+  local rps
+  rps=$(tail -1 "$records" | python3 -c 'import json, sys; print(json.loads(sys.stdin.read()).get("tput", 0))')
+  [[ $rps == 0 ]] || redis_rps[$pipeline]=$rps
 }
 
 # hmq_run CASE ROUND LABEL BENCH-ARGS...: LABEL is the bench's --json "mode"
@@ -212,18 +228,18 @@ print(json.dumps({"side": "fsync", "round": rnd, "p50_us": t[len(t) // 2],
 EOF
 }
 
-# one_case ROUND CASE PIPELINE REDIS_COUNT LABEL BENCH-ARGS...: Redis and
-# HalfMQ back to back, the order alternating with the round so neither side
-# always runs first.
+# one_case ROUND CASE PIPELINE LABEL BENCH-ARGS...: Redis and HalfMQ back to
+# back, the order alternating with the round so neither side always runs
+# first.
 one_case() {
-  local round=$1 name=$2 pipeline=$3 redis_n=$4 label=$5
-  shift 5
+  local round=$1 name=$2 pipeline=$3 label=$4
+  shift 4
   if (( round % 2 == 1 )); then
-    redis_run "$name" "$round" "$pipeline" "$redis_n"
+    redis_run "$name" "$round" "$pipeline"
     hmq_run "$name" "$round" "$label" "$@"
   else
     hmq_run "$name" "$round" "$label" "$@"
-    redis_run "$name" "$round" "$pipeline" "$redis_n"
+    redis_run "$name" "$round" "$pipeline"
   fi
 }
 
@@ -231,14 +247,19 @@ start_redis
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "compare.sh: $runs round(s)$( ((quick)) && echo ', quick'); Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on port $redis_port; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); data in $work" >&2
 started=$SECONDS
+redis_s_run=$redis_s
+redis_s=0.3  # calibration runs, not counted
+redis_run calibrate 0 1
+redis_run calibrate 0 64
+redis_s=$redis_s_run
 for ((round = 1; round <= runs; round++)); do
   echo "compare.sh: round $round of $runs ($((SECONDS - started)) s)" >&2
   fsync_probe "$round"
-  one_case "$round" send-1 1 "$redis_p1_n" send send --inflight 1 --duration-s "$send1_s"
-  one_case "$round" txn-1 1 "$redis_p1_n" txn txn --inflight 1 --duration-s "$txn1_s"
-  one_case "$round" send-256x16 64 "$redis_p64_n" send send --inflight 256 --batch 16 --duration-s "$batch_s"
-  one_case "$round" txn-64 64 "$redis_p64_n" txn txn --inflight 64 --duration-s "$txn64_s"
-  one_case "$round" consume 64 "$redis_p64_n" consume consume --count "$consume_n" --inflight 64 \
+  one_case "$round" send-1 1 send send --inflight 1 --duration-s "$send1_s"
+  one_case "$round" txn-1 1 txn txn --inflight 1 --duration-s "$txn1_s"
+  one_case "$round" send-256x16 64 send send --inflight 256 --batch 16 --duration-s "$batch_s"
+  one_case "$round" txn-64 64 txn txn --inflight 64 --duration-s "$txn64_s"
+  one_case "$round" consume 64 consume consume --count "$consume_n" --inflight 64 \
     --batch 64 --connections 4 --ack-async
 done
 fsync_probe $((runs + 1))
