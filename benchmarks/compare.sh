@@ -296,9 +296,10 @@ print("fdatasync of a 1 KiB append (python3 os.fdatasync, O_APPEND file in the d
           " / ".join(fmt(p["p50_us"]) for p in probes),
           fmt(med([p["p99_us"] for p in probes]))))
 runq = med([p["runq_us"] for p in probes])
+busy = runq is not None and runq >= 50
 if runq is not None:
     print("  the probe waited %s us per fdatasync for a core (run-queue wait)%s" % (
-        fmt(runq), "" if runq < 50 else
+        fmt(runq), "" if not busy else
         ": the machine is busy; its latencies, Redis's and the ratios are not the disk's"))
 print()
 hdr = ("case", "HalfMQ msg/s", "p50 us", "p99 us", "cpu/op us b/c", "Redis", "Redis rps",
@@ -315,7 +316,7 @@ for key, desc, ref, goal, p99_goal in cases:
         status = "no data"
     else:
         met = ratio >= goal and (p99_goal is None or (p99_ratio is not None and p99_ratio <= p99_goal))
-        status = "met" if met else "NOT met"
+        status = ("met" if met else "NOT met") + (" (busy)" if busy else "")
     hv = [h[i] for i in sorted(h)]
     rv = [r[i] for i in sorted(r)]
     rows.append((
