@@ -17,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '6,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '7,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
