@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include "common/thread_name.h"
+#include "storage/group_table.h"
 
 namespace halfmq::broker {
 
@@ -18,10 +19,12 @@ RetentionService::RetentionService(storage::Store* store, TopicManager* topics, 
 
 RetentionService::~RetentionService() { Stop(); }
 
-void RetentionService::Start() { thread_ = std::thread([this] {
-  SetCurrentThreadName("halfmq-retain");
-  Loop();
-}); }
+void RetentionService::Start() {
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("halfmq-retain");
+    Loop();
+  });
+}
 
 void RetentionService::Stop() {
   {
@@ -80,8 +83,8 @@ Result<uint64_t> RetentionService::RunOnce() {
       HALFMQ_RETURN_IF_ERROR(store_->CommitAndWait(std::move(batch)));
       qs.min_offset.store(keep->value());
       removed += keep->value() - lo.value();
-      VLOG(1) << "retention: " << topic->name() << "/" << qi << " removed [" << lo << ", "
-              << *keep << ")";
+      VLOG(1) << "retention: " << topic->name() << "/" << qi << " removed [" << lo << ", " << *keep
+              << ")";
       Status s = store_->CompactMessages(topic->id(), q, lo, *keep);
       LOG_IF(WARNING, !s.ok()) << "compacting after retention: " << s;
     }
@@ -90,7 +93,8 @@ Result<uint64_t> RetentionService::RunOnce() {
   // than the retention (their dead-letter messages are gone by now too).
   {
     storage::Batch batch = store_->NewBatch();
-    HALFMQ_RETURN_IF_ERROR(store_->DeleteDeadLettersBefore(cutoff, /*max_count=*/10000, &batch));
+    HALFMQ_RETURN_IF_ERROR(
+        storage::GroupTable(store_).DeleteDeadLettersBefore(cutoff, /*max_count=*/10000, &batch));
     if (!batch.empty()) HALFMQ_RETURN_IF_ERROR(store_->CommitAndWait(std::move(batch)));
   }
   Inc(metrics_->retention_runs);

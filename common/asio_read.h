@@ -15,12 +15,14 @@
 #define HALFMQ_COMMON_ASIO_READ_H_
 
 #include "common/asio.h"
-#include "proto/frame_reader.h"
 
 namespace halfmq {
 
-template <typename Socket>
-asio::awaitable<boost::system::error_code> ReadSome(Socket& socket, proto::FrameReader* reader,
+// `Reader` is proto::FrameReader (a template parameter so that common/
+// includes no other module): empty(), Release(), PrepareRead() returning
+// {data, size}, CommitRead(n).
+template <typename Socket, typename Reader>
+asio::awaitable<boost::system::error_code> ReadSome(Socket& socket, Reader* reader,
                                                     bool release_when_empty) {
   boost::system::error_code ec;
   if (reader->empty()) {
@@ -29,7 +31,7 @@ asio::awaitable<boost::system::error_code> ReadSome(Socket& socket, proto::Frame
     if (ec) co_return ec;
   }
   for (;;) {
-    proto::FrameReader::Space space = reader->PrepareRead();
+    auto space = reader->PrepareRead();
     size_t n = socket.read_some(asio::buffer(space.data, space.size), ec);
     if (!ec) {
       if (n == 0) co_return asio::error::eof;

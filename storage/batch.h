@@ -44,20 +44,27 @@ class Batch {
   // Deletes the entries of offsets [from, to) of one queue.
   void DeleteInflightRange(SubscriptionId sub, QueueId queue, Offset from, Offset to);
 
-  // Raw access for keyspaces whose encodings live in their own files
-  // (transactions). Keys must follow docs/storage_format.md.
-  void Put(Keyspace keyspace, std::string_view key, std::string_view value);
-  void Delete(Keyspace keyspace, std::string_view key);
-  // Deletes keys in [begin, end). Only in keyspaces without memtable insert
-  // hints (storage/insert_hint.h); fatal in the others.
-  void DeleteRange(Keyspace keyspace, std::string_view begin, std::string_view end);
-
   bool empty() const { return batch_.Count() == 0; }
   uint32_t count() const { return batch_.Count(); }
   size_t byte_size() const { return batch_.GetDataSize(); }
 
  private:
   friend class Store;
+  // The typed tables of the other keyspaces, and tests' raw access, write
+  // through the raw operations below; nothing outside storage/ can.
+  friend class DelayedTable;
+  friend class GroupTable;
+  friend class MessageIndex;
+  friend class RawKeyspaceAccess;
+  friend class TxnTable;
+
+  // Raw access by keyspace; keys must follow docs/storage_format.md.
+  void Put(Keyspace keyspace, std::string_view key, std::string_view value);
+  void Delete(Keyspace keyspace, std::string_view key);
+  // Deletes keys in [begin, end). Only in keyspaces without memtable insert
+  // hints (storage/insert_hint.h); fatal in the others.
+  void DeleteRange(Keyspace keyspace, std::string_view begin, std::string_view end);
+
   explicit Batch(rocksdb::ColumnFamilyHandle* const* handles) : handles_(handles) {}
   rocksdb::ColumnFamilyHandle* cf(Keyspace k) const { return handles_[static_cast<int>(k)]; }
 

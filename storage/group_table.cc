@@ -79,8 +79,7 @@ Status GroupTable::ScanDeadLetters(const ConsumerGroup& group, const MessageId& 
 }
 
 Status GroupTable::ScanAllDeadLetters(
-    const std::function<bool(const ConsumerGroup& group, const v1::DeadLetterRecord&)>& fn)
-    const {
+    const std::function<bool(const ConsumerGroup& group, const v1::DeadLetterRecord&)>& fn) const {
   std::string start = keys::DeadLetterPrefix("");
   start.pop_back();  // without the separator: the prefix of every group's records
   return store_->Scan(Keyspace::kMeta, start, keys::PrefixSuccessor(start),
@@ -91,6 +90,21 @@ Status GroupTable::ScanAllDeadLetters(
                         std::string_view rest = key.substr(1);
                         ConsumerGroup group(std::string(rest.substr(0, rest.find('\0'))));
                         return fn(group, r);
+                      });
+}
+
+Status GroupTable::DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count,
+                                           Batch* batch) const {
+  // Every group's records: the prefix byte of keys::DeadLetterPrefix.
+  std::string start = keys::DeadLetterPrefix("").substr(0, 1);
+  return store_->Scan(Keyspace::kMeta, start, keys::PrefixSuccessor(start),
+                      [&](std::string_view key, std::string_view value) {
+                        v1::DeadLetterRecord r;
+                        if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+                            r.info().dead_lettered_ms() < cutoff_ms) {
+                          batch->Delete(Keyspace::kMeta, key);
+                        }
+                        return batch->count() < max_count;
                       });
 }
 

@@ -57,8 +57,12 @@ class GroupTable {
   // (retention's sweep of old records must not stop at one). Errors:
   // RocksDB's read error.
   Status ScanAllDeadLetters(
-      const std::function<bool(const ConsumerGroup& group, const v1::DeadLetterRecord&)>& fn)
-      const;
+      const std::function<bool(const ConsumerGroup& group, const v1::DeadLetterRecord&)>& fn) const;
+  // Adds to `batch` the deletion of the dead-letter records (of every group)
+  // dead-lettered before cutoff_ms, until `batch` holds max_count
+  // operations (retention). Unreadable records are kept. Errors: RocksDB's
+  // read error.
+  Status DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count, Batch* batch) const;
 
  private:
   const Store* const store_;

@@ -7,6 +7,7 @@
 #include "common/ids.h"
 #include "common/status.h"
 #include "storage/keys.h"
+#include "storage/raw_keyspace_access.h"
 #include "storage/store.h"
 
 namespace halfmq::storage {
@@ -15,7 +16,8 @@ namespace halfmq::storage {
 inline Status PutCorruptDeadLetterForTest(Store* store, const ConsumerGroup& group,
                                           const MessageId& id) {
   Batch b = store->NewBatch();
-  b.Put(Keyspace::kMeta, keys::DeadLetterKey(group.value(), id.value()), "\xff\xff not a record");
+  RawKeyspaceAccess::Put(&b, Keyspace::kMeta, keys::DeadLetterKey(group.value(), id.value()),
+                         "\xff\xff not a record");
   return store->CommitAndWait(std::move(b));
 }
 

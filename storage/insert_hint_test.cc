@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include "storage/raw_keyspace_access.h"
 #include "storage/store.h"
 #include "storage/test_util.h"
 #include "tests/util/temp_dir.h"
@@ -46,9 +47,9 @@ TEST(InsertHintTest, WhichKeyspacesHaveHints) {
     EXPECT_FALSE(HasInsertHints(k)) << KeyspaceName(k);
     EXPECT_EQ(InsertHintPrefix(k), nullptr) << KeyspaceName(k);
   }
-  for (Keyspace k : {Keyspace::kMessages, Keyspace::kInflight, Keyspace::kCursors,
-                     Keyspace::kTxn, Keyspace::kTxnDue, Keyspace::kIndex, Keyspace::kTxnHalf,
-                     Keyspace::kTxnOutcome, Keyspace::kTxnAge, Keyspace::kTxnSettled}) {
+  for (Keyspace k : {Keyspace::kMessages, Keyspace::kInflight, Keyspace::kCursors, Keyspace::kTxn,
+                     Keyspace::kTxnDue, Keyspace::kIndex, Keyspace::kTxnHalf, Keyspace::kTxnOutcome,
+                     Keyspace::kTxnAge, Keyspace::kTxnSettled}) {
     EXPECT_TRUE(HasInsertHints(k)) << KeyspaceName(k);
     EXPECT_NE(InsertHintPrefix(k), nullptr) << KeyspaceName(k);
   }
@@ -118,12 +119,11 @@ TEST(InsertHintTest, WalFromBeforeIsRecoveredWithoutHints) {
               model.lower_bound(keys::InflightKey(SubscriptionId(1), QueueId(0), Offset(250))));
   EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   std::map<std::string, std::string> seen;
-  ASSERT_TRUE(store
-                  ->Scan(Keyspace::kInflight, "", "\xff",
-                         [&](std::string_view key, std::string_view value) {
-                           seen.emplace(std::string(key), std::string(value));
-                           return true;
-                         })
+  ASSERT_TRUE(RawKeyspaceAccess::Scan(store.get(), Keyspace::kInflight, "", "\xff",
+                                      [&](std::string_view key, std::string_view value) {
+                                        seen.emplace(std::string(key), std::string(value));
+                                        return true;
+                                      })
                   .ok());
   EXPECT_EQ(seen, model);
 }
@@ -156,7 +156,7 @@ TEST(InsertHintDeathTest, RangeDeleteInAHintedKeyspaceIsFatal) {
   auto store = OpenTestStore(dir.Sub("db"));
   ASSERT_NE(store, nullptr);
   Batch b = store->NewBatch();
-  EXPECT_DEATH(b.DeleteRange(Keyspace::kTxn, "M0", "M9"), "insert with hints");
+  EXPECT_DEATH(RawKeyspaceAccess::DeleteRange(&b, Keyspace::kTxn, "M0", "M9"), "insert with hints");
 }
 
 // What the hints are for: several streams of nearly ordered keys, puts and
@@ -174,11 +174,10 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
     ASSERT_NE(store, nullptr);
   };
   open();
-  const std::vector<Keyspace> spaces = {Keyspace::kTxn,      Keyspace::kTxnDue,
-                                        Keyspace::kTxnHalf,  Keyspace::kTxnOutcome,
-                                        Keyspace::kTxnAge,   Keyspace::kIndex,
-                                        Keyspace::kInflight, Keyspace::kCursors,
-                                        Keyspace::kMessages};
+  const std::vector<Keyspace> spaces = {
+      Keyspace::kTxn,        Keyspace::kTxnDue,  Keyspace::kTxnHalf,
+      Keyspace::kTxnOutcome, Keyspace::kTxnAge,  Keyspace::kIndex,
+      Keyspace::kInflight,   Keyspace::kCursors, Keyspace::kMessages};
   std::map<Keyspace, std::map<std::string, std::string>> model;
   std::mt19937 rng(7);
   const char* groups[] = {"a", "bb", "ccc"};
@@ -219,11 +218,11 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
         // Delete a recent key of this keyspace (what a settle does).
         auto it = m.lower_bound(key);
         if (it == m.end()) --it;
-        b.Delete(k, it->first);
+        RawKeyspaceAccess::Delete(&b, k, it->first);
         m.erase(it);
       } else {
         std::string value = "v" + std::to_string(n);
-        b.Put(k, key, value);
+        RawKeyspaceAccess::Put(&b, k, key, value);
         m[key] = value;
       }
     }
@@ -239,8 +238,9 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
       uint64_t low = round % 20 == 9 ? 0 : round * 40 - 200;
       b.DeleteMessages(TopicId(1), q, Offset(low), Offset(round * 40 - 20));
       auto& messages = model[Keyspace::kMessages];
-      messages.erase(messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(low))),
-                     messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(round * 40 - 20))));
+      messages.erase(
+          messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(low))),
+          messages.lower_bound(keys::MessageKey(TopicId(1), q, Offset(round * 40 - 20))));
     }
     EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
     // Recovery replays the WAL into new memtables, with hints too.
@@ -248,12 +248,12 @@ TEST(InsertHintTest, InterleavedStreamsReadBackExactly) {
   }
   for (Keyspace k : spaces) {
     std::map<std::string, std::string> seen;
-    ASSERT_TRUE(store
-                    ->Scan(k, "", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-                           [&](std::string_view key, std::string_view value) {
-                             seen.emplace(std::string(key), std::string(value));
-                             return true;
-                           })
+    ASSERT_TRUE(RawKeyspaceAccess::Scan(store.get(), k, "",
+                                        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+                                        [&](std::string_view key, std::string_view value) {
+                                          seen.emplace(std::string(key), std::string(value));
+                                          return true;
+                                        })
                     .ok());
     EXPECT_EQ(seen, model[k]) << KeyspaceName(k);
   }

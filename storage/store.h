@@ -165,22 +165,26 @@ class Store {
   // Asks RocksDB to compact a queue's range [from, to) so that deleted
   // messages leave the disk soon. Blocking; background threads only.
   Status CompactMessages(TopicId topic, QueueId queue, Offset from, Offset to);
-  // Adds to `batch` the deletion of the dead-letter records (of every group)
-  // dead-lettered before cutoff_ms, until `batch` holds max_count
-  // operations (retention). Unreadable records are kept. Errors: INTERNAL.
-  Status DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count, Batch* batch) const;
 
-  // --- Raw reads for keyspaces with their own encodings ------------------
+  StoreStats stats() const;
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  // The typed tables of the other keyspaces, and tests' raw access, read
+  // through the raw operations below; nothing outside storage/ can.
+  friend class DelayedTable;
+  friend class GroupTable;
+  friend class MessageIndex;
+  friend class RawKeyspaceAccess;
+  friend class TxnTable;
+
+  // Raw reads by keyspace.
   Result<std::optional<std::string>> Get(Keyspace keyspace, std::string_view key) const;
   // Iterates keys >= start (and < end when end is non-empty) in order until
   // fn returns false.
   Status Scan(Keyspace keyspace, std::string_view start, std::string_view end,
               const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
-  StoreStats stats() const;
-  const StoreOptions& options() const { return options_; }
-
- private:
   Store(const StoreOptions& options, std::unique_ptr<rocksdb::DB> db,
         std::vector<rocksdb::ColumnFamilyHandle*> handles);
   rocksdb::ColumnFamilyHandle* cf(Keyspace k) const { return handles_[static_cast<int>(k)]; }

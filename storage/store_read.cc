@@ -40,8 +40,8 @@ Status Store::Scan(
 
 Result<std::optional<std::string>> Store::Get(Keyspace keyspace, std::string_view key) const {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cf(keyspace), rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(keyspace),
+                               rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocksDb(s, std::string("reading ") + KeyspaceName(keyspace));
   return std::optional<std::string>(std::move(value));
@@ -50,17 +50,16 @@ Result<std::optional<std::string>> Store::Get(Keyspace keyspace, std::string_vie
 Status Store::LoadTopics(std::vector<v1::TopicRecord>* topics) const {
   std::string start(1, keys::kTopicPrefix);
   Status parse_error;
-  HALFMQ_RETURN_IF_ERROR(Scan(Keyspace::kMeta, start, PrefixEnd(start),
-                              [&](std::string_view key, std::string_view value) {
-                                v1::TopicRecord t;
-                                if (!t.ParseFromArray(value.data(), value.size())) {
-                                  parse_error = Status::Internal("corrupt topic record " +
-                                                                 std::string(key));
-                                  return false;
-                                }
-                                topics->push_back(std::move(t));
-                                return true;
-                              }));
+  HALFMQ_RETURN_IF_ERROR(Scan(
+      Keyspace::kMeta, start, PrefixEnd(start), [&](std::string_view key, std::string_view value) {
+        v1::TopicRecord t;
+        if (!t.ParseFromArray(value.data(), value.size())) {
+          parse_error = Status::Internal("corrupt topic record " + std::string(key));
+          return false;
+        }
+        topics->push_back(std::move(t));
+        return true;
+      }));
   return parse_error;
 }
 
@@ -80,8 +79,8 @@ Status Store::LoadSubscriptions(std::vector<v1::SubscriptionRecord>* subs) const
   return parse_error;
 }
 
-Status Store::LoadCursors(
-    SubscriptionId sub, const std::function<void(QueueId, const v1::CursorRecord&)>& fn) const {
+Status Store::LoadCursors(SubscriptionId sub,
+                          const std::function<void(QueueId, const v1::CursorRecord&)>& fn) const {
   std::string start = keys::InflightPrefix(sub);  // same 4-byte sub prefix
   Status parse_error;
   HALFMQ_RETURN_IF_ERROR(Scan(Keyspace::kCursors, start, PrefixEnd(start),
@@ -153,9 +152,8 @@ Result<std::optional<Offset>> Store::QueueLow(TopicId topic, QueueId queue) cons
   return std::optional<Offset>(Offset(r.min_offset()));
 }
 
-Status Store::ReadMessages(TopicId topic, QueueId queue, Offset from, Offset end,
-                           size_t max_count, size_t max_bytes,
-                           std::vector<LoggedMessage>* out) const {
+Status Store::ReadMessages(TopicId topic, QueueId queue, Offset from, Offset end, size_t max_count,
+                           size_t max_bytes, std::vector<LoggedMessage>* out) const {
   if (from >= end || max_count == 0) return Status::Ok();
   std::string upper = keys::MessageKey(topic, queue, end);
   rocksdb::ReadOptions ro;
@@ -206,20 +204,6 @@ Status Store::CompactMessages(TopicId topic, QueueId queue, Offset from, Offset 
   options.exclusive_manual_compaction = false;
   return FromRocksDb(db_->CompactRange(options, cf(Keyspace::kMessages), &b, &e),
                      "compacting retained range");
-}
-
-Status Store::DeleteDeadLettersBefore(int64_t cutoff_ms, uint32_t max_count, Batch* batch) const {
-  // Every group's records: the prefix byte of keys::DeadLetterPrefix.
-  std::string start = keys::DeadLetterPrefix("").substr(0, 1);
-  return Scan(Keyspace::kMeta, start, PrefixEnd(start),
-              [&](std::string_view key, std::string_view value) {
-                v1::DeadLetterRecord r;
-                if (r.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-                    r.info().dead_lettered_ms() < cutoff_ms) {
-                  batch->Delete(Keyspace::kMeta, key);
-                }
-                return batch->count() < max_count;
-              });
 }
 
 }  // namespace halfmq::storage

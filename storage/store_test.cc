@@ -12,6 +12,7 @@
 
 #include "rocksdb/db.h"
 #include "storage/committer.h"
+#include "storage/raw_keyspace_access.h"
 #include "storage/test_util.h"
 #include "tests/util/eventually.h"
 #include "tests/util/temp_dir.h"
@@ -90,15 +91,15 @@ TEST_P(StoreTest, MessagesReadBackInOffsetOrderAndQueueEndRecovers) {
   EXPECT_FALSE(none->has_value());
 
   std::vector<LoggedMessage> out;
-  ASSERT_TRUE(store->ReadMessages(TopicId(1), QueueId(2), Offset(3), Offset(100), 4, 1 << 20, &out)
-                  .ok());
+  ASSERT_TRUE(
+      store->ReadMessages(TopicId(1), QueueId(2), Offset(3), Offset(100), 4, 1 << 20, &out).ok());
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(out[0].offset, Offset(3));
   EXPECT_EQ(out[3].message.message_id(), "m6");
 
   out.clear();
-  ASSERT_TRUE(store->ReadMessages(TopicId(1), QueueId(2), Offset(8), Offset(100), 10, 1 << 20, &out)
-                  .ok());
+  ASSERT_TRUE(
+      store->ReadMessages(TopicId(1), QueueId(2), Offset(8), Offset(100), 10, 1 << 20, &out).ok());
   EXPECT_EQ(out.size(), 2u);
 }
 
@@ -185,7 +186,7 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
   testing::TempDir dir;
   StoreOptions options = TestStoreOptions(dir.Sub("db"));
   options.memtable_budget_bytes = 1 << 20;  // the messages keyspace alone allows 4 x 64 MiB
-  options.message_blob_min_bytes = 0;        // keep bodies in the memtable
+  options.message_blob_min_bytes = 0;       // keep bodies in the memtable
   options.idle_flush_after = std::chrono::milliseconds(0);  // only the budget flushes
   auto store = Store::Open(options);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -213,7 +214,8 @@ TEST(StoreMemtableBudgetTest, AllMemtablesStayWithinTheBudget) {
     b.PutMessage(TopicId(1), QueueId(1), Offset(nudges++), "nudge");
     EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
     return (*store)->stats().memtable_bytes <= uint64_t{8} << 20;
-  })) << (*store)->stats().memtable_bytes << " bytes in memtables";
+  })) << (*store)->stats().memtable_bytes
+      << " bytes in memtables";
   auto read = (*store)->ReadMessage(TopicId(1), QueueId(0), Offset(5));
   ASSERT_TRUE(read.ok());
   ASSERT_TRUE(read->has_value());
@@ -240,10 +242,10 @@ TEST(StoreIdleFlushTest, MemtablesAreFlushedWhenWritesStop) {
     EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   }
   EXPECT_TRUE(halfmq::testing::Eventually([&] {
-    return store->stats().committer.idle_runs == 1 &&
-           store->stats().memtable_bytes < uint64_t{256} << 10;
-  })) << store->stats().committer.idle_runs << " idle runs, " << store->stats().memtable_bytes
-      << " bytes in memtables";
+    return store->stats().committer.idle_runs == 1 && store->stats().memtable_bytes < uint64_t{256}
+                                                                                          << 10;
+  })) << store->stats().committer.idle_runs
+      << " idle runs, " << store->stats().memtable_bytes << " bytes in memtables";
   auto read = store->ReadMessage(TopicId(1), QueueId(0), Offset(100));
   ASSERT_TRUE(read.ok());
   ASSERT_TRUE(read->has_value());
@@ -343,7 +345,7 @@ TEST_P(StoreTest, BatchesQueuedTogetherAreWrittenAsOneGroupInOrder) {
   std::shared_future<void> released = release.get_future().share();
   std::promise<void> holding;
   Batch first = store->NewBatch();
-  first.Put(Keyspace::kTxn, "Ma", "1");
+  RawKeyspaceAccess::Put(&first, Keyspace::kTxn, "Ma", "1");
   store->Commit(std::move(first), [&] {
     holding.set_value();
     released.wait();
@@ -356,37 +358,37 @@ TEST_P(StoreTest, BatchesQueuedTogetherAreWrittenAsOneGroupInOrder) {
     store->Commit(std::move(b), [p] { p->set_value(); });
   };
   Batch b1 = store->NewBatch();
-  b1.Put(Keyspace::kTxn, "Mb", "2");
+  RawKeyspaceAccess::Put(&b1, Keyspace::kTxn, "Mb", "2");
   const std::string due("Cg\0k", 4);
-  b1.Put(Keyspace::kTxnDue, due, "");
+  RawKeyspaceAccess::Put(&b1, Keyspace::kTxnDue, due, "");
   for (int i = 0; i < 6; ++i) {
     b1.PutInflight(SubscriptionId(1), QueueId(0), Offset(i), v1::InflightRecord());
   }
   commit(std::move(b1));
   Batch b2 = store->NewBatch();
-  b2.Delete(Keyspace::kTxn, "Ma");
-  b2.Put(Keyspace::kTxn, "Mb", "3");  // overwrites b1's, in the same group
+  RawKeyspaceAccess::Delete(&b2, Keyspace::kTxn, "Ma");
+  RawKeyspaceAccess::Put(&b2, Keyspace::kTxn, "Mb", "3");  // overwrites b1's, in the same group
   b2.DeleteInflightRange(SubscriptionId(1), QueueId(0), Offset(1), Offset(4));
   commit(std::move(b2));
   Batch b3 = store->NewBatch();
-  b3.Delete(Keyspace::kTxnDue, due);
+  RawKeyspaceAccess::Delete(&b3, Keyspace::kTxnDue, due);
   b3.PutMessage(TopicId(1), QueueId(0), Offset(0), Msg("m", 1));
   commit(std::move(b3));
   release.set_value();
   for (auto& w : waits) w.wait();
 
   EXPECT_GE(store->stats().committer.max_group, 3u);
-  EXPECT_FALSE(store->Get(Keyspace::kTxn, "Ma")->has_value());
-  EXPECT_EQ(store->Get(Keyspace::kTxn, "Mb")->value_or(""), "3");
-  EXPECT_FALSE(store->Get(Keyspace::kTxnDue, due)->has_value());
+  EXPECT_FALSE(RawKeyspaceAccess::Get(store.get(), Keyspace::kTxn, "Ma")->has_value());
+  EXPECT_EQ(RawKeyspaceAccess::Get(store.get(), Keyspace::kTxn, "Mb")->value_or(""), "3");
+  EXPECT_FALSE(RawKeyspaceAccess::Get(store.get(), Keyspace::kTxnDue, due)->has_value());
   std::vector<uint64_t> inflight;
-  ASSERT_TRUE(store
-                  ->Scan(Keyspace::kInflight, keys::InflightPrefix(SubscriptionId(1)),
-                         keys::PrefixSuccessor(keys::InflightPrefix(SubscriptionId(1))),
-                         [&](std::string_view key, std::string_view) {
-                           inflight.push_back(keys::ParseInflightKey(key)->offset.value());
-                           return true;
-                         })
+  ASSERT_TRUE(RawKeyspaceAccess::Scan(
+                  store.get(), Keyspace::kInflight, keys::InflightPrefix(SubscriptionId(1)),
+                  keys::PrefixSuccessor(keys::InflightPrefix(SubscriptionId(1))),
+                  [&](std::string_view key, std::string_view) {
+                    inflight.push_back(keys::ParseInflightKey(key)->offset.value());
+                    return true;
+                  })
                   .ok());
   EXPECT_EQ(inflight, (std::vector<uint64_t>{0, 4, 5}));
   auto last = store->LastMessageOffset(TopicId(1), QueueId(0));
@@ -508,9 +510,10 @@ TEST(StoreOpenTest, FlushesAndCompactionsRunAtTheirNiceValue) {
   EXPECT_TRUE(store->CommitAndWait(std::move(b)).ok());
   // Flushes the memtable (a job of the flush pool) and compacts.
   ASSERT_TRUE(store->CompactMessages(TopicId(1), QueueId(0), Offset(0), Offset(1)).ok());
-  EXPECT_TRUE(testing::Eventually(
-      [&] { return NiceOfThread("rocksdb:high") == options.background_nice; }))
-      << "flush thread nice " << NiceOfThread("rocksdb:high");
+  EXPECT_TRUE(testing::Eventually([&] {
+    return NiceOfThread("rocksdb:high") == options.background_nice;
+  })) << "flush thread nice "
+      << NiceOfThread("rocksdb:high");
   // Nothing else of ours was reniced.
   EXPECT_EQ(NiceOfThread("halfmq-commit"), 0);
 }
@@ -536,20 +539,22 @@ TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
     auto store = Store::Open(options);
     ASSERT_TRUE(store.ok()) << store.status();
     Batch b = (*store)->NewBatch();
-    b.Put(Keyspace::kTxn, keys::TxnHalfKey("t1", 0), "half");
-    b.Put(Keyspace::kTxn, keys::TxnHalfKey("t1", 1), big);
-    b.Put(Keyspace::kTxn, keys::TxnMetaKey("t1"), "meta");
-    b.Put(Keyspace::kTxn, keys::TxnUnresolvedKey("t2"), "");
-    b.Put(Keyspace::kTxn, keys::TxnOutcomeKey("t0"), "outcome");
-    b.Put(Keyspace::kTxnDue, keys::TxnCheckDueKey("g", 5, "t1"), "");
-    b.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), "");
-    b.Put(Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), "");
-    b.Put(Keyspace::kDefault, "halfmq.format_version", "1");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxn, keys::TxnHalfKey("t1", 0), "half");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxn, keys::TxnHalfKey("t1", 1), big);
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxn, keys::TxnMetaKey("t1"), "meta");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxn, keys::TxnUnresolvedKey("t2"), "");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxn, keys::TxnOutcomeKey("t0"), "outcome");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxnDue, keys::TxnCheckDueKey("g", 5, "t1"), "");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"),
+                           "");
+    RawKeyspaceAccess::Put(&b, Keyspace::kTxnDue,
+                           keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), "");
+    RawKeyspaceAccess::Put(&b, Keyspace::kDefault, "halfmq.format_version", "1");
     EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
   }
   auto expect = [](Store* store, Keyspace k, const std::string& key,
                    std::optional<std::string> value) {
-    auto got = store->Get(k, key);
+    auto got = RawKeyspaceAccess::Get(store, k, key);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(*got, value) << KeyspaceName(k) << " " << key;
   };
@@ -569,8 +574,7 @@ TEST(StoreOpenTest, Format1TransactionKeysMoveToTheirOwnKeyspaces) {
     expect(s, Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), "");
     expect(s, Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnAgePrefix, 7, "t1"), std::nullopt);
     expect(s, Keyspace::kTxnSettled, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), "");
-    expect(s, Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"),
-           std::nullopt);
+    expect(s, Keyspace::kTxnDue, keys::TxnTimeKey(keys::kTxnSettledPrefix, 9, "t0"), std::nullopt);
     expect(s, Keyspace::kDefault, "halfmq.format_version", "2");
   }
 }
@@ -582,7 +586,7 @@ TEST(StoreOpenTest, UnknownFormatIsRefused) {
     auto store = Store::Open(options);
     ASSERT_TRUE(store.ok());
     Batch b = (*store)->NewBatch();
-    b.Put(Keyspace::kDefault, "halfmq.format_version", "99");
+    RawKeyspaceAccess::Put(&b, Keyspace::kDefault, "halfmq.format_version", "99");
     EXPECT_TRUE((*store)->CommitAndWait(std::move(b)).ok());
   }
   auto again = Store::Open(options);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "storage/keys.h"
+#include "storage/raw_keyspace_access.h"
 #include "storage/store.h"
 
 namespace halfmq::storage {
@@ -20,11 +21,12 @@ std::string TimeScanEnd(char prefix, int64_t until_ms) {
 // Scans a time index ('A' or 'X' keys) from `start` to `end`.
 Status ScanTimes(const Store* store, Keyspace keyspace, const std::string& start,
                  const std::string& end, const TxnTable::TimedFn& fn) {
-  return store->Scan(keyspace, start, end, [&](std::string_view key, std::string_view) {
-    auto parts = keys::ParseTxnTimeKey(key);
-    if (!parts) return true;  // not a key of this index
-    return fn(TxnTable::TimedTxn{parts->due_ms, TxnId(std::move(parts->txn_id))});
-  });
+  return RawKeyspaceAccess::Scan(
+      store, keyspace, start, end, [&](std::string_view key, std::string_view) {
+        auto parts = keys::ParseTxnTimeKey(key);
+        if (!parts) return true;  // not a key of this index
+        return fn(TxnTable::TimedTxn{parts->due_ms, TxnId(std::move(parts->txn_id))});
+      });
 }
 
 // The first key after every key of `prefix` + start_after, or `prefix` when
@@ -52,8 +54,8 @@ void TxnTable::DeleteHalves(Batch* batch, const TxnId& txn, uint32_t count) {
   }
 }
 
-Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnTable::ReadHalves(
-    const TxnId& txn, uint32_t count) const {
+Result<google::protobuf::RepeatedPtrField<v1::Message>> TxnTable::ReadHalves(const TxnId& txn,
+                                                                             uint32_t count) const {
   google::protobuf::RepeatedPtrField<v1::Message> out;
   for (uint32_t seq = 0; seq < count; ++seq) {
     auto value = store_->Get(Keyspace::kTxnHalf, keys::TxnHalfKey(txn.value(), seq));
@@ -94,36 +96,35 @@ Result<std::optional<v1::TxnRecord>> TxnTable::GetRecord(const TxnId& txn) const
 
 Status TxnTable::ScanRecords(const TxnId& start_after, const RecordFn& fn) const {
   Status parse;
-  Status s = store_->Scan(
-      Keyspace::kTxn, PageStart(keys::kTxnMetaPrefix, start_after),
-      keys::PrefixSuccessor(std::string(1, keys::kTxnMetaPrefix)),
-      [&](std::string_view, std::string_view value) {
-        v1::TxnRecord r;
-        if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse = Status::Internal("corrupt transaction record");
-          return false;
-        }
-        return fn(r);
-      });
+  Status s = store_->Scan(Keyspace::kTxn, PageStart(keys::kTxnMetaPrefix, start_after),
+                          keys::PrefixSuccessor(std::string(1, keys::kTxnMetaPrefix)),
+                          [&](std::string_view, std::string_view value) {
+                            v1::TxnRecord r;
+                            if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                              parse = Status::Internal("corrupt transaction record");
+                              return false;
+                            }
+                            return fn(r);
+                          });
   HALFMQ_RETURN_IF_ERROR(s);
   return parse;
 }
 
 Status TxnTable::ScanUnresolvedRecords(const TxnId& start_after, const RecordFn& fn) const {
   Status read;
-  Status s = store_->Scan(
-      Keyspace::kTxn, PageStart(keys::kTxnUnresolvedPrefix, start_after),
-      keys::PrefixSuccessor(std::string(1, keys::kTxnUnresolvedPrefix)),
-      [&](std::string_view key, std::string_view) {
-        auto value = store_->Get(Keyspace::kTxn, keys::TxnMetaKey(key.substr(1)));
-        if (!value.ok()) {
-          read = value.status();
-          return false;
-        }
-        v1::TxnRecord r;
-        if (!value->has_value() || !r.ParseFromString(**value)) return true;
-        return fn(r);
-      });
+  Status s = store_->Scan(Keyspace::kTxn, PageStart(keys::kTxnUnresolvedPrefix, start_after),
+                          keys::PrefixSuccessor(std::string(1, keys::kTxnUnresolvedPrefix)),
+                          [&](std::string_view key, std::string_view) {
+                            auto value =
+                                store_->Get(Keyspace::kTxn, keys::TxnMetaKey(key.substr(1)));
+                            if (!value.ok()) {
+                              read = value.status();
+                              return false;
+                            }
+                            v1::TxnRecord r;
+                            if (!value->has_value() || !r.ParseFromString(**value)) return true;
+                            return fn(r);
+                          });
   HALFMQ_RETURN_IF_ERROR(s);
   return read;
 }
@@ -204,11 +205,11 @@ Status TxnTable::ScanFirstDuePerGroup(
   std::string pos = all;
   for (;;) {
     std::optional<keys::TxnDueKeyParts> first;
-    HALFMQ_RETURN_IF_ERROR(store_->Scan(Keyspace::kTxnDue, pos, all_end,
-                                        [&](std::string_view key, std::string_view) {
-                                          first = keys::ParseTxnCheckDueKey(key);
-                                          return false;
-                                        }));
+    HALFMQ_RETURN_IF_ERROR(
+        store_->Scan(Keyspace::kTxnDue, pos, all_end, [&](std::string_view key, std::string_view) {
+          first = keys::ParseTxnCheckDueKey(key);
+          return false;
+        }));
     if (!first) return Status::Ok();
     fn(ProducerGroup(first->group), first->due_ms);
     pos = keys::PrefixSuccessor(keys::TxnCheckDuePrefix(first->group));
@@ -223,8 +224,7 @@ void TxnTable::PutAgeDeadline(Batch* batch, int64_t deadline_ms, const TxnId& tx
 }
 
 void TxnTable::DeleteAgeDeadline(Batch* batch, int64_t deadline_ms, const TxnId& txn) {
-  batch->Delete(Keyspace::kTxnAge,
-                keys::TxnTimeKey(keys::kTxnAgePrefix, deadline_ms, txn.value()));
+  batch->Delete(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, deadline_ms, txn.value()));
 }
 
 Status TxnTable::ScanAgeDeadlines(int64_t until_ms, const TimedFn& fn) const {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/keys.h"
+#include "storage/raw_keyspace_access.h"
 #include "storage/store.h"
 #include "storage/test_util.h"
 #include "tests/util/temp_dir.h"
@@ -123,7 +124,7 @@ TEST_F(TxnTableTest, RecordsOutcomesAndTheUnresolvedIndex) {
 
 TEST_F(TxnTableTest, CorruptRecordIsAnError) {
   Batch b = store_->NewBatch();
-  b.Put(Keyspace::kTxn, keys::TxnMetaKey("x"), "\xff\xff\xff");
+  RawKeyspaceAccess::Put(&b, Keyspace::kTxn, keys::TxnMetaKey("x"), "\xff\xff\xff");
   Commit(std::move(b));
   EXPECT_EQ(table_->GetRecord(TxnId("x")).status().code(), StatusCode::kInternal);
   EXPECT_EQ(table_->ScanRecords(TxnId(), [](const v1::TxnRecord&) { return true; }).code(),
@@ -152,9 +153,8 @@ TEST_F(TxnTableTest, DueChecksArePerGroupAndByTime) {
 
   std::map<std::string, int64_t> firsts;
   ASSERT_TRUE(table_
-                  ->ScanFirstDuePerGroup([&](const ProducerGroup& g, int64_t ms) {
-                    firsts[g.value()] = ms;
-                  })
+                  ->ScanFirstDuePerGroup(
+                      [&](const ProducerGroup& g, int64_t ms) { firsts[g.value()] = ms; })
                   .ok());
   EXPECT_EQ(firsts, (std::map<std::string, int64_t>{{"pay", 100}, {"pay2", 10}, {"ship", 50}}));
 
@@ -199,11 +199,17 @@ TEST_F(TxnTableTest, WritesTheDocumentedKeys) {
   TxnTable::PutAgeDeadline(&b, 43, TxnId("t"));
   TxnTable::PutHalf(&b, TxnId("t"), 1, "h");
   Commit(std::move(b));
-  EXPECT_TRUE(store_->Get(Keyspace::kTxn, keys::TxnMetaKey("t"))->has_value());
-  EXPECT_TRUE(store_->Get(Keyspace::kTxnDue, keys::TxnCheckDueKey("g", 42, "t"))->has_value());
   EXPECT_TRUE(
-      store_->Get(Keyspace::kTxnAge, keys::TxnTimeKey(keys::kTxnAgePrefix, 43, "t"))->has_value());
-  EXPECT_EQ(store_->Get(Keyspace::kTxnHalf, keys::TxnHalfKey("t", 1))->value_or(""), "h");
+      RawKeyspaceAccess::Get(store_.get(), Keyspace::kTxn, keys::TxnMetaKey("t"))->has_value());
+  EXPECT_TRUE(
+      RawKeyspaceAccess::Get(store_.get(), Keyspace::kTxnDue, keys::TxnCheckDueKey("g", 42, "t"))
+          ->has_value());
+  EXPECT_TRUE(RawKeyspaceAccess::Get(store_.get(), Keyspace::kTxnAge,
+                                     keys::TxnTimeKey(keys::kTxnAgePrefix, 43, "t"))
+                  ->has_value());
+  EXPECT_EQ(RawKeyspaceAccess::Get(store_.get(), Keyspace::kTxnHalf, keys::TxnHalfKey("t", 1))
+                ->value_or(""),
+            "h");
 }
 
 }  // namespace

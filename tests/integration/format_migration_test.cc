@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/raw_keyspace_access.h"
 #include "storage/store.h"
 #include "tests/util/broker_process.h"
 #include "tests/util/raw_client.h"
@@ -48,14 +49,14 @@ void MoveBack(storage::Store* store, Keyspace from, char prefix, Keyspace to) {
   std::string begin(1, prefix);
   storage::Batch batch = store->NewBatch();
   int n = 0;
-  ASSERT_TRUE(store
-                  ->Scan(from, begin, keys::PrefixSuccessor(begin),
-                         [&](std::string_view key, std::string_view value) {
-                           batch.Put(to, key, value);
-                           batch.Delete(from, key);
-                           ++n;
-                           return true;
-                         })
+  using storage::RawKeyspaceAccess;
+  ASSERT_TRUE(RawKeyspaceAccess::Scan(store, from, begin, keys::PrefixSuccessor(begin),
+                                      [&](std::string_view key, std::string_view value) {
+                                        RawKeyspaceAccess::Put(&batch, to, key, value);
+                                        RawKeyspaceAccess::Delete(&batch, from, key);
+                                        ++n;
+                                        return true;
+                                      })
                   .ok());
   EXPECT_GT(n, 0) << "no '" << prefix << "' keys to move";
   EXPECT_TRUE(store->CommitAndWait(std::move(batch)).ok());
@@ -90,7 +91,7 @@ TEST(FormatMigrationTest, Format1TransactionsSettleAfterMigration) {
     MoveBack(store->get(), Keyspace::kTxnAge, 'A', Keyspace::kTxnDue);
     MoveBack(store->get(), Keyspace::kTxnSettled, 'X', Keyspace::kTxnDue);
     storage::Batch version = (*store)->NewBatch();
-    version.Put(Keyspace::kDefault, "halfmq.format_version", "1");
+    storage::RawKeyspaceAccess::Put(&version, Keyspace::kDefault, "halfmq.format_version", "1");
     EXPECT_TRUE((*store)->CommitAndWait(std::move(version)).ok());
   }
   auto broker = BrokerProcess::Start(data, flags);
