@@ -148,8 +148,8 @@ Status Broker::Recover() {
   });
   QueryService::OpenDeliveries open_deliveries;
   if (options_.trace) {
-    open_deliveries = [consume = consume_.get()](TopicId topic, QueueId queue, uint64_t offset) {
-      return consume->OpenDeliveries(topic, queue, Offset(offset));
+    open_deliveries = [consume = consume_.get()](TopicId topic, QueueId queue, Offset offset) {
+      return consume->OpenDeliveries(topic, queue, offset);
     };
   }
   query_ = std::make_unique<QueryService>(store_.get(), topics_.get(), pool_,

@@ -115,7 +115,7 @@ Status QueryService::AddStoredEvents(const MessageId& id,
     e.set_detail("topic " + name + ", queue " + std::to_string(r.queue_id()) + ", offset " +
                  std::to_string(r.offset()));
     if (topic && open_deliveries_) {
-      for (auto& open : open_deliveries_(topic->id(), QueueId(r.queue_id()), r.offset())) {
+      for (auto& open : open_deliveries_(topic->id(), QueueId(r.queue_id()), Offset(r.offset()))) {
         events->push_back(std::move(open));
       }
     }

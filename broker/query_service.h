@@ -20,7 +20,7 @@ class QueryService {
   // DELIVERED events of the deliveries of the message at (topic, queue,
   // offset) that are still open (ConsumeService::OpenDeliveries).
   using OpenDeliveries =
-      std::function<std::vector<v1::TraceEvent>(TopicId, QueueId, uint64_t offset)>;
+      std::function<std::vector<v1::TraceEvent>(TopicId, QueueId, Offset)>;
 
   QueryService(storage::Store* store, TopicManager* topics, asio::thread_pool& pool,
                OpenDeliveries open_deliveries = nullptr)

@@ -141,9 +141,9 @@ TEST_F(QueryServiceTest, TraceShowsStoredDelayedTracedAndOpenEventsInTimeOrder) 
   ASSERT_TRUE(env_.log.store->CommitAndWait(std::move(batch)).ok());
   // And a delivery still open, as the consume service reports it.
   std::vector<std::string> asked;
-  env_.open_deliveries = [&](TopicId t, QueueId q, uint64_t offset) {
+  env_.open_deliveries = [&](TopicId t, QueueId q, Offset offset) {
     asked.push_back(std::to_string(t.value()) + "/" + std::to_string(q.value()) + "/" +
-                    std::to_string(offset));
+                    std::to_string(offset.value()));
     v1::TraceEvent open;
     open.set_time_ms(3500);
     open.set_kind(v1::TRACE_DELIVERED);

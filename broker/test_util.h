@@ -165,7 +165,7 @@ struct SendQueryEnv {
                                                &tracer, &log.clock, &log.metrics,
                                                /*dedup_window_ms=*/600000, *pool);
     queries = std::make_unique<QueryService>(
-        log.store.get(), log.topics.get(), *pool, [this](TopicId t, QueueId q, uint64_t offset) {
+        log.store.get(), log.topics.get(), *pool, [this](TopicId t, QueueId q, Offset offset) {
           return open_deliveries ? open_deliveries(t, q, offset) : std::vector<v1::TraceEvent>();
         });
   }
