@@ -222,9 +222,9 @@ class TxnService {
   };
   struct CheckRound {
     storage::Batch batch;
-    std::vector<CheckSend> sends;
-    std::vector<std::shared_ptr<KeyGate::Lease>> leases;  // of the transactions checked
-    std::vector<TxnId> give_up;
+    std::vector<CheckSend> sends{};
+    std::vector<std::shared_ptr<KeyGate::Lease>> leases{};  // of the transactions checked
+    std::vector<TxnId> give_up{};
     uint64_t bytes = 0;  // of the checks' messages
   };
   // What became of one due key: handled (a check prepared, or a stale key
