@@ -84,8 +84,7 @@ DEFINE_int64(txn_check_delay_ms, 6000,
              "First check-back of a pending transaction after this long (unless the half "
              "send sets its own check immunity); later checks back off exponentially");
 DEFINE_int64(txn_check_backoff_max_ms, 300000, "Longest interval between two checks");
-DEFINE_uint32(txn_max_checks, 15,
-              "Delivered checks after which a transaction becomes unresolved");
+DEFINE_uint32(txn_max_checks, 15, "Delivered checks after which a transaction becomes unresolved");
 DEFINE_int64(txn_max_age_ms, 24ll * 3600 * 1000,
              "Age at which a pending transaction becomes unresolved");
 DEFINE_int64(txn_check_timeout_ms, 30000,
@@ -125,115 +124,143 @@ DEFINE_int32(dead_letter_interval_ms, 100,
 
 namespace halfmq::broker {
 
-Result<BrokerOptions> OptionsFromFlags() {
-  BrokerOptions o;
-  o.listen = FLAGS_listen;
-  o.store.path = FLAGS_data_dir;
+namespace {
+
+// The store and the disk monitor.
+Status StoreFromFlags(BrokerOptions* o) {
+  o->store.path = FLAGS_data_dir;
   if (FLAGS_flush == "sync") {
-    o.store.flush = storage::FlushMode::kSync;
+    o->store.flush = storage::FlushMode::kSync;
   } else if (FLAGS_flush == "async") {
-    o.store.flush = storage::FlushMode::kAsync;
+    o->store.flush = storage::FlushMode::kAsync;
   } else {
     return Status::InvalidArgument("--flush must be sync or async, not '" + FLAGS_flush + "'");
   }
   if (FLAGS_flush_interval_ms < 1) return Status::InvalidArgument("--flush_interval_ms < 1");
-  o.store.flush_interval = std::chrono::milliseconds(FLAGS_flush_interval_ms);
+  o->store.flush_interval = std::chrono::milliseconds(FLAGS_flush_interval_ms);
   if (FLAGS_commit_spin_us < 0 || FLAGS_commit_spin_us > 10000) {
     return Status::InvalidArgument("--commit_spin_us must be 0..10000");
   }
-  o.store.commit_spin = std::chrono::microseconds(FLAGS_commit_spin_us);
-  o.store.block_cache_bytes = FLAGS_block_cache_mb << 20;
-  o.store.message_write_buffer_bytes = FLAGS_write_buffer_mb << 20;
-  o.store.memtable_budget_bytes = FLAGS_memtable_budget_mb << 20;
-  o.store.message_blob_min_bytes = FLAGS_message_blob_min_bytes;
+  o->store.commit_spin = std::chrono::microseconds(FLAGS_commit_spin_us);
+  o->store.block_cache_bytes = FLAGS_block_cache_mb << 20;
+  o->store.message_write_buffer_bytes = FLAGS_write_buffer_mb << 20;
+  o->store.memtable_budget_bytes = FLAGS_memtable_budget_mb << 20;
+  o->store.message_blob_min_bytes = FLAGS_message_blob_min_bytes;
   if (FLAGS_storage_background_nice < 0 || FLAGS_storage_background_nice > 19) {
     return Status::InvalidArgument("--storage_background_nice must be 0..19");
   }
-  o.store.background_nice = FLAGS_storage_background_nice;
+  o->store.background_nice = FLAGS_storage_background_nice;
   if (FLAGS_storage_memtable != "halfmq" && FLAGS_storage_memtable != "rocksdb") {
     return Status::InvalidArgument("--storage_memtable must be halfmq or rocksdb");
   }
-  o.store.own_memtable = FLAGS_storage_memtable == "halfmq";
-  o.store.wal_zero_fill = FLAGS_storage_wal_zero_fill;
+  o->store.own_memtable = FLAGS_storage_memtable == "halfmq";
+  o->store.wal_zero_fill = FLAGS_storage_wal_zero_fill;
   if (FLAGS_storage_idle_flush_ms < 0) {
     return Status::InvalidArgument("--storage_idle_flush_ms must be >= 0");
   }
-  o.store.idle_flush_after = std::chrono::milliseconds(FLAGS_storage_idle_flush_ms);
+  o->store.idle_flush_after = std::chrono::milliseconds(FLAGS_storage_idle_flush_ms);
   if (FLAGS_min_free_disk_mb > (1ull << 30) || FLAGS_disk_reserve_mb > (1ull << 30)) {
     return Status::InvalidArgument("--min_free_disk_mb and --disk_reserve_mb must be < 2^30");
   }
-  o.disk.min_free_bytes = FLAGS_min_free_disk_mb << 20;
-  o.disk.reserve_bytes = FLAGS_disk_reserve_mb << 20;
+  o->disk.min_free_bytes = FLAGS_min_free_disk_mb << 20;
+  o->disk.reserve_bytes = FLAGS_disk_reserve_mb << 20;
   if (FLAGS_disk_check_interval_ms < 1) {
     return Status::InvalidArgument("--disk_check_interval_ms must be >= 1");
   }
-  o.disk.check_interval = std::chrono::milliseconds(FLAGS_disk_check_interval_ms);
-  o.io_threads = FLAGS_io_threads;
-  o.read_threads = FLAGS_read_threads;
-  o.max_frame_bytes = FLAGS_max_frame_bytes;
-  o.max_message_bytes = FLAGS_max_message_bytes;
-  o.max_inflight_requests = FLAGS_max_inflight_requests;
-  o.max_connections = FLAGS_max_connections;
-  o.max_connections_per_ip = FLAGS_max_connections_per_ip;
+  o->disk.check_interval = std::chrono::milliseconds(FLAGS_disk_check_interval_ms);
+  return Status::Ok();
+}
+
+// Connections, frames, timeouts and the memory budget.
+Status NetworkFromFlags(BrokerOptions* o) {
+  o->io_threads = FLAGS_io_threads;
+  o->read_threads = FLAGS_read_threads;
+  o->max_frame_bytes = FLAGS_max_frame_bytes;
+  o->max_message_bytes = FLAGS_max_message_bytes;
+  o->max_inflight_requests = FLAGS_max_inflight_requests;
+  o->max_connections = FLAGS_max_connections;
+  o->max_connections_per_ip = FLAGS_max_connections_per_ip;
   if (FLAGS_hello_timeout_ms < 0 || FLAGS_frame_timeout_ms < 0 || FLAGS_idle_timeout_ms < 0 ||
       FLAGS_write_timeout_ms < 0) {
     return Status::InvalidArgument(
         "--hello_timeout_ms, --frame_timeout_ms, --idle_timeout_ms and --write_timeout_ms must "
         "be >= 0");
   }
-  o.hello_timeout = std::chrono::milliseconds(FLAGS_hello_timeout_ms);
-  o.frame_timeout = std::chrono::milliseconds(FLAGS_frame_timeout_ms);
-  o.idle_timeout = std::chrono::milliseconds(FLAGS_idle_timeout_ms);
-  o.write_timeout = std::chrono::milliseconds(FLAGS_write_timeout_ms);
-  o.memory_budget_bytes = FLAGS_memory_budget_bytes;
+  o->hello_timeout = std::chrono::milliseconds(FLAGS_hello_timeout_ms);
+  o->frame_timeout = std::chrono::milliseconds(FLAGS_frame_timeout_ms);
+  o->idle_timeout = std::chrono::milliseconds(FLAGS_idle_timeout_ms);
+  o->write_timeout = std::chrono::milliseconds(FLAGS_write_timeout_ms);
+  o->memory_budget_bytes = FLAGS_memory_budget_bytes;
+  return Status::Ok();
+}
+
+// Retention, consumption, dead letters, delays, dedup and traces.
+Status MessagesFromFlags(BrokerOptions* o) {
   if (!(FLAGS_retention_hours > 0)) return Status::InvalidArgument("--retention_hours must be > 0");
-  o.retention_ms = static_cast<int64_t>(FLAGS_retention_hours * 3600.0 * 1000.0);
-  if (o.retention_ms < 1) o.retention_ms = 1;
+  o->retention_ms = static_cast<int64_t>(FLAGS_retention_hours * 3600.0 * 1000.0);
+  if (o->retention_ms < 1) o->retention_ms = 1;
   if (FLAGS_retention_check_interval_ms < 1) {
     return Status::InvalidArgument("--retention_check_interval_ms must be >= 1");
   }
-  o.retention_interval = std::chrono::milliseconds(FLAGS_retention_check_interval_ms);
+  o->retention_interval = std::chrono::milliseconds(FLAGS_retention_check_interval_ms);
   if (FLAGS_default_invisible_ms < 1) {
     return Status::InvalidArgument("--default_invisible_ms must be >= 1");
   }
-  o.default_invisible_ms = static_cast<uint32_t>(FLAGS_default_invisible_ms);
-  o.max_inflight_per_subscription = FLAGS_max_inflight_per_subscription;
-  o.shutdown_grace = std::chrono::milliseconds(FLAGS_shutdown_grace_ms);
-  o.stats_log_interval = std::chrono::seconds(std::max(1, FLAGS_stats_log_interval_s));
-  o.txn.check_delay_ms = FLAGS_txn_check_delay_ms;
-  o.txn.check_backoff_max_ms = FLAGS_txn_check_backoff_max_ms;
-  o.txn.max_checks = FLAGS_txn_max_checks;
-  o.txn.max_age_ms = FLAGS_txn_max_age_ms;
-  o.txn.check_timeout_ms = FLAGS_txn_check_timeout_ms;
-  o.txn.settled_retention_ms = FLAGS_txn_settled_retention_ms;
-  o.txn.settled_max = FLAGS_txn_settled_max;
-  o.txn.cache_bytes = FLAGS_txn_cache_mb << 20;
-  auto action = ParseUnresolvedAction(FLAGS_txn_unresolved_action);
-  if (!action.ok()) return action.status();
-  o.txn.unresolved_action = *action;
-  o.txn.scan_interval = std::chrono::milliseconds(FLAGS_txn_scan_interval_ms);
-  if (FLAGS_txn_max_check_bytes_per_round < 1) {
-    return Status::InvalidArgument("--txn_max_check_bytes_per_round must be >= 1");
-  }
-  o.txn.max_check_bytes_per_round = FLAGS_txn_max_check_bytes_per_round;
+  o->default_invisible_ms = static_cast<uint32_t>(FLAGS_default_invisible_ms);
+  o->max_inflight_per_subscription = FLAGS_max_inflight_per_subscription;
   if (FLAGS_dead_letter_interval_ms < 1) {
     return Status::InvalidArgument("--dead_letter_interval_ms must be >= 1");
   }
-  o.dead_letter_interval = std::chrono::milliseconds(FLAGS_dead_letter_interval_ms);
+  o->dead_letter_interval = std::chrono::milliseconds(FLAGS_dead_letter_interval_ms);
   if (FLAGS_max_delay_ms < 1 || FLAGS_delay_max_sleep_ms < 1) {
     return Status::InvalidArgument("--max_delay_ms and --delay_max_sleep_ms must be >= 1");
   }
-  o.max_delay_ms = FLAGS_max_delay_ms;
-  if (FLAGS_dedup_window_ms < 0 || FLAGS_dedup_window_ms > o.retention_ms) {
+  o->max_delay_ms = FLAGS_max_delay_ms;
+  if (FLAGS_dedup_window_ms < 0 || FLAGS_dedup_window_ms > o->retention_ms) {
     return Status::InvalidArgument("--dedup_window_ms must be 0..the retention");
   }
-  o.dedup_window_ms = FLAGS_dedup_window_ms;
-  o.trace = FLAGS_trace;
-  o.store.index_ttl_ms = o.retention_ms;
-  o.delay_max_sleep = std::chrono::milliseconds(FLAGS_delay_max_sleep_ms);
-  o.producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;
-  o.producers.check_rate_per_group = FLAGS_txn_check_rate_per_group;
-  o.producers.failing_cooldown_ms = FLAGS_txn_check_timeout_ms;
+  o->dedup_window_ms = FLAGS_dedup_window_ms;
+  o->trace = FLAGS_trace;
+  o->store.index_ttl_ms = o->retention_ms;
+  o->delay_max_sleep = std::chrono::milliseconds(FLAGS_delay_max_sleep_ms);
+  return Status::Ok();
+}
+
+// Transactions, their check-back and the producer registry.
+Status TxnFromFlags(BrokerOptions* o) {
+  o->txn.check_delay_ms = FLAGS_txn_check_delay_ms;
+  o->txn.check_backoff_max_ms = FLAGS_txn_check_backoff_max_ms;
+  o->txn.max_checks = FLAGS_txn_max_checks;
+  o->txn.max_age_ms = FLAGS_txn_max_age_ms;
+  o->txn.check_timeout_ms = FLAGS_txn_check_timeout_ms;
+  o->txn.settled_retention_ms = FLAGS_txn_settled_retention_ms;
+  o->txn.settled_max = FLAGS_txn_settled_max;
+  o->txn.cache_bytes = FLAGS_txn_cache_mb << 20;
+  auto action = ParseUnresolvedAction(FLAGS_txn_unresolved_action);
+  if (!action.ok()) return action.status();
+  o->txn.unresolved_action = *action;
+  o->txn.scan_interval = std::chrono::milliseconds(FLAGS_txn_scan_interval_ms);
+  if (FLAGS_txn_max_check_bytes_per_round < 1) {
+    return Status::InvalidArgument("--txn_max_check_bytes_per_round must be >= 1");
+  }
+  o->txn.max_check_bytes_per_round = FLAGS_txn_max_check_bytes_per_round;
+  o->producers.max_checks_per_connection = FLAGS_txn_max_checks_per_connection;
+  o->producers.check_rate_per_group = FLAGS_txn_check_rate_per_group;
+  o->producers.failing_cooldown_ms = FLAGS_txn_check_timeout_ms;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BrokerOptions> OptionsFromFlags() {
+  BrokerOptions o;
+  o.listen = FLAGS_listen;
+  o.shutdown_grace = std::chrono::milliseconds(FLAGS_shutdown_grace_ms);
+  o.stats_log_interval = std::chrono::seconds(std::max(1, FLAGS_stats_log_interval_s));
+  HALFMQ_RETURN_IF_ERROR(StoreFromFlags(&o));
+  HALFMQ_RETURN_IF_ERROR(NetworkFromFlags(&o));
+  HALFMQ_RETURN_IF_ERROR(MessagesFromFlags(&o));  // after the store: sets its index TTL
+  HALFMQ_RETURN_IF_ERROR(TxnFromFlags(&o));
   HALFMQ_RETURN_IF_ERROR(ValidateOptions(o));
   return o;
 }

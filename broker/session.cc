@@ -8,9 +8,9 @@
 
 #include "common/asio_read.h"
 #include "common/deferred.h"
-#include "proto/framing.h"
 #include "common/log_limiter.h"
 #include "proto/frame_reader.h"
+#include "proto/framing.h"
 
 namespace halfmq::broker {
 
@@ -90,31 +90,21 @@ asio::awaitable<void> Session::ReadLoop(std::shared_ptr<Session> self) {
     std::string_view bytes;
     proto::FrameReader::Result next = reader.Next(&bytes);
     if (next == proto::FrameReader::Result::kTooLarge) {
-      CloseForBadInput(metrics_->frames_oversize,
-                       "frame of " + std::to_string(reader.claimed_length()) +
-                           " bytes exceeds --max_frame_bytes=" +
-                           std::to_string(options_.max_frame_bytes));
+      CloseForBadInput(
+          metrics_->frames_oversize,
+          "frame of " + std::to_string(reader.claimed_length()) +
+              " bytes exceeds --max_frame_bytes=" + std::to_string(options_.max_frame_bytes));
       co_return;
     }
     // Memory for the frame's bytes: for a large frame before each read into
     // its buffer, for a small one (in the read buffer already) before it is
     // parsed. Waiting for it counts towards the frame's deadline.
-    size_t needed = next == proto::FrameReader::Result::kFrame ? bytes.size()
-                                                               : reader.large_target();
-    if (needed > lease.bytes()) {
-      bool waited = false;
-      TimePoint deadline = options_.frame_timeout.count() > 0
-                               ? frame_started_ + options_.frame_timeout
-                               : TimePoint::max();
-      BudgetLease more = co_await budget_->Acquire(needed - lease.bytes(), &waited, deadline);
-      if (waited) Inc(metrics_->memory_budget_waits);
-      if (closed_) break;
-      if (more.bytes() == 0) {
-        CloseForBadInput(metrics_->connections_frame_timeouts,
-                         "no memory for its frame within --frame_timeout_ms");
-        co_return;
-      }
-      lease.Merge(std::move(more));
+    size_t needed =
+        next == proto::FrameReader::Result::kFrame ? bytes.size() : reader.large_target();
+    if (needed > lease.bytes()) {  // (a coroutine frame only when it may wait)
+      Reserve reserved = co_await ReserveFrameMemory(needed, &lease);
+      if (reserved == Reserve::kClosed) break;
+      if (reserved == Reserve::kRefused) co_return;
     }
     if (next == proto::FrameReader::Result::kNeedMore) {
       constexpr bool kRelease = true;  // idle connections hold no read buffer
@@ -138,34 +128,56 @@ asio::awaitable<void> Session::ReadLoop(std::shared_ptr<Session> self) {
       CloseForBadInput(metrics_->frames_malformed, "malformed frame");
       co_return;
     }
-    if (!got_first_frame_) {
-      got_first_frame_ = true;
-      watchdog_.cancel();  // once per connection: from the hello deadline to the others
-    }
     // The next frame's bytes may be buffered already: its clock starts now.
     in_frame_ = !reader.empty();
     if (in_frame_) frame_started_ = asio::steady_timer::clock_type::now();
-    if (frame.type() == v1::RESPONSE) {
-      lease.Reset();
-      // The answer to a broker-initiated request (a transaction check).
-      auto it = outbound_.find(frame.request_id());
-      if (it != outbound_.end()) {
-        auto done = std::move(it->second);
-        outbound_.erase(it);
-        done(std::move(frame));
-      }
-      continue;
-    }
-    if ((frame.has_hello() && frame.hello().producer_groups_size() > 0) || frame.has_send_half()) {
-      serves_checks_ = true;
-    }
-    ++inflight_;
-    uint64_t request_id = frame.request_id();
-    dispatcher_->Dispatch(std::move(frame), Responder(self, request_id, std::move(lease)), self);
-    lease = BudgetLease();
+    HandleFrame(self, std::move(frame), &lease);
   }
   reader_done_.store(true);
   write_wakeup_.cancel();
+}
+
+asio::awaitable<Session::Reserve> Session::ReserveFrameMemory(size_t needed, BudgetLease* lease) {
+  if (needed <= lease->bytes()) co_return Reserve::kOk;
+  bool waited = false;
+  TimePoint deadline = options_.frame_timeout.count() > 0 ? frame_started_ + options_.frame_timeout
+                                                          : TimePoint::max();
+  BudgetLease more = co_await budget_->Acquire(needed - lease->bytes(), &waited, deadline);
+  if (waited) Inc(metrics_->memory_budget_waits);
+  if (closed_) co_return Reserve::kClosed;
+  if (more.bytes() == 0) {
+    CloseForBadInput(metrics_->connections_frame_timeouts,
+                     "no memory for its frame within --frame_timeout_ms");
+    co_return Reserve::kRefused;
+  }
+  lease->Merge(std::move(more));
+  co_return Reserve::kOk;
+}
+
+void Session::HandleFrame(const std::shared_ptr<Session>& self, v1::Frame frame,
+                          BudgetLease* lease) {
+  if (!got_first_frame_) {
+    got_first_frame_ = true;
+    watchdog_.cancel();  // once per connection: from the hello deadline to the others
+  }
+  if (frame.type() == v1::RESPONSE) {
+    lease->Reset();
+    // The answer to a broker-initiated request (a transaction check).
+    auto it = outbound_.find(frame.request_id());
+    if (it != outbound_.end()) {
+      auto done = std::move(it->second);
+      outbound_.erase(it);
+      done(std::move(frame));
+    }
+    return;
+  }
+  if ((frame.has_hello() && frame.hello().producer_groups_size() > 0) || frame.has_send_half()) {
+    serves_checks_ = true;
+  }
+  ++inflight_;
+  uint64_t request_id = frame.request_id();
+  dispatcher_->Dispatch(std::move(frame), Responder(self, request_id, std::move(*lease)), self);
+  *lease = BudgetLease();
 }
 
 asio::awaitable<void> Session::Watchdog(std::shared_ptr<Session> self) {
@@ -210,7 +222,8 @@ Session::TimePoint Session::NextDeadline(TimePoint now, Timeout* kind) {
     }
   };
   const SessionOptions& o = options_;
-  if (writing_ && o.write_timeout.count() > 0) consider(write_started_ + o.write_timeout, Timeout::kWrite);
+  if (writing_ && o.write_timeout.count() > 0)
+    consider(write_started_ + o.write_timeout, Timeout::kWrite);
   if (!got_first_frame_ && o.hello_timeout.count() > 0) {
     consider(accepted_at_ + o.hello_timeout, Timeout::kHello);
   }
@@ -248,9 +261,9 @@ void Session::CloseForBadInput(std::atomic<int64_t>& counter, const std::string&
                        .count();
   if (BadConnectionLog().Allow(now_ms, &suppressed)) {
     LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": " << why << "; closing it"
-                 << (suppressed > 0 ? " (" + std::to_string(suppressed) +
-                                          " similar lines suppressed)"
-                                    : std::string());
+                 << (suppressed > 0
+                         ? " (" + std::to_string(suppressed) + " similar lines suppressed)"
+                         : std::string());
   } else {
     Inc(metrics_->log_lines_suppressed);
   }
@@ -313,8 +326,8 @@ asio::awaitable<void> Session::WriteLoop(std::shared_ptr<Session> self) {
 void Session::Enqueue(const v1::Frame& frame, bool answers_request) {
   std::string bytes;
   if (!proto::AppendFrame(frame, kMaxOutgoingFrameBytes, &bytes)) {
-    LOG(ERROR) << "connection " << id_ << ": cannot serialize frame of "
-               << frame.ByteSizeLong() << " bytes";
+    LOG(ERROR) << "connection " << id_ << ": cannot serialize frame of " << frame.ByteSizeLong()
+               << " bytes";
     v1::Frame error;
     error.set_request_id(frame.request_id());
     error.set_type(frame.type());
@@ -370,9 +383,8 @@ void Session::Flush() {
   if (wake_writer) Inc(metrics_->socket_writes_queued);
   if (answers > 0) AnswersWrittenOffStrand(answers);
   if (wake_writer) {
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->write_wakeup_.cancel();
-    });
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this()] { self->write_wakeup_.cancel(); });
   }
 }
 

@@ -63,9 +63,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
  public:
   using ClosedCallback = std::function<void(uint64_t id)>;
 
-  Session(asio::ip::tcp::socket socket, uint64_t id, SessionOptions options,
-          Dispatcher* dispatcher, MemoryBudget* budget, Metrics* metrics,
-          ClosedCallback on_closed);
+  Session(asio::ip::tcp::socket socket, uint64_t id, SessionOptions options, Dispatcher* dispatcher,
+          MemoryBudget* budget, Metrics* metrics, ClosedCallback on_closed);
   ~Session() override;
 
   void Start();
@@ -90,6 +89,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   asio::awaitable<void> ReadLoop(std::shared_ptr<Session> self);
   asio::awaitable<void> WriteLoop(std::shared_ptr<Session> self);
   asio::awaitable<void> Watchdog(std::shared_ptr<Session> self);
+  // ReadLoop's steps. Reserves budget for `needed` bytes of the frame being
+  // read, into `lease`, waiting at most until the frame's deadline:
+  // kRefused when that passed (the session is then closed for it).
+  enum class Reserve { kOk, kClosed, kRefused };
+  asio::awaitable<Reserve> ReserveFrameMemory(size_t needed, BudgetLease* lease);
+  // Handles one parsed frame: the answer to a broker-initiated request, or a
+  // request for the dispatcher, which takes `lease` with it.
+  void HandleFrame(const std::shared_ptr<Session>& self, v1::Frame frame, BudgetLease* lease);
   // The earliest deadline the connection's state allows, and which one it
   // is (kNone: no timeout applies; look again at the returned time).
   TimePoint NextDeadline(TimePoint now, Timeout* kind);
