@@ -125,6 +125,17 @@ JsonObject& JsonObject::Object(std::string_view key, const JsonObject& value) {
   return *this;
 }
 
+JsonObject& JsonObject::ObjectArray(std::string_view key, const std::vector<JsonObject>& values) {
+  Key(key);
+  out_.push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out_.push_back(',');
+    out_.append(values[i].str());
+  }
+  out_.push_back(']');
+  return *this;
+}
+
 JsonObject& JsonObject::StrArray(std::string_view key, const std::vector<std::string>& values) {
   Key(key);
   out_.push_back('[');

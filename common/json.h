@@ -45,6 +45,8 @@ class JsonObject {
   JsonObject& UintArray(std::string_view key, const std::vector<uint64_t>& values);
   // A nested object.
   JsonObject& Object(std::string_view key, const JsonObject& value);
+  // An array of objects (etcd transaction compares and operations).
+  JsonObject& ObjectArray(std::string_view key, const std::vector<JsonObject>& values);
   JsonObject& StrArray(std::string_view key, const std::vector<std::string>& values);
   JsonObject& StrMap(std::string_view key, const std::map<std::string, std::string>& values);
   JsonObject& IntMap(std::string_view key, const std::map<std::string, int64_t>& values);

@@ -54,6 +54,9 @@ TEST(JsonObjectTest, BuildsOneLineInInsertionOrder) {
             "\"keys\":[\"a\",\"b\\\"\"],\"properties\":{\"k\":\"v\"},\"counters\":{\"x\":5}}");
   EXPECT_EQ(JsonObject().str(), "{}");
   EXPECT_EQ(JsonObject().StrArray("k", {}).StrMap("m", {}).str(), "{\"k\":[],\"m\":{}}");
+  EXPECT_EQ(JsonObject().ObjectArray("a", {JsonObject().Int("x", 1), JsonObject()}).str(),
+            "{\"a\":[{\"x\":1},{}]}");
+  EXPECT_EQ(JsonObject().ObjectArray("a", {}).str(), "{\"a\":[]}");
 }
 
 TEST(HexEncodeTest, LowercaseTwoDigitsPerByte) {
