@@ -4,7 +4,8 @@
 # client/ and benchmarks/ name no keyspace or key encoding and include
 # neither storage/keys.h nor storage/raw_keyspace_access.h; storage/ never
 # includes broker/ or client/; client/ never includes broker/ or storage/;
-# common/ includes only common/. Prints each violation; exit status 1 if any.
+# cluster/ includes only common/; common/ includes only common/. Prints
+# each violation; exit status 1 if any.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
@@ -23,5 +24,7 @@ report "storage internals named outside storage/" \
   '#include "storage/(keys|raw_keyspace_access)\.h"|\bKeyspace\b|\bkeys::' broker client benchmarks
 report "storage/ includes broker/ or client/" '#include "(broker|client)/' storage
 report "client/ includes broker/ or storage/" '#include "(broker|storage)/' client
-report "common/ includes another module" '#include "(broker|client|storage|proto)/' common
+report "cluster/ includes broker/, client/, storage/ or proto/" \
+  '#include "(broker|client|storage|proto)/' cluster
+report "common/ includes another module" '#include "(broker|client|storage|proto|cluster)/' common
 exit $bad
