@@ -10,6 +10,11 @@ PACKAGES=(
   libgflags-dev libgoogle-glog-dev
   libgtest-dev libbenchmark-dev
   libsqlite3-dev libjemalloc-dev
+  # etcd 3.4 for the cluster module's tests (cluster_test starts its own on
+  # free loopback ports) and etcdctl for operators. Where systemd runs, the
+  # package also starts a system etcd on 2379/2380; harmless, since tests
+  # never use those ports.
+  etcd-server etcd-client
 )
 # The sanitizer and fuzz builds use clang (for -Wthread-safety as well) and its
 # runtimes (ASan, UBSan, libFuzzer: libclang-rt-14-dev).
