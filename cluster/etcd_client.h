@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,8 @@
 namespace halfmq::cluster {
 
 class EtcdHttp;
+class EtcdWatch;
+struct WatchResponse;
 
 // One key as etcd stores it. Revisions are etcd's store revisions; version
 // counts modifications since creation; lease is 0 without one.
@@ -153,6 +156,17 @@ class EtcdClient {
   // Revokes the lease and deletes its keys.
   // Errors also: NOT_FOUND (no such lease).
   Status RevokeLease(int64_t lease_id);
+  // Compacts etcd's history up to `revision` (watches from older revisions
+  // are then canceled).
+  Status Compact(int64_t revision);
+
+  // Starts a watch on keys starting with `prefix`, from `start_revision`
+  // (0: from now), on its own connection and thread; returns once etcd has
+  // confirmed it (bounded by the call timeout). `callback` runs on the
+  // watch's thread; see cluster/etcd_watch.h for its lifecycle. Independent
+  // of this client's mutex: calls go on while a watch runs.
+  Result<std::unique_ptr<EtcdWatch>> Watch(std::string_view prefix, int64_t start_revision,
+                                           std::function<void(const WatchResponse&)> callback);
 
  private:
   // Owns the io_context the calls run on (cluster/etcd_http.h).

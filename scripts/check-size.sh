@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 paths=("$@")
-[[ ${#paths[@]} -gt 0 ]] || paths=(common proto storage broker client benchmarks tests fuzz)
+[[ ${#paths[@]} -gt 0 ]] || paths=(common proto storage broker client cluster benchmarks tests fuzz)
 over=0
 while IFS= read -r f; do
   n=$(wc -l < "$f")
