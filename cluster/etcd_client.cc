@@ -157,7 +157,8 @@ Result<JsonValue> EtcdClient::Call(std::string_view path, const std::string& bod
     HttpOutcome out = http_->Post(endpoints_[index], path, body, deadline);
     if (out.status.ok()) {
       preferred_ = index;
-      return InterpretAnswer(FormatHostPort(endpoints_[index]), out.http_status, out.body);
+      return InterpretGatewayAnswer(FormatHostPort(endpoints_[index]), out.http_status,
+                                    out.body);
     }
     // Only a connection that never opened is safe to try elsewhere.
     if (out.connected || out.deadline_exceeded) return out.status;
@@ -165,27 +166,6 @@ Result<JsonValue> EtcdClient::Call(std::string_view path, const std::string& bod
     failures += out.status.message();
   }
   return Status::Unavailable("etcd: no endpoint reachable (" + failures + ")");
-}
-
-Result<JsonValue> EtcdClient::InterpretAnswer(const std::string& endpoint, unsigned http_status,
-                                              const std::string& body) {
-  Result<JsonValue> answer = ParseJson(body);
-  if (!answer.ok()) {
-    if (http_status == 200) return Malformed(answer.status().message());
-    return Status::Internal("etcd " + endpoint + " answered HTTP " + std::to_string(http_status) +
-                            ": " + body.substr(0, 200));
-  }
-  if (!answer->is_object()) return Malformed("not an object");
-  if (std::optional<Status> error = ErrorOf(*answer)) return *error;
-  if (http_status != 200) {
-    return Status::Internal("etcd " + endpoint + " answered HTTP " + std::to_string(http_status));
-  }
-  // Streaming calls (lease keep-alive) wrap each message in "result".
-  if (const JsonValue* result = answer->Find("result"); result != nullptr) {
-    if (!result->is_object()) return Malformed("result is not an object");
-    return JsonValue(*result);
-  }
-  return answer;
 }
 
 Result<std::optional<KeyValue>> EtcdClient::Get(std::string_view key) {

@@ -14,7 +14,8 @@
 // network (io_context) thread of the broker or client. An EtcdClient is
 // thread-safe: calls from several threads run one at a time (each call
 // holds the client's mutex for its duration). Owned by its creator; no
-// background threads; destroying it while no call runs is always safe.
+// background threads (a Watch has its own, see cluster/etcd_watch.h);
+// destroying it while no call runs is always safe.
 //
 // Endpoints: a list of HOST:PORT tried in order. A call moves to the next
 // endpoint only when it could not connect to one (resolve or connect
@@ -164,7 +165,8 @@ class EtcdClient {
   // (0: from now), on its own connection and thread; returns once etcd has
   // confirmed it (bounded by the call timeout). `callback` runs on the
   // watch's thread; see cluster/etcd_watch.h for its lifecycle. Independent
-  // of this client's mutex: calls go on while a watch runs.
+  // of this client (its mutex, its lifetime): calls go on while a watch
+  // runs, and either may be destroyed first.
   Result<std::unique_ptr<EtcdWatch>> Watch(std::string_view prefix, int64_t start_revision,
                                            std::function<void(const WatchResponse&)> callback);
 
@@ -175,9 +177,6 @@ class EtcdClient {
   // POSTs `body` to `path` and returns the parsed JSON answer (a 200 answer,
   // or etcd's error mapped to a Status).
   Result<JsonValue> Call(std::string_view path, const std::string& body);
-  // An HTTP answer from `endpoint` as JSON, or etcd's error as a Status.
-  static Result<JsonValue> InterpretAnswer(const std::string& endpoint, unsigned http_status,
-                                           const std::string& body);
 
   const std::vector<HostPort> endpoints_;
   const std::chrono::milliseconds call_timeout_;

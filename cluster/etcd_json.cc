@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/base64.h"
+#include "common/utf8.h"
 
 namespace halfmq::cluster {
 
@@ -104,6 +105,27 @@ Result<std::vector<KeyValue>> ParseKvs(const JsonValue& range_answer) {
     kvs.push_back(std::move(*kv));
   }
   return kvs;
+}
+
+Result<JsonValue> InterpretGatewayAnswer(const std::string& endpoint, unsigned http_status,
+                                         const std::string& body) {
+  Result<JsonValue> answer = ParseJson(body);
+  if (!answer.ok()) {
+    if (http_status == 200) return Malformed(answer.status().message());
+    return Status::Internal("etcd " + endpoint + " answered HTTP " + std::to_string(http_status) +
+                            ": " + SanitizeUtf8(body.substr(0, 200)));
+  }
+  if (!answer->is_object()) return Malformed("not an object");
+  if (std::optional<Status> error = ErrorOf(*answer)) return *error;
+  if (http_status != 200) {
+    return Status::Internal("etcd " + endpoint + " answered HTTP " + std::to_string(http_status));
+  }
+  // Streaming calls (lease keep-alive) wrap each message in "result".
+  if (const JsonValue* result = answer->Find("result"); result != nullptr) {
+    if (!result->is_object()) return Malformed("result is not an object");
+    return JsonValue(*result);
+  }
+  return answer;
 }
 
 }  // namespace halfmq::cluster

@@ -26,6 +26,13 @@ Status FromGrpc(int64_t code, const std::string& message);
 // streaming ones.
 std::optional<Status> ErrorOf(const JsonValue& answer);
 
+// An HTTP answer of the gateway from `endpoint`: the JSON object of a 200
+// answer (unwrapped from "result" for streaming calls such as the lease
+// keep-alive), etcd's error mapped by FromGrpc, or INTERNAL for anything
+// else (a body that is not JSON, an HTTP error without etcd's error body).
+Result<JsonValue> InterpretGatewayAnswer(const std::string& endpoint, unsigned http_status,
+                                         const std::string& body);
+
 // INTERNAL "etcd: malformed answer: <what>".
 Status Malformed(std::string_view what);
 

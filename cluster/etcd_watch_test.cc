@@ -1,5 +1,10 @@
 #include "cluster/etcd_watch.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -32,6 +37,7 @@ class Collector {
   EtcdWatch::Callback Callback() {
     return [this](const WatchResponse& r) {
       MutexLock lock(&mu_);
+      ++calls_;
       if (end_.has_value()) ++after_end_;
       if (!r.status.ok()) {
         end_ = r.status;
@@ -70,6 +76,10 @@ class Collector {
     MutexLock lock(&mu_);
     return after_end_;
   }
+  int calls() {
+    MutexLock lock(&mu_);
+    return calls_;
+  }
 
  private:
   Mutex mu_;
@@ -79,6 +89,7 @@ class Collector {
   std::optional<Status> end_ GUARDED_BY(mu_);
   int64_t compact_revision_ GUARDED_BY(mu_) = 0;
   int after_end_ GUARDED_BY(mu_) = 0;
+  int calls_ GUARDED_BY(mu_) = 0;
 };
 
 class EtcdWatchTest : public ::testing::Test {
@@ -181,6 +192,31 @@ TEST_F(EtcdWatchTest, FailsOverAndReportsUnreachableEndpoints) {
   ASSERT_TRUE(none.ok()) << none.status();
   auto refused = (*none)->Watch("/f/", 0, collector.Callback());
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status();
+}
+
+// A listener that takes connections into its backlog but never answers:
+// Start gives up at the call timeout and no callback ever runs.
+TEST_F(EtcdWatchTest, SilentServerHitsTheDeadline) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Result<std::unique_ptr<EtcdClient>> silent = EtcdClient::Create(
+      {"127.0.0.1:" + std::to_string(ntohs(addr.sin_port))}, milliseconds(300));
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  Collector collector;
+  auto watch = (*silent)->Watch("/s/", 0, collector.Callback());
+  EXPECT_EQ(watch.status().code(), StatusCode::kUnavailable) << watch.status();
+  EXPECT_NE(watch.status().message().find("deadline exceeded"), std::string::npos)
+      << watch.status();
+  // Start has stopped and joined the watch thread before returning.
+  EXPECT_EQ(collector.calls(), 0);
+  ::close(fd);
 }
 
 }  // namespace

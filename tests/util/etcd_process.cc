@@ -24,7 +24,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string FindEtcdBinary() {
-  if (const char* env = std::getenv("HALFMQ_ETCD"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("HALFMQ_ETCD"); env != nullptr && *env != '\0') {
+    return ::access(env, X_OK) == 0 ? env : "";
+  }
   std::istringstream path(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "");
   for (std::string dir; std::getline(path, dir, ':');) {
     std::string candidate = (dir.empty() ? "." : dir) + "/etcd";
@@ -92,7 +94,7 @@ uint16_t PickFreePort() {
 std::unique_ptr<EtcdProcess> EtcdProcess::Start(const std::string& dir) {
   const std::string binary = FindEtcdBinary();
   if (binary.empty()) {
-    ADD_FAILURE() << "etcd not found (not in $HALFMQ_ETCD, on PATH or /usr/bin/etcd): "
+    ADD_FAILURE() << "etcd not found ($HALFMQ_ETCD if set, else on PATH or /usr/bin/etcd): "
                      "run scripts/install-deps.sh, which installs etcd-server";
     return nullptr;
   }
