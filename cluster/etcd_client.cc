@@ -15,10 +15,14 @@ using std::chrono::steady_clock;
 
 const char* CompareOpName(Compare::Op op) {
   switch (op) {
-    case Compare::Op::kEqual: return "EQUAL";
-    case Compare::Op::kNotEqual: return "NOT_EQUAL";
-    case Compare::Op::kGreater: return "GREATER";
-    case Compare::Op::kLess: return "LESS";
+    case Compare::Op::kEqual:
+      return "EQUAL";
+    case Compare::Op::kNotEqual:
+      return "NOT_EQUAL";
+    case Compare::Op::kGreater:
+      return "GREATER";
+    case Compare::Op::kLess:
+      return "LESS";
   }
   return "EQUAL";
 }
@@ -157,8 +161,7 @@ Result<JsonValue> EtcdClient::Call(std::string_view path, const std::string& bod
     HttpOutcome out = http_->Post(endpoints_[index], path, body, deadline);
     if (out.status.ok()) {
       preferred_ = index;
-      return InterpretGatewayAnswer(FormatHostPort(endpoints_[index]), out.http_status,
-                                    out.body);
+      return InterpretGatewayAnswer(FormatHostPort(endpoints_[index]), out.http_status, out.body);
     }
     // Only a connection that never opened is safe to try elsewhere.
     if (out.connected || out.deadline_exceeded) return out.status;

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -18,11 +20,11 @@
 namespace halfmq::cluster {
 namespace {
 
-using std::chrono::milliseconds;
 using ::halfmq::testing::EtcdProcess;
 using ::halfmq::testing::Eventually;
 using ::halfmq::testing::PickFreePort;
 using ::halfmq::testing::TempDir;
+using std::chrono::milliseconds;
 
 constexpr milliseconds kCallTimeout(10000);
 
@@ -161,11 +163,11 @@ TEST_F(EtcdClientTest, CompareAndSwapSucceedsThenFails) {
   EXPECT_EQ(mod, create->revision);
 
   // Swap on value and mod_revision: succeeds.
-  Result<TxnResult> swap = client_->Txn(
-      {Compare::Value(key, Compare::Op::kEqual, "1"),
-       Compare::ModRevision(key, Compare::Op::kEqual, mod),
-       Compare::CreateRevision(key, Compare::Op::kEqual, mod)},
-      {TxnOp::Put(key, "2"), TxnOp::Delete(prefix_ + "other")}, {});
+  Result<TxnResult> swap =
+      client_->Txn({Compare::Value(key, Compare::Op::kEqual, "1"),
+                    Compare::ModRevision(key, Compare::Op::kEqual, mod),
+                    Compare::CreateRevision(key, Compare::Op::kEqual, mod)},
+                   {TxnOp::Put(key, "2"), TxnOp::Delete(prefix_ + "other")}, {});
   ASSERT_TRUE(swap.ok()) << swap.status();
   EXPECT_TRUE(swap->succeeded);
   ASSERT_EQ(swap->responses.size(), 2u);
@@ -173,9 +175,8 @@ TEST_F(EtcdClientTest, CompareAndSwapSucceedsThenFails) {
   EXPECT_EQ(swap->responses[1].deleted, 0);
 
   // The same swap again: the value moved on, so the else branch runs.
-  Result<TxnResult> stale = client_->Txn(
-      {Compare::Value(key, Compare::Op::kEqual, "1")}, {TxnOp::Put(key, "3")},
-      {TxnOp::GetPrefix(prefix_)});
+  Result<TxnResult> stale = client_->Txn({Compare::Value(key, Compare::Op::kEqual, "1")},
+                                         {TxnOp::Put(key, "3")}, {TxnOp::GetPrefix(prefix_)});
   ASSERT_TRUE(stale.ok()) << stale.status();
   EXPECT_FALSE(stale->succeeded);
   ASSERT_EQ(stale->responses.size(), 1u);
@@ -183,11 +184,10 @@ TEST_F(EtcdClientTest, CompareAndSwapSucceedsThenFails) {
   EXPECT_EQ(stale->responses[0].kvs[0].value, "2");
   EXPECT_EQ(stale->responses[0].kvs[0].version, 2);
   // Greater/Less/NotEqual on numbers.
-  Result<TxnResult> ordered =
-      client_->Txn({Compare::Version(key, Compare::Op::kGreater, 1),
-                    Compare::Version(key, Compare::Op::kLess, 3),
-                    Compare::ModRevision(key, Compare::Op::kNotEqual, mod)},
-                   {}, {});
+  Result<TxnResult> ordered = client_->Txn({Compare::Version(key, Compare::Op::kGreater, 1),
+                                            Compare::Version(key, Compare::Op::kLess, 3),
+                                            Compare::ModRevision(key, Compare::Op::kNotEqual, mod)},
+                                           {}, {});
   ASSERT_TRUE(ordered.ok()) << ordered.status();
   EXPECT_TRUE(ordered->succeeded);
   Result<std::optional<KeyValue>> final_value = client_->Get(key);
@@ -272,6 +272,27 @@ TEST_F(EtcdClientTest, EtcdErrorsKeepTheirMessage) {
       << put.status();
 }
 
+// The client is thread-safe: calls from several threads all complete.
+TEST_F(EtcdClientTest, ConcurrentCallsFromSeveralThreads) {
+  constexpr int kThreads = 4;
+  constexpr int kPutsEach = 20;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPutsEach; ++i) {
+        const std::string key = prefix_ + std::to_string(t) + "/" + std::to_string(i);
+        if (!client_->Put(key, "v").ok()) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+  Result<RangeResult> all = client_->GetPrefix(prefix_);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->kvs.size(), static_cast<size_t>(kThreads * kPutsEach));
+}
+
 // A listener that accepts connections into its backlog but never answers.
 TEST_F(EtcdClientTest, SilentServerHitsTheDeadline) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -283,14 +304,13 @@ TEST_F(EtcdClientTest, SilentServerHitsTheDeadline) {
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(::listen(fd, 8), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  std::unique_ptr<EtcdClient> client = NewClient(
-      {"127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), etcd_->client_address()},
-      milliseconds(300));
+  std::unique_ptr<EtcdClient> client =
+      NewClient({"127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), etcd_->client_address()},
+                milliseconds(300));
   ASSERT_NE(client, nullptr);
   Result<int64_t> put = client->Put(prefix_ + "k", "v");
   EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status();
-  EXPECT_NE(put.status().message().find("deadline exceeded (outcome unknown)"),
-            std::string::npos)
+  EXPECT_NE(put.status().message().find("deadline exceeded (outcome unknown)"), std::string::npos)
       << put.status();
   ::close(fd);
 }

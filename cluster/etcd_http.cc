@@ -66,8 +66,7 @@ asio::awaitable<void> Exchange(const HostPort& endpoint, std::string_view path,
 
 }  // namespace
 
-HttpOutcome EtcdHttp::Post(const HostPort& endpoint, std::string_view path,
-                           const std::string& body,
+HttpOutcome EtcdHttp::Post(const HostPort& endpoint, std::string_view path, const std::string& body,
                            std::chrono::steady_clock::time_point deadline) {
   HttpOutcome out;
   tcp::resolver resolver(io_);
@@ -89,8 +88,7 @@ HttpOutcome EtcdHttp::Post(const HostPort& endpoint, std::string_view path,
   io_.restart();
   io_.run();
   if (out.deadline_exceeded && !out.status.ok()) {
-    out.status = Status::Unavailable("etcd " + FormatHostPort(endpoint) +
-                                     ": deadline exceeded" +
+    out.status = Status::Unavailable("etcd " + FormatHostPort(endpoint) + ": deadline exceeded" +
                                      (out.connected ? " (outcome unknown)" : ""));
   }
   error_code ignored;

@@ -11,7 +11,7 @@ namespace halfmq::cluster {
 Status FromGrpc(int64_t code, const std::string& message) {
   std::string text = "etcd: " + message;
   switch (code) {
-    case 3:  // INVALID_ARGUMENT
+    case 3:   // INVALID_ARGUMENT
     case 11:  // OUT_OF_RANGE (e.g. a compacted revision)
       return Status::InvalidArgument(std::move(text));
     case 5:  // NOT_FOUND
@@ -44,8 +44,8 @@ std::optional<Status> ErrorOf(const JsonValue& answer) {
   const JsonValue* message = holder->Find("message");
   Result<int64_t> number = code != nullptr ? code->AsInt64() : Result<int64_t>(int64_t{2});
   std::string text = message != nullptr && message->is_string() ? message->text()
-                     : error->is_string()                     ? error->text()
-                                                              : "unknown error";
+                     : error->is_string()                       ? error->text()
+                                                                : "unknown error";
   return FromGrpc(number.ok() ? *number : 2, text);
 }
 

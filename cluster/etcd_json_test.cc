@@ -29,10 +29,12 @@ TEST(InterpretGatewayAnswerTest, UnwrapsStreamingResults) {
 
 TEST(InterpretGatewayAnswerTest, MapsEtcdErrorsWithTheirMessage) {
   Status unary = AnswerStatus(
-      404, R"({"error":"etcdserver: requested lease not found","code":5,"message":"etcdserver: requested lease not found"})");
+      404,
+      R"({"error":"etcdserver: requested lease not found","code":5,"message":"etcdserver: requested lease not found"})");
   EXPECT_EQ(unary, Status::NotFound("etcd: etcdserver: requested lease not found"));
   Status stream = AnswerStatus(
-      200, R"({"error":{"grpc_code":9,"http_code":400,"message":"bad state","http_status":"Bad Request"}})");
+      200,
+      R"({"error":{"grpc_code":9,"http_code":400,"message":"bad state","http_status":"Bad Request"}})");
   EXPECT_EQ(stream, Status::FailedPrecondition("etcd: bad state"));
   EXPECT_EQ(AnswerStatus(400, R"({"error":"x","code":3,"message":"key is not provided"})").code(),
             StatusCode::kInvalidArgument);

@@ -2,9 +2,9 @@
 
 #include <utility>
 
+#include <glog/logging.h>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <glog/logging.h>
 
 #include "cluster/etcd_http.h"
 #include "cluster/etcd_json.h"
@@ -139,8 +139,8 @@ asio::awaitable<void> EtcdWatch::Run() {
 
 asio::awaitable<Status> EtcdWatch::Session(const HostPort& endpoint) {
   error_code ec;
-  auto resolved = co_await resolver_.async_resolve(
-      endpoint.host, std::to_string(endpoint.port), asio::redirect_error(asio::use_awaitable, ec));
+  auto resolved = co_await resolver_.async_resolve(endpoint.host, std::to_string(endpoint.port),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return Failed(endpoint, "resolve", ec);
   co_await asio::async_connect(socket_, resolved, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return Failed(endpoint, "connect", ec);
@@ -217,9 +217,9 @@ Status EtcdWatch::HandleLine(std::string_view line) {
     return Status::FailedPrecondition(
         "etcd: watch canceled" +
         (reason != nullptr && !reason->text().empty() ? ": " + reason->text() : std::string()) +
-        (compact_revision_ != 0 ? " (compacted up to revision " +
-                                      std::to_string(compact_revision_) + ")"
-                                : std::string()));
+        (compact_revision_ != 0
+             ? " (compacted up to revision " + std::to_string(compact_revision_) + ")"
+             : std::string()));
   }
   Result<std::vector<WatchEvent>> events = ParseEvents(*result);
   if (!events.ok()) return events.status();

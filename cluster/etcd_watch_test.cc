@@ -21,11 +21,11 @@
 namespace halfmq::cluster {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 using ::halfmq::testing::EtcdProcess;
 using ::halfmq::testing::PickFreePort;
 using ::halfmq::testing::TempDir;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
 
 constexpr milliseconds kCallTimeout(10000);
 // Only turns a hang into a failure.
@@ -206,8 +206,8 @@ TEST_F(EtcdWatchTest, SilentServerHitsTheDeadline) {
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(::listen(fd, 8), 0);
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  Result<std::unique_ptr<EtcdClient>> silent = EtcdClient::Create(
-      {"127.0.0.1:" + std::to_string(ntohs(addr.sin_port))}, milliseconds(300));
+  Result<std::unique_ptr<EtcdClient>> silent =
+      EtcdClient::Create({"127.0.0.1:" + std::to_string(ntohs(addr.sin_port))}, milliseconds(300));
   ASSERT_TRUE(silent.ok()) << silent.status();
   Collector collector;
   auto watch = (*silent)->Watch("/s/", 0, collector.Callback());

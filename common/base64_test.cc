@@ -30,8 +30,8 @@ TEST(Base64Test, RoundTripsEveryByteAndLength) {
 }
 
 TEST(Base64Test, RejectsMalformedInput) {
-  for (const char* bad : {"Zg=", "Zg", "Z===", "====", "Zm9v!A==", "Zg=a", "Zm=v", "Zh==", "Zm9=",
-                          "Zm 9v", "Zm9v\n"}) {
+  for (const char* bad : {"Zg=", "Zg", "Z===", "====", "Zm9v!A==", "Zg=a", "Zm=v",
+                          "Zh==", "Zm9=", "Zm 9v", "Zm9v\n"}) {
     Result<std::string> r = Base64Decode(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -157,18 +157,14 @@ class JsonParser {
     if (AtEnd()) return Error("unterminated string");
     char c = Peek();
     ++pos_;
-    switch (c) {
-      case '"': out->push_back('"'); return Status::Ok();
-      case '\\': out->push_back('\\'); return Status::Ok();
-      case '/': out->push_back('/'); return Status::Ok();
-      case 'b': out->push_back('\b'); return Status::Ok();
-      case 'f': out->push_back('\f'); return Status::Ok();
-      case 'n': out->push_back('\n'); return Status::Ok();
-      case 'r': out->push_back('\r'); return Status::Ok();
-      case 't': out->push_back('\t'); return Status::Ok();
-      case 'u': return ParseUnicodeEscape(out);
-      default: return ErrorAt("invalid escape", pos_ - 2);
-    }
+    if (c == 'u') return ParseUnicodeEscape(out);
+    // The two-character escapes and what they stand for, position by position.
+    constexpr std::string_view kEscaped = "\"\\/bfnrt";
+    constexpr std::string_view kMeaning = "\"\\/\b\f\n\r\t";
+    const size_t i = kEscaped.find(c);
+    if (i == std::string_view::npos) return ErrorAt("invalid escape", pos_ - 2);
+    out->push_back(kMeaning[i]);
+    return Status::Ok();
   }
 
   Status ParseString(std::string* out) {

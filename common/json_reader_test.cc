@@ -93,8 +93,8 @@ TEST(JsonReaderTest, ParsesEtcdStyleResponses) {
 }
 
 TEST(JsonReaderTest, RejectsTruncatedInput) {
-  for (const char* bad : {"", " ", "{", "[", "[1,", "{\"a\"", "{\"a\":", "\"abc", "tru", "nul",
-                          "-", "1.", "1e", "\"\\u12", "\"\\"}) {
+  for (const char* bad : {"", " ", "{", "[", "[1,", "{\"a\"", "{\"a\":", "\"abc", "tru", "nul", "-",
+                          "1.", "1e", "\"\\u12", "\"\\"}) {
     std::string error = ParseError(bad);
     EXPECT_NE(error.find("at offset"), std::string::npos) << bad << ": " << error;
   }

@@ -55,7 +55,8 @@ int ConnectLoopback(uint16_t port) {
 bool Healthy(uint16_t port, int timeout_ms) {
   int fd = ConnectLoopback(port);
   if (fd < 0) return false;
-  const std::string request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  const std::string request =
+      "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
               static_cast<ssize_t>(request.size());
   std::string answer;

@@ -9,8 +9,8 @@
 // it. Not thread-safe; one owner.
 //
 // The etcd binary is $HALFMQ_ETCD if set (it must then be executable), else
-// `etcd` on PATH, else /usr/bin/etcd (Debian's etcd-server). Without one, Start FAILS the test naming
-// scripts/install-deps.sh: a missing etcd is a broken setup, not a skip.
+// `etcd` on PATH, else /usr/bin/etcd (Debian's etcd-server). Without one, Start FAILS the test
+// naming scripts/install-deps.sh: a missing etcd is a broken setup, not a skip.
 #ifndef HALFMQ_TESTS_UTIL_ETCD_PROCESS_H_
 #define HALFMQ_TESTS_UTIL_ETCD_PROCESS_H_
 
