@@ -8,8 +8,9 @@
 // cancels it (e.g. the start revision was compacted away), the connection
 // fails or etcd sends something unreadable: the callback then gets one last
 // WatchResponse whose status is not OK, and nothing after it. Destroying the
-// EtcdWatch stops it (closes the connection, joins the thread) without such
-// a final call; never destroy it from inside its own callback (checked).
+// EtcdWatch stops it (closes the connection, waits for a callback in
+// progress, joins the thread) without such a final call; never destroy it
+// from inside its own callback (checked).
 //
 // Limits: a watch does not reconnect by itself (the owner starts a new one
 // from the last revision it saw + 1); a silent network partition is only
