@@ -24,6 +24,6 @@ bool IsValidUtf8(std::string_view s);
 // reason) that must fit a protobuf string field.
 std::string SanitizeUtf8(std::string_view s);
 
-}  // namespace halfmqent
+}  // namespace halfmq
 
 #endif  // HALFMQ_COMMON_UTF8_H_
