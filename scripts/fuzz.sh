@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH="${FUZZ_SECONDS:-45}"
 JOBS="${JOBS:-2}"
-TARGETS=(frame_reader_fuzzer frame_decoder_fuzzer broker_request_fuzzer client_response_fuzzer)
+TARGETS=(frame_reader_fuzzer frame_decoder_fuzzer broker_request_fuzzer client_response_fuzzer
+         etcd_answer_fuzzer)
 
 echo "== fuzz build (clang, libFuzzer, ASan + UBSan)"
 cmake --preset fuzz -DHALFMQ_WERROR=ON
