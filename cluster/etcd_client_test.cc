@@ -23,26 +23,14 @@ namespace {
 using ::halfmq::testing::EtcdProcess;
 using ::halfmq::testing::Eventually;
 using ::halfmq::testing::PickFreePort;
-using ::halfmq::testing::TempDir;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kCallTimeout(10000);
 
 // One etcd for the suite (starting one takes about a second); each test
 // works under its own key prefix.
-class EtcdClientTest : public ::testing::Test {
+class EtcdClientTest : public ::halfmq::testing::EtcdSuiteTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    etcd_ = EtcdProcess::Start(dir_->path()).release();
-  }
-  static void TearDownTestSuite() {
-    delete etcd_;
-    etcd_ = nullptr;
-    delete dir_;
-    dir_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_NE(etcd_, nullptr) << "etcd did not start";
     client_ = NewClient({etcd_->client_address()});
@@ -60,14 +48,9 @@ class EtcdClientTest : public ::testing::Test {
 
   static std::string DeadEndpoint() { return "127.0.0.1:" + std::to_string(PickFreePort()); }
 
-  static TempDir* dir_;
-  static EtcdProcess* etcd_;
   std::unique_ptr<EtcdClient> client_;
   std::string prefix_;
 };
-
-TempDir* EtcdClientTest::dir_ = nullptr;
-EtcdProcess* EtcdClientTest::etcd_ = nullptr;
 
 TEST(PrefixRangeEndTest, IncrementsTheLastByteThatCan) {
   EXPECT_EQ(PrefixRangeEnd("/a/"), "/a0");

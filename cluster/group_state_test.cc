@@ -20,7 +20,6 @@ namespace halfmq::cluster {
 namespace {
 
 using ::halfmq::testing::EtcdProcess;
-using ::halfmq::testing::TempDir;
 
 constexpr std::chrono::milliseconds kCallTimeout(10000);
 constexpr char kKey[] = "/halfmq/c/groups/g/state";
@@ -126,19 +125,8 @@ TEST(GroupStateKeysTest, InSyncNeedsTheSameIncarnation) {
 }
 
 // One etcd for the suite; each test uses its own cluster name.
-class GroupCoordinatorTest : public ::testing::Test {
+class GroupCoordinatorTest : public ::halfmq::testing::EtcdSuiteTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    etcd_ = EtcdProcess::Start(dir_->path()).release();
-  }
-  static void TearDownTestSuite() {
-    delete etcd_;
-    etcd_ = nullptr;
-    delete dir_;
-    dir_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_NE(etcd_, nullptr) << "etcd did not start";
     client_ = NewClient();
@@ -179,14 +167,9 @@ class GroupCoordinatorTest : public ::testing::Test {
     return incarnation.ok() ? *incarnation : 0;
   }
 
-  static TempDir* dir_;
-  static EtcdProcess* etcd_;
   std::unique_ptr<EtcdClient> client_;
   std::string cluster_;
 };
-
-TempDir* GroupCoordinatorTest::dir_ = nullptr;
-EtcdProcess* GroupCoordinatorTest::etcd_ = nullptr;
 
 TEST_F(GroupCoordinatorTest, RegistrationIncarnationChangesWithANewLease) {
   GroupCoordinator b1 = Coordinator("b1");

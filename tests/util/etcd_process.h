@@ -20,6 +20,10 @@
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
+#include "tests/util/temp_dir.h"
+
 namespace halfmq::testing {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound and released;
@@ -54,6 +58,24 @@ class EtcdProcess {
   uint16_t client_port_ = 0;
   uint16_t peer_port_ = 0;
   std::string log_path_;
+};
+
+// A fixture base with one etcd for the whole suite (starting one takes
+// about a second): tests of a derived suite use etcd_, null when it did not
+// start, and keep apart by key prefix.
+class EtcdSuiteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::make_unique<TempDir>();
+    etcd_ = EtcdProcess::Start(dir_->path());
+  }
+  static void TearDownTestSuite() {
+    etcd_.reset();
+    dir_.reset();
+  }
+
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<EtcdProcess> etcd_;
 };
 
 }  // namespace halfmq::testing
